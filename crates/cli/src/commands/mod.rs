@@ -1,0 +1,37 @@
+//! One module per area; each command parses, builds options and calls one library function.
+
+mod manifest;
+
+use crate::args::Command;
+use crate::{Outcome, Output};
+
+pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Manifest(cmd) => manifest::run(cmd, output),
+    }
+}
+
+/// Writes `text` to `path`, refusing to replace an existing file unless `force`.
+pub(crate) fn write_new_file(path: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path).with_context(|| {
+        if path.exists() && !force {
+            format!("{} already exists (use --force to replace it)", path.display())
+        } else {
+            format!("cannot write {}", path.display())
+        }
+    })?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The `preflight` command line, as a library other tools can embed.
+//!
+//! [`Cli`] and its subcommands are ordinary clap types; [`run`] parses
+//! arguments and runs a command against the real terminal, [`run_with`]
+//! against any writers (tests use it). Each command builds an options struct
+//! and calls one library function of the crate that owns the domain; this
+//! crate only renders results and picks the exit code ([`Outcome`]).
+//!
+//! ```no_run
+//! let code = preflight_cli::run(["preflight", "manifest", "validate", "release.yaml"]);
+//! ```
+
+mod args;
+mod commands;
+mod output;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{
+    Cli, Command, DiffArgs, Format, GlobalArgs, ManifestCommand, NewArgs, PromoteArgs, ValidateArgs,
+};
+pub use output::Output;
+
+/// How a command ended; the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything checked is fine (exit 0).
+    Ok = 0,
+    /// What was checked is not OK: an invalid manifest, a failed gate (exit 1).
+    NotOk = 1,
+    /// Could not check: bad usage, an unreadable file, invalid configuration (exit 2).
+    CouldNotCheck = 2,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        ExitCode::from(o as u8)
+    }
+}
+
+/// Parses `args` (the first is the program name) and runs the command on
+/// the process's standard output and error.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let terminal = output::stdout_is_terminal();
+    run_with(args, &mut stdout.lock(), &mut stderr.lock(), terminal).into()
+}
+
+/// Like [`run`], writing to the given streams; `terminal` turns on colour.
+pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, terminal: bool) -> Outcome
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = if terminal { e.render().ansi().to_string() } else { e.render().to_string() };
+            if e.use_stderr() {
+                let _ = write!(err, "{text}");
+                return Outcome::CouldNotCheck;
+            }
+            let _ = write!(out, "{text}");
+            return Outcome::Ok;
+        }
+    };
+    let mut output = Output::new(&cli.global, out, err, terminal);
+    match commands::dispatch(cli.command, &mut output) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let mut message = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                message.push_str(&format!("\n  caused by: {cause}"));
+            }
+            let _ = writeln!(output.err, "{message}");
+            Outcome::CouldNotCheck
+        }
+    }
+}

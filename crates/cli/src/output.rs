@@ -1,0 +1,81 @@
+//! Where output goes and how it looks: terminal colours, quiet and verbose, JSON.
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::args::{Format, GlobalArgs};
+
+/// The streams a command writes to, and the user's presentation choices.
+pub struct Output<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub format: Format,
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl<'a> Output<'a> {
+    pub fn new(global: &GlobalArgs, out: &'a mut dyn Write, err: &'a mut dyn Write, terminal: bool) -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Output {
+            out,
+            err,
+            format: global.format,
+            color: terminal && !no_color && global.format == Format::Human,
+            quiet: global.quiet,
+            verbose: global.verbose,
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Writes a JSON value on one line.
+    pub fn print_json(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *self.out, value)?;
+        writeln!(self.out)
+    }
+
+    /// Colours `error`/`warning` headers and `help` lines of rendered diagnostics.
+    pub fn paint_diagnostics(&self, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        text.lines()
+            .map(|line| {
+                if let Some(rest) = line.strip_prefix("error") {
+                    format!("\x1b[1;31merror\x1b[0m\x1b[1m{rest}\x1b[0m")
+                } else if let Some(rest) = line.strip_prefix("warning") {
+                    format!("\x1b[1;33mwarning\x1b[0m\x1b[1m{rest}\x1b[0m")
+                } else if line.trim_start().starts_with('|') || line.contains(" | ") || line.trim_start().starts_with("-->") {
+                    line.replace('^', "\x1b[1;31m^\x1b[0m")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + if text.ends_with('\n') { "\n" } else { "" }
+    }
+
+    /// `ok` in green on a terminal.
+    pub fn ok(&self) -> &'static str {
+        if self.color { "\x1b[32mok\x1b[0m" } else { "ok" }
+    }
+}
+
+impl std::fmt::Debug for Output<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("format", &self.format)
+            .field("color", &self.color)
+            .field("quiet", &self.quiet)
+            .field("verbose", &self.verbose)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}

@@ -1,0 +1,619 @@
+//! The platform config, `preflight.yaml`: the static description of the
+//! platform that every release runs against.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::diagnostic::{Code, Sink};
+use crate::manifest::{Checked, MigrationKind, syntax_error, valid_env_name};
+use crate::reader::{self, Fields};
+use crate::yaml::{self, Node, Value};
+
+const TOP_KEYS: &[&str] = &["platform", "manifests", "checklist", "modules", "databases", "environments", "gates"];
+const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
+const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
+const DATABASE_KEYS: &[&str] = &["extensions"];
+const ENV_KEYS: &[&str] = &["gcp_project", "region", "registry", "services", "databases"];
+const GATE_KEYS: &[&str] = &["name", "command", "dir", "severity", "envs", "timeout_secs"];
+
+/// The platform: modules, databases, environments and gates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlatformConfig {
+    /// Where the config file is; relative paths in it are relative to its folder.
+    pub path: PathBuf,
+    pub platform: String,
+    /// Folder of release manifests (default `release-manifests`).
+    pub manifests_dir: PathBuf,
+    pub checklist: Option<PathBuf>,
+    pub modules: Vec<Module>,
+    pub databases: Vec<Database>,
+    pub environments: Vec<Environment>,
+    pub gates: Vec<Gate>,
+}
+
+/// One deployable part of the platform, usually one repository.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Module {
+    pub name: String,
+    /// The checkout, relative to the config file's folder.
+    pub repo: PathBuf,
+    /// The database (a key of `databases`) the module migrates.
+    pub database: Option<String>,
+    pub images: Vec<String>,
+    pub migrations: Option<MigrationSource>,
+}
+
+/// Where a module's migrations live and how they run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrationSource {
+    pub kind: MigrationKind,
+    /// Relative to the module's repo.
+    pub dir: PathBuf,
+    /// Overrides the runner's default command (Alembic, Python scripts).
+    pub command: Option<Vec<String>>,
+}
+
+/// A logical database, e.g. `mobius_chat`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Database {
+    pub name: String,
+    /// Extensions the database needs, e.g. `vector`.
+    pub extensions: Vec<String>,
+}
+
+/// A deployment target: `local`, `dev`, `staging`, `prod`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub gcp_project: Option<String>,
+    pub region: Option<String>,
+    /// Image registry prefix, e.g. `gcr.io/mobius-prod`.
+    pub registry: Option<String>,
+    /// Service name → base URL.
+    pub services: BTreeMap<String, String>,
+    /// Database name → where its URL comes from.
+    pub databases: BTreeMap<String, UrlSource>,
+}
+
+/// Where a database URL comes from. Literal URLs are kept out of reports.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum UrlSource {
+    /// `env:NAME`: an environment variable.
+    Env(String),
+    /// `secret://projects/P/secrets/NAME[/versions/V]`: Secret Manager.
+    Secret(SecretRef),
+    /// `local`: Preflight's throwaway local PostgreSQL.
+    Local,
+    /// A literal `postgres://` URL (never printed with its password).
+    #[serde(serialize_with = "serialize_redacted")]
+    Literal(String),
+}
+
+fn serialize_redacted<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
+}
+
+impl fmt::Debug for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::Env(n) => write!(f, "Env({n:?})"),
+            UrlSource::Secret(s) => write!(f, "Secret({s})"),
+            UrlSource::Local => f.write_str("Local"),
+            UrlSource::Literal(u) => write!(f, "Literal({:?})", redact_url(u)),
+        }
+    }
+}
+
+impl fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::Env(n) => write!(f, "env:{n}"),
+            UrlSource::Secret(s) => write!(f, "{s}"),
+            UrlSource::Local => f.write_str("local"),
+            UrlSource::Literal(u) => f.write_str(&redact_url(u)),
+        }
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// A Secret Manager reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretRef {
+    pub project: String,
+    pub secret: String,
+    /// `latest` when not given.
+    pub version: String,
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "secret://projects/{}/secrets/{}/versions/{}", self.project, self.secret, self.version)
+    }
+}
+
+impl SecretRef {
+    /// Parses `secret://projects/P/secrets/NAME[/versions/V]`.
+    pub fn parse(text: &str) -> Result<SecretRef, String> {
+        let rest = text
+            .strip_prefix("secret://")
+            .ok_or_else(|| format!("`{text}` does not start with secret://"))?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        let (project, secret, version) = match parts.as_slice() {
+            ["projects", p, "secrets", s] => (*p, *s, "latest"),
+            ["projects", p, "secrets", s, "versions", v] => (*p, *s, *v),
+            _ => return Err(format!("`{text}` is not secret://projects/P/secrets/NAME[/versions/V]")),
+        };
+        if !valid_project_id(project) {
+            return Err(format!("`{project}` is not a valid GCP project id"));
+        }
+        let secret_ok = !secret.is_empty()
+            && secret.len() <= 255
+            && secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !secret_ok {
+            return Err(format!("`{secret}` is not a valid secret name (letters, digits, `-`, `_`)"));
+        }
+        if version != "latest" && !(version.parse::<u64>().is_ok_and(|v| v > 0)) {
+            return Err(format!("version `{version}` must be `latest` or a positive number"));
+        }
+        Ok(SecretRef {
+            project: project.to_string(),
+            secret: secret.to_string(),
+            version: version.to_string(),
+        })
+    }
+}
+
+impl UrlSource {
+    pub fn parse(text: &str) -> Result<UrlSource, String> {
+        if text == "local" {
+            return Ok(UrlSource::Local);
+        }
+        if let Some(name) = text.strip_prefix("env:") {
+            let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return if ok {
+                Ok(UrlSource::Env(name.to_string()))
+            } else {
+                Err(format!("`{name}` is not an environment variable name"))
+            };
+        }
+        if text.starts_with("secret://") {
+            return SecretRef::parse(text).map(UrlSource::Secret);
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(UrlSource::Literal(text.to_string()));
+        }
+        Err("expected `local`, `env:NAME`, `secret://projects/P/secrets/NAME` or a postgres:// URL".to_string())
+    }
+}
+
+/// How a failing gate affects the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Any failure aborts the release.
+    Hard,
+    /// A failure is recorded as a warning.
+    Soft,
+}
+
+/// A command that must pass before a release migrates (B3 phases 1–2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    pub name: String,
+    pub command: Vec<String>,
+    /// Working directory, relative to the config file's folder.
+    pub dir: Option<PathBuf>,
+    pub severity: Severity,
+    /// Environments the gate runs in; all when empty.
+    pub envs: Vec<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl PlatformConfig {
+    /// Parses and validates config text. `path` locates relative paths and diagnostics.
+    pub fn check(path: &Path, source: &str) -> Checked<PlatformConfig> {
+        let mut sink = Sink::new(path);
+        let value = match yaml::parse(source) {
+            Ok(root) => validate(&mut sink, path, &root),
+            Err(e) => {
+                syntax_error(&mut sink, e);
+                None
+            }
+        };
+        let value = if sink.has_errors() { None } else { value };
+        Checked {
+            path: path.to_path_buf(),
+            source: source.to_string(),
+            value,
+            diagnostics: sink.finish(),
+        }
+    }
+
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Checked<PlatformConfig>, crate::Error> {
+        let source = crate::read_file(path)?;
+        Ok(PlatformConfig::check(path, &source))
+    }
+
+    /// The folder relative paths start from.
+    pub fn root(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules.iter().find(|m| m.name == name)
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn env_names(&self) -> Vec<String> {
+        self.environments.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
+fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformConfig> {
+    if root.value == Value::Null {
+        sink.error(root.pos, Code::MissingKey, "the platform config is empty");
+        return None;
+    }
+    let top = reader::fields(sink, root, "the platform config", TOP_KEYS, &["platform", "modules"])?;
+    let platform = top.get("platform").and_then(|n| reader::nonempty_string(sink, n, "`platform`"));
+    let manifests_dir = top
+        .get("manifests")
+        .and_then(|n| reader::nonempty_string(sink, n, "`manifests`"))
+        .map_or_else(|| PathBuf::from("release-manifests"), PathBuf::from);
+    let checklist = top
+        .get("checklist")
+        .and_then(|n| reader::nonempty_string(sink, n, "`checklist`"))
+        .map(PathBuf::from);
+
+    let mut databases = Vec::new();
+    if let Some(node) = top.get("databases") {
+        for (name, value, key) in named(sink, node, "`databases`") {
+            check_identifier(sink, &key, &name, "database");
+            let extensions = match value.value {
+                Value::Null => Vec::new(),
+                _ => reader::fields(sink, &value, &format!("database `{name}`"), DATABASE_KEYS, &[])
+                    .and_then(|f| f.get("extensions").and_then(|n| reader::string_list(sink, n, "`extensions`", false)))
+                    .map(|v| v.into_iter().map(|(s, _)| s).collect())
+                    .unwrap_or_default(),
+            };
+            databases.push(Database { name, extensions });
+        }
+    }
+    let db_names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
+
+    let mut modules = Vec::new();
+    if let Some(node) = top.get("modules") {
+        let entries = named(sink, node, "`modules`");
+        if entries.is_empty() {
+            sink.error(node.pos, Code::EmptySection, "`modules` is empty").hint("describe at least one module");
+        }
+        for (name, value, key) in entries {
+            check_identifier(sink, &key, &name, "module");
+            let what = format!("module `{name}`");
+            let Some(f) = reader::fields(sink, &value, &what, MODULE_KEYS, &[]) else { continue };
+            let repo = f
+                .get("repo")
+                .and_then(|n| reader::nonempty_string(sink, n, "`repo`"))
+                .map_or_else(|| PathBuf::from(&name), PathBuf::from);
+            let database = f.get("database").and_then(|n| {
+                let db = reader::nonempty_string(sink, n, "`database`")?;
+                reference(sink, n, &db, &db_names, "database", "databases");
+                Some(db)
+            });
+            let images = f
+                .get("images")
+                .and_then(|n| reader::string_list(sink, n, "`images`", false))
+                .map(|v| v.into_iter().map(|(s, _)| s).collect())
+                .unwrap_or_default();
+            let migrations = f.get("migrations").and_then(|n| migration_source(sink, n, &what));
+            if migrations.is_some() && database.is_none() {
+                sink.error(f.pos, Code::MissingKey, format!("{what} has migrations but no `database`"))
+                    .hint("name the database (a key of `databases`) the migrations run against");
+            }
+            modules.push(Module { name, repo, database, images, migrations });
+        }
+    }
+
+    let mut environments = Vec::new();
+    if let Some(node) = top.get("environments") {
+        for (name, value, key) in named(sink, node, "`environments`") {
+            if !valid_env_name(&name) {
+                sink.error(key.pos, Code::InvalidValue, format!("environment name `{name}` must be lower-case letters, digits and `-`"))
+                    .width(name.chars().count());
+            }
+            let what = format!("environment `{name}`");
+            let env = match value.value {
+                Value::Null => Some(environment(sink, name.clone(), None, &db_names)),
+                _ => reader::fields(sink, &value, &what, ENV_KEYS, &[])
+                    .map(|f| environment(sink, name.clone(), Some(&f), &db_names)),
+            };
+            environments.extend(env);
+        }
+    }
+    let env_names: Vec<String> = environments.iter().map(|e| e.name.clone()).collect();
+
+    let mut gates = Vec::new();
+    if let Some(node) = top.get("gates") {
+        match &node.value {
+            Value::Seq(items) => {
+                let mut seen: Vec<String> = Vec::new();
+                for item in items {
+                    let Some(f) = reader::fields(sink, item, "a gate", GATE_KEYS, &["name", "command"]) else { continue };
+                    if let Some(g) = gate(sink, &f, &env_names) {
+                        if seen.contains(&g.name) {
+                            sink.error(f.key_pos("name").unwrap_or(item.pos), Code::DuplicateKey, format!("gate `{}` is defined twice", g.name));
+                        }
+                        seen.push(g.name.clone());
+                        gates.push(g);
+                    }
+                }
+            }
+            Value::Null => {}
+            other => {
+                sink.error(node.pos, Code::WrongType, format!("expected `gates` to be a list, found {}", other.kind()));
+            }
+        }
+    }
+
+    Some(PlatformConfig {
+        path: path.to_path_buf(),
+        platform: platform?,
+        manifests_dir,
+        checklist,
+        modules,
+        databases,
+        environments,
+        gates,
+    })
+}
+
+fn named(sink: &mut Sink<'_>, node: &Node, what: &str) -> Vec<(String, Node, Node)> {
+    match &node.value {
+        Value::Null => Vec::new(),
+        _ => reader::mapping(sink, node, what)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(k, v)| reader::key_text(sink, k).map(|name| (name, v.clone(), k.clone())))
+            .collect(),
+    }
+}
+
+fn check_identifier(sink: &mut Sink<'_>, key: &Node, name: &str, what: &str) {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        sink.error(key.pos, Code::InvalidValue, format!("{what} name `{name}` must be letters, digits, `-` and `_`, starting with a letter"))
+            .width(name.chars().count());
+    }
+}
+
+fn reference(sink: &mut Sink<'_>, node: &Node, name: &str, defined: &[&str], what: &str, section: &str) {
+    if defined.contains(&name) {
+        return;
+    }
+    let d = sink.error(node.pos, Code::UndefinedReference, format!("{what} `{name}` is not defined in `{section}`"));
+    d.width(name.chars().count());
+    match reader::suggest(name, defined.iter().copied()) {
+        Some(s) => d.hint(format!("did you mean `{s}`?")),
+        None if defined.is_empty() => d.hint(format!("add it under `{section}`")),
+        None => d.hint(format!("defined: {}", defined.join(", "))),
+    };
+}
+
+fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<MigrationSource> {
+    let f = reader::fields(sink, node, &format!("the migrations of {what}"), MIGRATION_KEYS, &["kind"])?;
+    let kind_node = f.get("kind")?;
+    let kind_text = reader::nonempty_string(sink, kind_node, "`kind`")?;
+    let Some(kind) = MigrationKind::parse(&kind_text) else {
+        let kinds = MigrationKind::ALL.map(MigrationKind::as_str);
+        let d = sink.error(kind_node.pos, Code::InvalidValue, format!("unknown migration kind `{kind_text}`"));
+        d.width(kind_text.chars().count());
+        match reader::suggest(&kind_text, kinds) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint(format!("expected one of: {}", kinds.join(", "))),
+        };
+        return None;
+    };
+    let dir = match f.get("dir") {
+        Some(n) => PathBuf::from(reader::nonempty_string(sink, n, "`dir`")?),
+        None => PathBuf::from(match kind {
+            MigrationKind::Sql => "migrations",
+            MigrationKind::Supabase => "supabase/migrations",
+            MigrationKind::Alembic => "migrations/versions",
+            MigrationKind::Python => "app/migrations",
+        }),
+    };
+    let command = match f.get("command") {
+        Some(n) => {
+            let list = reader::string_list(sink, n, "`command`", false)?;
+            if list.is_empty() {
+                sink.error(n.pos, Code::InvalidValue, "`command` is an empty list").hint("give the program and its arguments");
+                return None;
+            }
+            Some(list.into_iter().map(|(s, _)| s).collect())
+        }
+        None => None,
+    };
+    Some(MigrationSource { kind, dir, command })
+}
+
+fn environment(sink: &mut Sink<'_>, name: String, f: Option<&Fields<'_>>, db_names: &[&str]) -> Environment {
+    let mut env = Environment {
+        name,
+        gcp_project: None,
+        region: None,
+        registry: None,
+        services: BTreeMap::new(),
+        databases: BTreeMap::new(),
+    };
+    let Some(f) = f else { return env };
+    if let Some(n) = f.get("gcp_project") {
+        if let Some(p) = reader::nonempty_string(sink, n, "`gcp_project`") {
+            if !valid_project_id(&p) {
+                sink.error(n.pos, Code::InvalidValue, format!("`{p}` is not a valid GCP project id"))
+                    .width(p.chars().count())
+                    .hint("project ids are 6–30 lower-case letters, digits and `-`, starting with a letter");
+            }
+            env.gcp_project = Some(p);
+        }
+    }
+    env.region = f.get("region").and_then(|n| reader::nonempty_string(sink, n, "`region`"));
+    if let Some(n) = f.get("registry") {
+        if let Some(r) = reader::nonempty_string(sink, n, "`registry`") {
+            if r.parse::<crate::ImageRef>().is_err() || r.contains(':') {
+                sink.error(n.pos, Code::InvalidValue, format!("`{r}` is not a registry prefix such as gcr.io/my-project"))
+                    .width(r.chars().count());
+            }
+            env.registry = Some(r.trim_end_matches('/').to_string());
+        }
+    }
+    if let Some(n) = f.get("services") {
+        for (svc, value, _) in named(sink, n, "`services`") {
+            let Some(url) = reader::nonempty_string(sink, &value, &format!("`services.{svc}`")) else { continue };
+            if !valid_http_url(&url) {
+                sink.error(value.pos, Code::InvalidValue, format!("`services.{svc}` is not an http(s) URL"))
+                    .width(url.chars().count())
+                    .hint("write the service's base URL, e.g. https://chat.example.com");
+            }
+            env.services.insert(svc, url);
+        }
+    }
+    if let Some(n) = f.get("databases") {
+        for (db, value, key) in named(sink, n, "`databases`") {
+            reference(sink, &key, &db, db_names, "database", "databases");
+            let what = format!("`databases.{db}`");
+            let Some(text) = reader::nonempty_string(sink, &value, &what) else { continue };
+            match UrlSource::parse(&text) {
+                Ok(source) => {
+                    if let UrlSource::Literal(url) = &source {
+                        if redact_url(url) != *url {
+                            sink.warning(value.pos, Code::InvalidValue, format!("{what} has a password written into the config"))
+                                .hint("read it from `env:NAME` or `secret://projects/P/secrets/NAME` instead");
+                        }
+                    }
+                    env.databases.insert(db, source);
+                }
+                Err(why) => {
+                    sink.error(value.pos, Code::InvalidValue, format!("{what}: {why}"))
+                        .width(redact_url(&text).chars().count());
+                }
+            }
+        }
+    }
+    env
+}
+
+fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gate> {
+    let name = reader::nonempty_string(sink, f.get("name")?, "`name`")?;
+    let command_node = f.get("command")?;
+    let command: Vec<String> = reader::string_list(sink, command_node, "`command`", false)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    if command.is_empty() {
+        sink.error(command_node.pos, Code::InvalidValue, format!("gate `{name}` has an empty command"));
+    }
+    let severity = match f.get("severity") {
+        None => Severity::Hard,
+        Some(n) => match reader::string(sink, n, "`severity`").as_deref() {
+            Some("hard") => Severity::Hard,
+            Some("soft") => Severity::Soft,
+            Some(other) => {
+                sink.error(n.pos, Code::InvalidValue, format!("severity `{other}` is neither `hard` nor `soft`"))
+                    .width(other.chars().count());
+                Severity::Hard
+            }
+            None => Severity::Hard,
+        },
+    };
+    let envs = match f.get("envs") {
+        Some(n) => {
+            let list = reader::string_list(sink, n, "`envs`", false).unwrap_or_default();
+            let known: Vec<&str> = env_names.iter().map(String::as_str).collect();
+            for (e, pos) in &list {
+                let node = Node { value: Value::Str(e.clone()), pos: *pos };
+                reference(sink, &node, e, &known, "environment", "environments");
+            }
+            list.into_iter().map(|(s, _)| s).collect()
+        }
+        None => Vec::new(),
+    };
+    let timeout_secs = match f.get("timeout_secs") {
+        Some(n) => match &n.value {
+            Value::Number(t) if t.parse::<u64>().is_ok_and(|t| t > 0) => t.parse().ok(),
+            _ => {
+                sink.error(n.pos, Code::InvalidValue, "`timeout_secs` must be a positive whole number of seconds");
+                None
+            }
+        },
+        None => None,
+    };
+    let dir = f.get("dir").and_then(|n| reader::nonempty_string(sink, n, "`dir`")).map(PathBuf::from);
+    Some(Gate { name, command, dir, severity, envs, timeout_secs })
+}
+
+/// GCP project ids: 6–30 characters, lower-case letters, digits and `-`,
+/// starting with a letter and not ending with `-`.
+pub fn valid_project_id(id: &str) -> bool {
+    (6..=30).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && !id.ends_with('-')
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_http_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.contains(char::is_whitespace)
+    })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("postgres://h/db?x=@"), "postgres://h/db?x=@");
+    }
+
+    #[test]
+    fn secret_refs() {
+        let s = SecretRef::parse("secret://projects/mobius-prod/secrets/DB_PASSWORD").unwrap();
+        assert_eq!(s.version, "latest");
+        assert_eq!(s.to_string(), "secret://projects/mobius-prod/secrets/DB_PASSWORD/versions/latest");
+        assert!(SecretRef::parse("secret://projects/mobius-prod/secrets/X/versions/0").is_err());
+        assert!(SecretRef::parse("secret://projects/P/secrets/X").is_err());
+    }
+
+    #[test]
+    fn project_ids() {
+        assert!(valid_project_id("mobiusos-new"));
+        assert!(!valid_project_id("Mobius"));
+        assert!(!valid_project_id("abc"));
+    }
+}
