@@ -120,14 +120,18 @@ pub struct NewArgs {
 
 fn parse_map(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.to_string(), to.to_string())),
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+            Ok((from.to_string(), to.to_string()))
+        }
         _ => Err(format!("expected FROM=TO, found `{s}`")),
     }
 }
 
 fn parse_repo(s: &str) -> Result<(String, PathBuf), String> {
     match s.split_once('=') {
-        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => Ok((name.to_string(), PathBuf::from(dir))),
+        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(dir)))
+        }
         _ => Err(format!("expected NAME=DIR, found `{s}`")),
     }
 }

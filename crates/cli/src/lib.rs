@@ -64,7 +64,11 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let text = if terminal { e.render().ansi().to_string() } else { e.render().to_string() };
+            let text = if terminal {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
             if e.use_stderr() {
                 let _ = write!(err, "{text}");
                 return Outcome::CouldNotCheck;

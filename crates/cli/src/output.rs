@@ -15,7 +15,12 @@ pub struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
-    pub fn new(global: &GlobalArgs, out: &'a mut dyn Write, err: &'a mut dyn Write, terminal: bool) -> Self {
+    pub fn new(
+        global: &GlobalArgs,
+        out: &'a mut dyn Write,
+        err: &'a mut dyn Write,
+        terminal: bool,
+    ) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Output {
             out,
@@ -48,7 +53,10 @@ impl<'a> Output<'a> {
                     format!("\x1b[1;31merror\x1b[0m\x1b[1m{rest}\x1b[0m")
                 } else if let Some(rest) = line.strip_prefix("warning") {
                     format!("\x1b[1;33mwarning\x1b[0m\x1b[1m{rest}\x1b[0m")
-                } else if line.trim_start().starts_with('|') || line.contains(" | ") || line.trim_start().starts_with("-->") {
+                } else if line.trim_start().starts_with('|')
+                    || line.contains(" | ")
+                    || line.trim_start().starts_with("-->")
+                {
                     line.replace('^', "\x1b[1;31m^\x1b[0m")
                 } else {
                     line.to_string()
@@ -61,7 +69,11 @@ impl<'a> Output<'a> {
 
     /// `ok` in green on a terminal.
     pub fn ok(&self) -> &'static str {
-        if self.color { "\x1b[32mok\x1b[0m" } else { "ok" }
+        if self.color {
+            "\x1b[32mok\x1b[0m"
+        } else {
+            "ok"
+        }
     }
 }
 

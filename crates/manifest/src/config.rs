@@ -12,7 +12,15 @@ use crate::manifest::{Checked, MigrationKind, syntax_error, valid_env_name};
 use crate::reader::{self, Fields};
 use crate::yaml::{self, Node, Value};
 
-const TOP_KEYS: &[&str] = &["platform", "manifests", "checklist", "modules", "databases", "environments", "gates"];
+const TOP_KEYS: &[&str] = &[
+    "platform",
+    "manifests",
+    "checklist",
+    "modules",
+    "databases",
+    "environments",
+    "gates",
+];
 const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
 const DATABASE_KEYS: &[&str] = &["extensions"];
@@ -121,12 +129,21 @@ impl fmt::Display for UrlSource {
 
 /// Replaces the password of `scheme://user:password@host/...` with `***`.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
     let rest = &url[scheme_end..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
     match rest[..at].find(':') {
-        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
         None => url.to_string(),
     }
 }
@@ -142,7 +159,11 @@ pub struct SecretRef {
 
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "secret://projects/{}/secrets/{}/versions/{}", self.project, self.secret, self.version)
+        write!(
+            f,
+            "secret://projects/{}/secrets/{}/versions/{}",
+            self.project, self.secret, self.version
+        )
     }
 }
 
@@ -156,19 +177,29 @@ impl SecretRef {
         let (project, secret, version) = match parts.as_slice() {
             ["projects", p, "secrets", s] => (*p, *s, "latest"),
             ["projects", p, "secrets", s, "versions", v] => (*p, *s, *v),
-            _ => return Err(format!("`{text}` is not secret://projects/P/secrets/NAME[/versions/V]")),
+            _ => {
+                return Err(format!(
+                    "`{text}` is not secret://projects/P/secrets/NAME[/versions/V]"
+                ));
+            }
         };
         if !valid_project_id(project) {
             return Err(format!("`{project}` is not a valid GCP project id"));
         }
         let secret_ok = !secret.is_empty()
             && secret.len() <= 255
-            && secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && secret
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !secret_ok {
-            return Err(format!("`{secret}` is not a valid secret name (letters, digits, `-`, `_`)"));
+            return Err(format!(
+                "`{secret}` is not a valid secret name (letters, digits, `-`, `_`)"
+            ));
         }
         if version != "latest" && !(version.parse::<u64>().is_ok_and(|v| v > 0)) {
-            return Err(format!("version `{version}` must be `latest` or a positive number"));
+            return Err(format!(
+                "version `{version}` must be `latest` or a positive number"
+            ));
         }
         Ok(SecretRef {
             project: project.to_string(),
@@ -198,7 +229,10 @@ impl UrlSource {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             return Ok(UrlSource::Literal(text.to_string()));
         }
-        Err("expected `local`, `env:NAME`, `secret://projects/P/secrets/NAME` or a postgres:// URL".to_string())
+        Err(
+            "expected `local`, `env:NAME`, `secret://projects/P/secrets/NAME` or a postgres:// URL"
+                .to_string(),
+        )
     }
 }
 
@@ -274,8 +308,16 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         sink.error(root.pos, Code::MissingKey, "the platform config is empty");
         return None;
     }
-    let top = reader::fields(sink, root, "the platform config", TOP_KEYS, &["platform", "modules"])?;
-    let platform = top.get("platform").and_then(|n| reader::nonempty_string(sink, n, "`platform`"));
+    let top = reader::fields(
+        sink,
+        root,
+        "the platform config",
+        TOP_KEYS,
+        &["platform", "modules"],
+    )?;
+    let platform = top
+        .get("platform")
+        .and_then(|n| reader::nonempty_string(sink, n, "`platform`"));
     let manifests_dir = top
         .get("manifests")
         .and_then(|n| reader::nonempty_string(sink, n, "`manifests`"))
@@ -291,10 +333,19 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
             check_identifier(sink, &key, &name, "database");
             let extensions = match value.value {
                 Value::Null => Vec::new(),
-                _ => reader::fields(sink, &value, &format!("database `{name}`"), DATABASE_KEYS, &[])
-                    .and_then(|f| f.get("extensions").and_then(|n| reader::string_list(sink, n, "`extensions`", false)))
-                    .map(|v| v.into_iter().map(|(s, _)| s).collect())
-                    .unwrap_or_default(),
+                _ => reader::fields(
+                    sink,
+                    &value,
+                    &format!("database `{name}`"),
+                    DATABASE_KEYS,
+                    &[],
+                )
+                .and_then(|f| {
+                    f.get("extensions")
+                        .and_then(|n| reader::string_list(sink, n, "`extensions`", false))
+                })
+                .map(|v| v.into_iter().map(|(s, _)| s).collect())
+                .unwrap_or_default(),
             };
             databases.push(Database { name, extensions });
         }
@@ -305,12 +356,15 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
     if let Some(node) = top.get("modules") {
         let entries = named(sink, node, "`modules`");
         if entries.is_empty() {
-            sink.error(node.pos, Code::EmptySection, "`modules` is empty").hint("describe at least one module");
+            sink.error(node.pos, Code::EmptySection, "`modules` is empty")
+                .hint("describe at least one module");
         }
         for (name, value, key) in entries {
             check_identifier(sink, &key, &name, "module");
             let what = format!("module `{name}`");
-            let Some(f) = reader::fields(sink, &value, &what, MODULE_KEYS, &[]) else { continue };
+            let Some(f) = reader::fields(sink, &value, &what, MODULE_KEYS, &[]) else {
+                continue;
+            };
             let repo = f
                 .get("repo")
                 .and_then(|n| reader::nonempty_string(sink, n, "`repo`"))
@@ -325,12 +379,24 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
                 .and_then(|n| reader::string_list(sink, n, "`images`", false))
                 .map(|v| v.into_iter().map(|(s, _)| s).collect())
                 .unwrap_or_default();
-            let migrations = f.get("migrations").and_then(|n| migration_source(sink, n, &what));
+            let migrations = f
+                .get("migrations")
+                .and_then(|n| migration_source(sink, n, &what));
             if migrations.is_some() && database.is_none() {
-                sink.error(f.pos, Code::MissingKey, format!("{what} has migrations but no `database`"))
-                    .hint("name the database (a key of `databases`) the migrations run against");
+                sink.error(
+                    f.pos,
+                    Code::MissingKey,
+                    format!("{what} has migrations but no `database`"),
+                )
+                .hint("name the database (a key of `databases`) the migrations run against");
             }
-            modules.push(Module { name, repo, database, images, migrations });
+            modules.push(Module {
+                name,
+                repo,
+                database,
+                images,
+                migrations,
+            });
         }
     }
 
@@ -338,8 +404,12 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
     if let Some(node) = top.get("environments") {
         for (name, value, key) in named(sink, node, "`environments`") {
             if !valid_env_name(&name) {
-                sink.error(key.pos, Code::InvalidValue, format!("environment name `{name}` must be lower-case letters, digits and `-`"))
-                    .width(name.chars().count());
+                sink.error(
+                    key.pos,
+                    Code::InvalidValue,
+                    format!("environment name `{name}` must be lower-case letters, digits and `-`"),
+                )
+                .width(name.chars().count());
             }
             let what = format!("environment `{name}`");
             let env = match value.value {
@@ -358,10 +428,18 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
             Value::Seq(items) => {
                 let mut seen: Vec<String> = Vec::new();
                 for item in items {
-                    let Some(f) = reader::fields(sink, item, "a gate", GATE_KEYS, &["name", "command"]) else { continue };
+                    let Some(f) =
+                        reader::fields(sink, item, "a gate", GATE_KEYS, &["name", "command"])
+                    else {
+                        continue;
+                    };
                     if let Some(g) = gate(sink, &f, &env_names) {
                         if seen.contains(&g.name) {
-                            sink.error(f.key_pos("name").unwrap_or(item.pos), Code::DuplicateKey, format!("gate `{}` is defined twice", g.name));
+                            sink.error(
+                                f.key_pos("name").unwrap_or(item.pos),
+                                Code::DuplicateKey,
+                                format!("gate `{}` is defined twice", g.name),
+                            );
                         }
                         seen.push(g.name.clone());
                         gates.push(g);
@@ -370,7 +448,11 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
             }
             Value::Null => {}
             other => {
-                sink.error(node.pos, Code::WrongType, format!("expected `gates` to be a list, found {}", other.kind()));
+                sink.error(
+                    node.pos,
+                    Code::WrongType,
+                    format!("expected `gates` to be a list, found {}", other.kind()),
+                );
             }
         }
     }
@@ -400,18 +482,37 @@ fn named(sink: &mut Sink<'_>, node: &Node, what: &str) -> Vec<(String, Node, Nod
 
 fn check_identifier(sink: &mut Sink<'_>, key: &Node, name: &str, what: &str) {
     let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        sink.error(key.pos, Code::InvalidValue, format!("{what} name `{name}` must be letters, digits, `-` and `_`, starting with a letter"))
-            .width(name.chars().count());
+        sink.error(
+            key.pos,
+            Code::InvalidValue,
+            format!(
+                "{what} name `{name}` must be letters, digits, `-` and `_`, starting with a letter"
+            ),
+        )
+        .width(name.chars().count());
     }
 }
 
-fn reference(sink: &mut Sink<'_>, node: &Node, name: &str, defined: &[&str], what: &str, section: &str) {
+fn reference(
+    sink: &mut Sink<'_>,
+    node: &Node,
+    name: &str,
+    defined: &[&str],
+    what: &str,
+    section: &str,
+) {
     if defined.contains(&name) {
         return;
     }
-    let d = sink.error(node.pos, Code::UndefinedReference, format!("{what} `{name}` is not defined in `{section}`"));
+    let d = sink.error(
+        node.pos,
+        Code::UndefinedReference,
+        format!("{what} `{name}` is not defined in `{section}`"),
+    );
     d.width(name.chars().count());
     match reader::suggest(name, defined.iter().copied()) {
         Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -421,12 +522,22 @@ fn reference(sink: &mut Sink<'_>, node: &Node, name: &str, defined: &[&str], wha
 }
 
 fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<MigrationSource> {
-    let f = reader::fields(sink, node, &format!("the migrations of {what}"), MIGRATION_KEYS, &["kind"])?;
+    let f = reader::fields(
+        sink,
+        node,
+        &format!("the migrations of {what}"),
+        MIGRATION_KEYS,
+        &["kind"],
+    )?;
     let kind_node = f.get("kind")?;
     let kind_text = reader::nonempty_string(sink, kind_node, "`kind`")?;
     let Some(kind) = MigrationKind::parse(&kind_text) else {
         let kinds = MigrationKind::ALL.map(MigrationKind::as_str);
-        let d = sink.error(kind_node.pos, Code::InvalidValue, format!("unknown migration kind `{kind_text}`"));
+        let d = sink.error(
+            kind_node.pos,
+            Code::InvalidValue,
+            format!("unknown migration kind `{kind_text}`"),
+        );
         d.width(kind_text.chars().count());
         match reader::suggest(&kind_text, kinds) {
             Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -447,7 +558,8 @@ fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Migr
         Some(n) => {
             let list = reader::string_list(sink, n, "`command`", false)?;
             if list.is_empty() {
-                sink.error(n.pos, Code::InvalidValue, "`command` is an empty list").hint("give the program and its arguments");
+                sink.error(n.pos, Code::InvalidValue, "`command` is an empty list")
+                    .hint("give the program and its arguments");
                 return None;
             }
             Some(list.into_iter().map(|(s, _)| s).collect())
@@ -457,7 +569,12 @@ fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Migr
     Some(MigrationSource { kind, dir, command })
 }
 
-fn environment(sink: &mut Sink<'_>, name: String, f: Option<&Fields<'_>>, db_names: &[&str]) -> Environment {
+fn environment(
+    sink: &mut Sink<'_>,
+    name: String,
+    f: Option<&Fields<'_>>,
+    db_names: &[&str],
+) -> Environment {
     let mut env = Environment {
         name,
         gcp_project: None,
@@ -477,23 +594,36 @@ fn environment(sink: &mut Sink<'_>, name: String, f: Option<&Fields<'_>>, db_nam
             env.gcp_project = Some(p);
         }
     }
-    env.region = f.get("region").and_then(|n| reader::nonempty_string(sink, n, "`region`"));
+    env.region = f
+        .get("region")
+        .and_then(|n| reader::nonempty_string(sink, n, "`region`"));
     if let Some(n) = f.get("registry") {
         if let Some(r) = reader::nonempty_string(sink, n, "`registry`") {
             if r.parse::<crate::ImageRef>().is_err() || r.contains(':') {
-                sink.error(n.pos, Code::InvalidValue, format!("`{r}` is not a registry prefix such as gcr.io/my-project"))
-                    .width(r.chars().count());
+                sink.error(
+                    n.pos,
+                    Code::InvalidValue,
+                    format!("`{r}` is not a registry prefix such as gcr.io/my-project"),
+                )
+                .width(r.chars().count());
             }
             env.registry = Some(r.trim_end_matches('/').to_string());
         }
     }
     if let Some(n) = f.get("services") {
         for (svc, value, _) in named(sink, n, "`services`") {
-            let Some(url) = reader::nonempty_string(sink, &value, &format!("`services.{svc}`")) else { continue };
+            let Some(url) = reader::nonempty_string(sink, &value, &format!("`services.{svc}`"))
+            else {
+                continue;
+            };
             if !valid_http_url(&url) {
-                sink.error(value.pos, Code::InvalidValue, format!("`services.{svc}` is not an http(s) URL"))
-                    .width(url.chars().count())
-                    .hint("write the service's base URL, e.g. https://chat.example.com");
+                sink.error(
+                    value.pos,
+                    Code::InvalidValue,
+                    format!("`services.{svc}` is not an http(s) URL"),
+                )
+                .width(url.chars().count())
+                .hint("write the service's base URL, e.g. https://chat.example.com");
             }
             env.services.insert(svc, url);
         }
@@ -502,7 +632,9 @@ fn environment(sink: &mut Sink<'_>, name: String, f: Option<&Fields<'_>>, db_nam
         for (db, value, key) in named(sink, n, "`databases`") {
             reference(sink, &key, &db, db_names, "database", "databases");
             let what = format!("`databases.{db}`");
-            let Some(text) = reader::nonempty_string(sink, &value, &what) else { continue };
+            let Some(text) = reader::nonempty_string(sink, &value, &what) else {
+                continue;
+            };
             match UrlSource::parse(&text) {
                 Ok(source) => {
                     if let UrlSource::Literal(url) = &source {
@@ -531,7 +663,11 @@ fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gat
         .map(|(s, _)| s)
         .collect();
     if command.is_empty() {
-        sink.error(command_node.pos, Code::InvalidValue, format!("gate `{name}` has an empty command"));
+        sink.error(
+            command_node.pos,
+            Code::InvalidValue,
+            format!("gate `{name}` has an empty command"),
+        );
     }
     let severity = match f.get("severity") {
         None => Severity::Hard,
@@ -539,8 +675,12 @@ fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gat
             Some("hard") => Severity::Hard,
             Some("soft") => Severity::Soft,
             Some(other) => {
-                sink.error(n.pos, Code::InvalidValue, format!("severity `{other}` is neither `hard` nor `soft`"))
-                    .width(other.chars().count());
+                sink.error(
+                    n.pos,
+                    Code::InvalidValue,
+                    format!("severity `{other}` is neither `hard` nor `soft`"),
+                )
+                .width(other.chars().count());
                 Severity::Hard
             }
             None => Severity::Hard,
@@ -551,7 +691,10 @@ fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gat
             let list = reader::string_list(sink, n, "`envs`", false).unwrap_or_default();
             let known: Vec<&str> = env_names.iter().map(String::as_str).collect();
             for (e, pos) in &list {
-                let node = Node { value: Value::Str(e.clone()), pos: *pos };
+                let node = Node {
+                    value: Value::Str(e.clone()),
+                    pos: *pos,
+                };
                 reference(sink, &node, e, &known, "environment", "environments");
             }
             list.into_iter().map(|(s, _)| s).collect()
@@ -562,14 +705,28 @@ fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gat
         Some(n) => match &n.value {
             Value::Number(t) if t.parse::<u64>().is_ok_and(|t| t > 0) => t.parse().ok(),
             _ => {
-                sink.error(n.pos, Code::InvalidValue, "`timeout_secs` must be a positive whole number of seconds");
+                sink.error(
+                    n.pos,
+                    Code::InvalidValue,
+                    "`timeout_secs` must be a positive whole number of seconds",
+                );
                 None
             }
         },
         None => None,
     };
-    let dir = f.get("dir").and_then(|n| reader::nonempty_string(sink, n, "`dir`")).map(PathBuf::from);
-    Some(Gate { name, command, dir, severity, envs, timeout_secs })
+    let dir = f
+        .get("dir")
+        .and_then(|n| reader::nonempty_string(sink, n, "`dir`"))
+        .map(PathBuf::from);
+    Some(Gate {
+        name,
+        command,
+        dir,
+        severity,
+        envs,
+        timeout_secs,
+    })
 }
 
 /// GCP project ids: 6–30 characters, lower-case letters, digits and `-`,
@@ -578,17 +735,20 @@ pub fn valid_project_id(id: &str) -> bool {
     (6..=30).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
         && !id.ends_with('-')
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn valid_http_url(url: &str) -> bool {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     rest.is_some_and(|r| {
         let host = r.split(['/', '?', '#']).next().unwrap_or("");
         !host.is_empty() && !host.contains(char::is_whitespace)
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -596,7 +756,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db?x=@"), "postgres://h/db?x=@");
     }
@@ -605,7 +768,10 @@ mod tests {
     fn secret_refs() {
         let s = SecretRef::parse("secret://projects/mobius-prod/secrets/DB_PASSWORD").unwrap();
         assert_eq!(s.version, "latest");
-        assert_eq!(s.to_string(), "secret://projects/mobius-prod/secrets/DB_PASSWORD/versions/latest");
+        assert_eq!(
+            s.to_string(),
+            "secret://projects/mobius-prod/secrets/DB_PASSWORD/versions/latest"
+        );
         assert!(SecretRef::parse("secret://projects/mobius-prod/secrets/X/versions/0").is_err());
         assert!(SecretRef::parse("secret://projects/P/secrets/X").is_err());
     }

@@ -139,7 +139,13 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn new(file: &Path, pos: Pos, severity: Severity, code: Code, message: String) -> Self {
+    pub(crate) fn new(
+        file: &Path,
+        pos: Pos,
+        severity: Severity,
+        code: Code,
+        message: String,
+    ) -> Self {
         Diagnostic {
             file: file.to_path_buf(),
             line: pos.line,
@@ -172,12 +178,26 @@ impl Diagnostic {
         let line_text = source.and_then(|s| s.lines().nth(self.line.saturating_sub(1)));
         let gutter = self.line.to_string().len();
         let pad = " ".repeat(gutter);
-        let _ = writeln!(out, "{pad}--> {}:{}:{}", self.file.display(), self.line, self.column);
+        let _ = writeln!(
+            out,
+            "{pad}--> {}:{}:{}",
+            self.file.display(),
+            self.line,
+            self.column
+        );
         if let Some(text) = line_text {
             let text = text.trim_end_matches('\r');
             // Tabs would shift the caret; show them as single spaces.
-            let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
-            let available = shown.chars().count().saturating_sub(self.column.saturating_sub(1));
+            let shown: String = text
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
+            // A quoted source line must not leak a password written into a URL.
+            let shown = redact_line(&shown);
+            let available = shown
+                .chars()
+                .count()
+                .saturating_sub(self.column.saturating_sub(1));
             let width = self.width.clamp(1, available.max(1));
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{} | {}", self.line, shown);
@@ -193,6 +213,35 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// Replaces the password of every `scheme://user:password@` in a line with `***`.
+pub(crate) fn redact_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ']' | '}'))
+            .unwrap_or(tail.len());
+        let url = &tail[..end];
+        let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        match (
+            url[..authority_end].rfind('@'),
+            url[..authority_end].find(':'),
+        ) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&url[..colon]);
+                out.push_str(":***");
+                out.push_str(&url[at..]);
+            }
+            _ => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Renders several problems of one file, then a summary line.
@@ -233,9 +282,20 @@ impl<'a> Sink<'a> {
         }
     }
 
-    pub fn push(&mut self, pos: Pos, severity: Severity, code: Code, message: impl Into<String>) -> &mut Diagnostic {
-        self.items
-            .push(Diagnostic::new(self.file, pos, severity, code, message.into()));
+    pub fn push(
+        &mut self,
+        pos: Pos,
+        severity: Severity,
+        code: Code,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.items.push(Diagnostic::new(
+            self.file,
+            pos,
+            severity,
+            code,
+            message.into(),
+        ));
         self.items.last_mut().expect("just pushed")
     }
 
@@ -274,6 +334,18 @@ impl Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_lines_are_redacted() {
+        assert_eq!(
+            redact_line("  db: postgres://u:pw@h/db # x"),
+            "  db: postgres://u:***@h/db # x"
+        );
+        assert_eq!(
+            redact_line("url: https://h/x, 'redis://:tok@r:6379'"),
+            "url: https://h/x, 'redis://:***@r:6379'"
+        );
+    }
 
     #[test]
     fn caret_sits_under_the_column() {

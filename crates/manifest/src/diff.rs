@@ -37,16 +37,39 @@ pub struct ManifestDiff {
 impl ManifestDiff {
     pub fn between(old: &Manifest, new: &Manifest) -> ManifestDiff {
         let mut changes = Vec::new();
-        compare("commits", &show(&old.commits), &show(&new.commits), &mut changes);
-        compare("images", &show(&old.images), &show(&new.images), &mut changes);
+        compare(
+            "commits",
+            &show(&old.commits),
+            &show(&new.commits),
+            &mut changes,
+        );
+        compare(
+            "images",
+            &show(&old.images),
+            &show(&new.images),
+            &mut changes,
+        );
         let pins = |m: &Manifest| -> BTreeMap<String, String> {
             m.migrations
                 .iter()
-                .map(|(k, v)| (k.clone(), v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                })
                 .collect()
         };
         compare("migrations", &pins(old), &pins(new), &mut changes);
-        compare("feature_flags", &show(&old.feature_flags), &show(&new.feature_flags), &mut changes);
+        compare(
+            "feature_flags",
+            &show(&old.feature_flags),
+            &show(&new.feature_flags),
+            &mut changes,
+        );
         ManifestDiff {
             old_release: old.release_id.to_string(),
             new_release: new.release_id.to_string(),
@@ -73,8 +96,18 @@ impl ManifestDiff {
                 let _ = writeln!(out, "{section}:");
             }
             let _ = match c.kind {
-                ChangeKind::Added => writeln!(out, "  + {}: {}", c.key, c.new.as_deref().unwrap_or_default()),
-                ChangeKind::Removed => writeln!(out, "  - {}: {}", c.key, c.old.as_deref().unwrap_or_default()),
+                ChangeKind::Added => writeln!(
+                    out,
+                    "  + {}: {}",
+                    c.key,
+                    c.new.as_deref().unwrap_or_default()
+                ),
+                ChangeKind::Removed => writeln!(
+                    out,
+                    "  - {}: {}",
+                    c.key,
+                    c.old.as_deref().unwrap_or_default()
+                ),
                 ChangeKind::Changed => writeln!(
                     out,
                     "  ~ {}: {} → {}",
@@ -97,10 +130,17 @@ impl ManifestDiff {
 }
 
 fn show<T: std::fmt::Display>(map: &BTreeMap<String, T>) -> BTreeMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    map.iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
 }
 
-fn compare(section: &'static str, old: &BTreeMap<String, String>, new: &BTreeMap<String, String>, out: &mut Vec<Change>) {
+fn compare(
+    section: &'static str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+    out: &mut Vec<Change>,
+) {
     for (key, old_value) in old {
         match new.get(key) {
             None => out.push(Change {
@@ -131,7 +171,11 @@ fn compare(section: &'static str, old: &BTreeMap<String, String>, new: &BTreeMap
             });
         }
     }
-    let in_section = out.iter().rev().take_while(|c| c.section == section).count();
+    let in_section = out
+        .iter()
+        .rev()
+        .take_while(|c| c.section == section)
+        .count();
     let start = out.len() - in_section;
     out[start..].sort_by(|a, b| a.key.cmp(&b.key));
 }

@@ -43,8 +43,20 @@ pub(crate) enum GitRefProblem {
 
 /// Branch names teams use; a manifest pinning one pins nothing.
 const BRANCH_NAMES: &[&str] = &[
-    "HEAD", "main", "master", "develop", "development", "dev", "trunk", "staging", "stage",
-    "prod", "production", "release", "next", "latest",
+    "HEAD",
+    "main",
+    "master",
+    "develop",
+    "development",
+    "dev",
+    "trunk",
+    "staging",
+    "stage",
+    "prod",
+    "production",
+    "release",
+    "next",
+    "latest",
 ];
 
 pub(crate) fn classify(text: &str) -> Result<GitRef, GitRefProblem> {
@@ -66,7 +78,10 @@ pub(crate) fn classify(text: &str) -> Result<GitRef, GitRefProblem> {
             text.len()
         )));
     }
-    if BRANCH_NAMES.contains(&text) || text.starts_with("refs/heads/") || text.starts_with("origin/") {
+    if BRANCH_NAMES.contains(&text)
+        || text.starts_with("refs/heads/")
+        || text.starts_with("origin/")
+    {
         return Err(GitRefProblem::Branch);
     }
     let tag = text.strip_prefix("refs/tags/").unwrap_or(text);
@@ -80,7 +95,9 @@ pub(crate) fn classify(text: &str) -> Result<GitRef, GitRefProblem> {
     if looks_like_version(version) {
         let bare = version.strip_prefix('v').unwrap_or(version);
         if let Err(e) = semver::Version::parse(bare) {
-            return Err(GitRefProblem::BadSemver(format!("`{bare}` is not semver: {e}")));
+            return Err(GitRefProblem::BadSemver(format!(
+                "`{bare}` is not semver: {e}"
+            )));
         }
     }
     Ok(GitRef::Tag(tag.to_string()))
@@ -96,17 +113,19 @@ fn check_ref_format(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the ref is empty".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
-    {
+    if let Some(c) = name.chars().find(|c| {
+        c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    }) {
         return Err(format!("a git ref cannot contain {c:?}"));
     }
     if name.contains("..") || name.contains("@{") || name == "@" {
         return Err("a git ref cannot contain `..` or `@{`".into());
     }
     if name.starts_with(['/', '.', '-']) || name.ends_with(['/', '.']) || name.contains("//") {
-        return Err("a git ref cannot start with `/`, `.` or `-`, end with `/` or `.`, or contain `//`".into());
+        return Err(
+            "a git ref cannot start with `/`, `.` or `-`, end with `/` or `.`, or contain `//`"
+                .into(),
+        );
     }
     if name.ends_with(".lock") || name.split('/').any(|c| c.starts_with('.')) {
         return Err("a git ref component cannot start with `.` or end with `.lock`".into());
@@ -124,12 +143,24 @@ mod tests {
         assert_eq!(classify(sha), Ok(GitRef::Sha(sha.into())));
         assert_eq!(classify("abc1234"), Ok(GitRef::ShortSha("abc1234".into())));
         assert_eq!(classify("v1.4.2"), Ok(GitRef::Tag("v1.4.2".into())));
-        assert_eq!(classify("mobius-os-v2.0.0-rc.1"), Ok(GitRef::Tag("mobius-os-v2.0.0-rc.1".into())));
-        assert_eq!(classify("release-2026-02"), Ok(GitRef::Tag("release-2026-02".into())));
+        assert_eq!(
+            classify("mobius-os-v2.0.0-rc.1"),
+            Ok(GitRef::Tag("mobius-os-v2.0.0-rc.1".into()))
+        );
+        assert_eq!(
+            classify("release-2026-02"),
+            Ok(GitRef::Tag("release-2026-02".into()))
+        );
         assert_eq!(classify("main"), Err(GitRefProblem::Branch));
         assert!(matches!(classify("v1.4"), Err(GitRefProblem::BadSemver(_))));
-        assert!(matches!(classify("bad tag"), Err(GitRefProblem::Invalid(_))));
+        assert!(matches!(
+            classify("bad tag"),
+            Err(GitRefProblem::Invalid(_))
+        ));
         assert!(matches!(classify("a..b"), Err(GitRefProblem::Invalid(_))));
-        assert!(matches!(classify(&"A".repeat(40)), Err(GitRefProblem::Invalid(_))));
+        assert!(matches!(
+            classify(&"A".repeat(40)),
+            Err(GitRefProblem::Invalid(_))
+        ));
     }
 }

@@ -25,7 +25,10 @@ impl ImageRef {
 
     /// The last path component of the repository (`mobius-chat-api`).
     pub fn name(&self) -> &str {
-        self.repository.rsplit('/').next().unwrap_or(&self.repository)
+        self.repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.repository)
     }
 }
 
@@ -91,7 +94,9 @@ impl FromStr for ImageRef {
                 "sha256" => hex.len() == 64,
                 "sha512" => hex.len() == 128,
                 _ => return Err(fail(format!("unsupported digest algorithm `{algo}`"))),
-            } && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            } && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
             if !valid_hex {
                 return Err(fail(format!(
                     "digest `{d}` must be {algo} followed by lower-case hex of the right length"
@@ -133,10 +138,11 @@ impl FromStr for ImageRef {
                 None => (r.as_str(), None),
             };
             let host_ok = !host.is_empty()
-                && host
-                    .split('.')
-                    .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-            let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+                && host.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            let port_ok =
+                port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
             if !host_ok || !port_ok {
                 return Err(fail(format!("registry `{r}` is not a valid host[:port]")));
             }
@@ -220,7 +226,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "gcr.io/Upper/x:1", "gcr.io//x", "x:", "x:-bad", "a b", "gcr.io/p/x--:1"] {
+        for bad in [
+            "",
+            "gcr.io/Upper/x:1",
+            "gcr.io//x",
+            "x:",
+            "x:-bad",
+            "a b",
+            "gcr.io/p/x--:1",
+        ] {
             assert!(bad.parse::<ImageRef>().is_err(), "{bad}");
         }
         assert!("latest".parse::<ImageRef>().unwrap().is_mutable());

@@ -43,15 +43,17 @@ mod reader;
 mod yaml;
 
 pub use config::{
-    Database, Environment, Gate, MigrationSource, Module, PlatformConfig, SecretRef, Severity as GateSeverity,
-    UrlSource, redact_url, valid_project_id,
+    Database, Environment, Gate, MigrationSource, Module, PlatformConfig, SecretRef,
+    Severity as GateSeverity, UrlSource, redact_url, valid_project_id,
 };
 pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};
 pub use error::Error;
 pub use gitref::GitRef;
 pub use image::{ImageRef, ImageRefError};
-pub use manifest::{Checked, FlagValue, Manifest, MigrationKind, MigrationPin, ReleaseId, ValidateOptions};
+pub use manifest::{
+    Checked, FlagValue, Manifest, MigrationKind, MigrationPin, ReleaseId, ValidateOptions,
+};
 pub use new::{NewOptions, TEMPLATE, TEMPLATE_REPOS, head_commit, new_manifest};
 pub use promote::{ImageRewrite, PromoteOptions, Promotion, promote};
 

@@ -61,10 +61,13 @@ impl ReleaseId {
             _ => return Err(format!("`{text}` is not of the form YYYY-MM-DD-<env>")),
         };
         let shape_ok = date.len() == 10
-            && date
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && date.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         if !shape_ok {
             return Err(format!("`{text}` is not of the form YYYY-MM-DD-<env>"));
         }
@@ -146,7 +149,10 @@ impl MigrationPin {
                     let kinds = MigrationKind::ALL.map(MigrationKind::as_str);
                     return Err(match reader::suggest(k, kinds) {
                         Some(s) => format!("unknown migration kind `{k}` (did you mean `{s}`?)"),
-                        None => format!("unknown migration kind `{k}`; expected one of {}", kinds.join(", ")),
+                        None => format!(
+                            "unknown migration kind `{k}`; expected one of {}",
+                            kinds.join(", ")
+                        ),
                     });
                 }
             },
@@ -159,7 +165,10 @@ impl MigrationPin {
         }
         match kind {
             MigrationKind::Alembic => {
-                if let Some(c) = name.chars().find(|c| matches!(c, '@' | '-' | '+' | ':') || c.is_whitespace()) {
+                if let Some(c) = name
+                    .chars()
+                    .find(|c| matches!(c, '@' | '-' | '+' | ':') || c.is_whitespace())
+                {
                     return Err(format!("Alembic revision ids cannot contain {c:?}"));
                 }
             }
@@ -168,7 +177,9 @@ impl MigrationPin {
                     return Err(format!("SQL migration `{name}` must name a `.sql` file"));
                 }
                 if name.split('/').any(|c| c == "..") || name.starts_with('/') {
-                    return Err(format!("SQL migration `{name}` must be a path inside the module"));
+                    return Err(format!(
+                        "SQL migration `{name}` must be a path inside the module"
+                    ));
                 }
             }
             MigrationKind::Supabase => {
@@ -286,18 +297,30 @@ impl Manifest {
 
 pub(crate) fn module_of<'a>(modules: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
     modules
-        .filter(|m| name == *m || name.strip_prefix(*m).is_some_and(|rest| rest.starts_with('-')))
+        .filter(|m| {
+            name == *m
+                || name
+                    .strip_prefix(*m)
+                    .is_some_and(|rest| rest.starts_with('-'))
+        })
         .max_by_key(|m| m.len())
 }
 
 pub(crate) fn syntax_error(sink: &mut Sink<'_>, e: yaml::SyntaxError) {
     if let Some(rest) = e.message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
         sink.error(e.pos, Code::DuplicateKey, format!("duplicate key `{key}`"))
             .width(key.chars().count())
             .hint("each key may appear once in a mapping; remove or merge the repeated entry");
     } else {
-        sink.error(e.pos, Code::YamlSyntax, format!("invalid YAML: {}", e.message));
+        sink.error(
+            e.pos,
+            Code::YamlSyntax,
+            format!("invalid YAML: {}", e.message),
+        );
     }
 }
 
@@ -316,7 +339,10 @@ pub(crate) fn placeholders(text: &str) -> Vec<(usize, &str)> {
     }
     for token in ["YYYY-MM-DD", "YYYYMMDD", "YYYY-MM"] {
         if let Some(start) = text.find(token) {
-            if !found.iter().any(|(s, t)| start >= *s && start < s + t.len()) {
+            if !found
+                .iter()
+                .any(|(s, t)| start >= *s && start < s + t.len())
+            {
                 found.push((start, token));
                 break;
             }
@@ -332,53 +358,80 @@ pub(crate) fn placeholders(text: &str) -> Vec<(usize, &str)> {
 }
 
 /// Reports every placeholder in a scalar; true when there was one.
-pub(crate) fn report_placeholders(sink: &mut Sink<'_>, source: &str, node: &Node, text: &str, what: &str) -> bool {
+pub(crate) fn report_placeholders(
+    sink: &mut Sink<'_>,
+    source: &str,
+    node: &Node,
+    text: &str,
+    what: &str,
+) -> bool {
     let found = placeholders(text);
     for (at, token) in &found {
         let pos = pos_in_scalar(source, node, text, *at);
-        sink.error(pos, Code::Placeholder, format!("template placeholder `{token}` left in {what}"))
-            .width(token.chars().count())
-            .hint(placeholder_hint(token));
+        sink.error(
+            pos,
+            Code::Placeholder,
+            format!("template placeholder `{token}` left in {what}"),
+        )
+        .width(token.chars().count())
+        .hint(placeholder_hint(token));
     }
     !found.is_empty()
 }
 
 fn placeholder_hint(token: &str) -> &'static str {
     match token {
-        "<git-sha-or-tag>" => "pin the repository: a full 40-character commit SHA or a release tag such as v1.4.2",
+        "<git-sha-or-tag>" => {
+            "pin the repository: a full 40-character commit SHA or a release tag such as v1.4.2"
+        }
         "<project>" => "write the GCP project id that hosts the image registry",
         "<tag>" => "write the image tag built for this release (the commit SHA or version tag)",
-        "<alembic_revision_id>" => "write the Alembic revision id the module must be at (`alembic heads`)",
+        "<alembic_revision_id>" => {
+            "write the Alembic revision id the module must be at (`alembic heads`)"
+        }
         t if t.starts_with('Y') => "write the release date, e.g. 2026-02-14",
         _ => "replace the placeholder with a real value",
     }
 }
 
-fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOptions) -> Option<Manifest> {
+fn validate(
+    sink: &mut Sink<'_>,
+    source: &str,
+    root: &Node,
+    options: &ValidateOptions,
+) -> Option<Manifest> {
     if root.value == Value::Null {
         sink.error(root.pos, Code::MissingKey, "the manifest is empty")
             .hint("start from `preflight manifest new --env dev`");
         return None;
     }
-    let fields = reader::fields(sink, root, "the manifest", MANIFEST_KEYS, &["release_id", "commits"])?;
+    let fields = reader::fields(
+        sink,
+        root,
+        "the manifest",
+        MANIFEST_KEYS,
+        &["release_id", "commits"],
+    )?;
 
-    let release_id = fields.get("release_id").and_then(|node| release_id(sink, source, node, options));
+    let release_id = fields
+        .get("release_id")
+        .and_then(|node| release_id(sink, source, node, options));
     let lenient = release_id
         .as_ref()
         .is_none_or(|r| LENIENT_ENVS.contains(&r.env.as_str()));
 
-    let description = fields
-        .get("description")
-        .and_then(|n| match n.value {
-            Value::Null => None,
-            _ => reader::string(sink, n, "`description`"),
-        });
+    let description = fields.get("description").and_then(|n| match n.value {
+        Value::Null => None,
+        _ => reader::string(sink, n, "`description`"),
+    });
 
     let mut commits = BTreeMap::new();
     if let Some(node) = fields.get("commits") {
         for (key, value) in section(sink, node, "commits", Severity::Error) {
             let what = format!("`commits.{key}`");
-            let Some(text) = reader::nonempty_string(sink, value, &what) else { continue };
+            let Some(text) = reader::nonempty_string(sink, value, &what) else {
+                continue;
+            };
             if report_placeholders(sink, source, value, &text, &what) {
                 continue;
             }
@@ -393,19 +446,31 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
                     commits.insert(key, r);
                 }
                 Err(GitRefProblem::Branch) => {
-                    sink.error(value.pos, Code::MutableRef, format!("{what} names the branch `{text}`, which moves"))
-                        .width(width)
-                        .hint("pin a full commit SHA or a release tag");
+                    sink.error(
+                        value.pos,
+                        Code::MutableRef,
+                        format!("{what} names the branch `{text}`, which moves"),
+                    )
+                    .width(width)
+                    .hint("pin a full commit SHA or a release tag");
                 }
                 Err(GitRefProblem::BadSemver(why)) => {
-                    sink.error(value.pos, Code::InvalidCommit, format!("{what} tag `{text}` is not a valid version: {why}"))
-                        .width(width)
-                        .hint("version tags must be semver, e.g. v1.4.0");
+                    sink.error(
+                        value.pos,
+                        Code::InvalidCommit,
+                        format!("{what} tag `{text}` is not a valid version: {why}"),
+                    )
+                    .width(width)
+                    .hint("version tags must be semver, e.g. v1.4.0");
                 }
                 Err(GitRefProblem::Invalid(why)) => {
-                    sink.error(value.pos, Code::InvalidCommit, format!("{what} is neither a full commit SHA nor a tag: {why}"))
-                        .width(width)
-                        .hint("pin a full 40-character commit SHA or a release tag");
+                    sink.error(
+                        value.pos,
+                        Code::InvalidCommit,
+                        format!("{what} is neither a full commit SHA nor a tag: {why}"),
+                    )
+                    .width(width)
+                    .hint("pin a full 40-character commit SHA or a release tag");
                 }
             }
         }
@@ -413,7 +478,12 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
     let commit_keys: Vec<String> = fields
         .get("commits")
         .and_then(|n| match &n.value {
-            Value::Map(entries) => Some(entries.iter().filter_map(|(k, _)| k.scalar_text()).collect()),
+            Value::Map(entries) => Some(
+                entries
+                    .iter()
+                    .filter_map(|(k, _)| k.scalar_text())
+                    .collect(),
+            ),
             _ => None,
         })
         .unwrap_or_default();
@@ -422,7 +492,9 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
     if let Some(node) = fields.get("images") {
         for (key, value) in section(sink, node, "images", Severity::Warning) {
             let what = format!("`images.{key}`");
-            let Some(text) = reader::nonempty_string(sink, value, &what) else { continue };
+            let Some(text) = reader::nonempty_string(sink, value, &what) else {
+                continue;
+            };
             if report_placeholders(sink, source, value, &text, &what) {
                 continue;
             }
@@ -430,23 +502,33 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
             let image = match text.parse::<ImageRef>() {
                 Ok(i) => i,
                 Err(e) => {
-                    sink.error(value.pos, Code::InvalidImage, format!("{what} is not a valid image reference: {e}"))
-                        .width(width)
-                        .hint("write registry/repository:tag, e.g. gcr.io/my-project/api:v1.4.2");
+                    sink.error(
+                        value.pos,
+                        Code::InvalidImage,
+                        format!("{what} is not a valid image reference: {e}"),
+                    )
+                    .width(width)
+                    .hint("write registry/repository:tag, e.g. gcr.io/my-project/api:v1.4.2");
                     continue;
                 }
             };
             if image.is_mutable() {
-                let env = release_id.as_ref().map_or("this", |r| r.env.as_str());
+                let env = release_id
+                    .as_ref()
+                    .map_or_else(|| "this".to_string(), |r| format!("the `{}`", r.env));
                 let message = match &image.tag {
                     Some(_) => format!("{what} uses the `latest` tag, which does not pin a build"),
                     None => format!("{what} has no tag or digest, so it means `latest`"),
                 };
-                let severity = if lenient { Severity::Warning } else { Severity::Error };
+                let severity = if lenient {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                };
                 sink.push(value.pos, severity, Code::MutableImageTag, message)
                     .width(width)
                     .hint(format!(
-                        "pin a tag (the commit SHA or version) or a digest; mutable tags are refused in the {env} environment"
+                        "pin a tag (the commit SHA or version) or a digest; mutable tags are refused in {env} environment"
                     ));
             }
             match module_of(commit_keys.iter().map(String::as_str), &key) {
@@ -457,10 +539,22 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
                         .hint("add the module's repository to `commits`, or name the image `<module>-<component>`");
                 }
                 Some(module) => {
-                    if let (Some(tag), Some(GitRef::Sha(sha) | GitRef::ShortSha(sha))) = (&image.tag, commits.get(module)) {
-                        let tag_is_sha = tag.len() >= 7 && tag.len() <= 64 && tag.bytes().all(|b| b.is_ascii_hexdigit());
-                        if tag_is_sha && !sha.starts_with(tag.as_str()) && !tag.starts_with(sha.as_str()) {
-                            sink.warning(value.pos, Code::ImageCommitMismatch, format!(
+                    if let (Some(tag), Some(GitRef::Sha(sha) | GitRef::ShortSha(sha))) =
+                        (&image.tag, commits.get(module))
+                    {
+                        let tag_is_sha = tag.len() >= 7
+                            && tag.len() <= 64
+                            && tag.bytes().all(|b| b.is_ascii_hexdigit());
+                        if tag_is_sha
+                            && !sha.starts_with(tag.as_str())
+                            && !tag.starts_with(sha.as_str())
+                        {
+                            let severity = if lenient {
+                                Severity::Warning
+                            } else {
+                                Severity::Error
+                            };
+                            sink.push(value.pos, severity, Code::ImageCommitMismatch, format!(
                                 "{what} is tagged with commit `{tag}` but `commits.{module}` pins `{sha}`"
                             ))
                             .width(width)
@@ -480,8 +574,12 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
             let entries: Vec<&Node> = match &value.value {
                 Value::Seq(items) => {
                     if items.is_empty() {
-                        sink.warning(value.pos, Code::EmptySection, format!("{what} lists no migrations"))
-                            .hint("remove the entry, or list the migrations the module must be at");
+                        sink.warning(
+                            value.pos,
+                            Code::EmptySection,
+                            format!("{what} lists no migrations"),
+                        )
+                        .hint("remove the entry, or list the migrations the module must be at");
                     }
                     items.iter().collect()
                 }
@@ -489,7 +587,9 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
             };
             let mut pins = Vec::new();
             for entry in entries {
-                let Some(text) = reader::nonempty_string(sink, entry, &what) else { continue };
+                let Some(text) = reader::nonempty_string(sink, entry, &what) else {
+                    continue;
+                };
                 if report_placeholders(sink, source, entry, &text, &what) {
                     continue;
                 }
@@ -503,9 +603,15 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
                 }
             }
             if module_of(commit_keys.iter().map(String::as_str), &key).is_none() {
-                sink.error(key_pos(node, &key), Code::MissingCommit, format!("module `{key}` has migrations but no pinned commit"))
-                    .width(key.chars().count())
-                    .hint(format!("add `{key}` to `commits` so the migrations come from a known revision"));
+                sink.error(
+                    key_pos(node, &key),
+                    Code::MissingCommit,
+                    format!("module `{key}` has migrations but no pinned commit"),
+                )
+                .width(key.chars().count())
+                .hint(format!(
+                    "add `{key}` to `commits` so the migrations come from a known revision"
+                ));
             }
             migrations.insert(key, pins);
         }
@@ -525,8 +631,15 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
                     FlagValue::String(s.clone())
                 }
                 other => {
-                    sink.error(value.pos, Code::InvalidFlag, format!("{what} is {}, but flags are booleans, strings or numbers", other.kind()))
-                        .hint("write `true`/`false`, a number or a string");
+                    sink.error(
+                        value.pos,
+                        Code::InvalidFlag,
+                        format!(
+                            "{what} is {}, but flags are booleans, strings or numbers",
+                            other.kind()
+                        ),
+                    )
+                    .hint("write `true`/`false`, a number or a string");
                     continue;
                 }
             };
@@ -544,7 +657,12 @@ fn validate(sink: &mut Sink<'_>, source: &str, root: &Node, options: &ValidateOp
     })
 }
 
-fn release_id(sink: &mut Sink<'_>, source: &str, node: &Node, options: &ValidateOptions) -> Option<ReleaseId> {
+fn release_id(
+    sink: &mut Sink<'_>,
+    source: &str,
+    node: &Node,
+    options: &ValidateOptions,
+) -> Option<ReleaseId> {
     let text = reader::nonempty_string(sink, node, "`release_id`")?;
     if report_placeholders(sink, source, node, &text, "`release_id`") {
         return None;
@@ -553,16 +671,27 @@ fn release_id(sink: &mut Sink<'_>, source: &str, node: &Node, options: &Validate
     let id = match ReleaseId::parse(&text) {
         Ok(id) => id,
         Err(why) => {
-            sink.error(node.pos, Code::InvalidReleaseId, format!("invalid `release_id`: {why}"))
-                .width(width)
-                .hint("write the release date and environment, e.g. 2026-02-14-prod");
+            sink.error(
+                node.pos,
+                Code::InvalidReleaseId,
+                format!("invalid `release_id`: {why}"),
+            )
+            .width(width)
+            .hint("write the release date and environment, e.g. 2026-02-14-prod");
             return None;
         }
     };
     if let Some(known) = &options.known_envs {
         if !known.contains(&id.env) {
             let at = pos_in_scalar(source, node, &text, 11);
-            let d = sink.error(at, Code::EnvMismatch, format!("environment `{}` is not defined in the platform config", id.env));
+            let d = sink.error(
+                at,
+                Code::EnvMismatch,
+                format!(
+                    "environment `{}` is not defined in the platform config",
+                    id.env
+                ),
+            );
             d.width(id.env.chars().count());
             match reader::suggest(&id.env, known.iter().map(String::as_str)) {
                 Some(s) => d.hint(format!("did you mean `{s}`?")),
@@ -573,16 +702,27 @@ fn release_id(sink: &mut Sink<'_>, source: &str, node: &Node, options: &Validate
     if let Some(expected) = &options.expected_env {
         if &id.env != expected {
             let at = pos_in_scalar(source, node, &text, 11);
-            sink.error(at, Code::EnvMismatch, format!("this release is for `{}`, not `{expected}`", id.env))
-                .width(id.env.chars().count())
-                .hint(format!("use `preflight manifest promote --to {expected}` to make a {expected} manifest"));
+            sink.error(
+                at,
+                Code::EnvMismatch,
+                format!("this release is for `{}`, not `{expected}`", id.env),
+            )
+            .width(id.env.chars().count())
+            .hint(format!(
+                "use `preflight manifest promote --to {expected}` to make a {expected} manifest"
+            ));
         }
     }
     Some(id)
 }
 
 /// The entries of a name → value section; an empty section is reported with `empty`.
-fn section<'n>(sink: &mut Sink<'_>, node: &'n Node, name: &str, empty: Severity) -> Vec<(String, &'n Node)> {
+fn section<'n>(
+    sink: &mut Sink<'_>,
+    node: &'n Node,
+    name: &str,
+    empty: Severity,
+) -> Vec<(String, &'n Node)> {
     let entries = match &node.value {
         Value::Null => &[][..],
         _ => match reader::mapping(sink, node, &format!("`{name}`")) {
@@ -591,11 +731,16 @@ fn section<'n>(sink: &mut Sink<'_>, node: &'n Node, name: &str, empty: Severity)
         },
     };
     if entries.is_empty() {
-        sink.push(node.pos, empty, Code::EmptySection, format!("`{name}` is empty"))
-            .hint(match name {
-                "commits" => "pin at least one repository: `<repo>: <full-sha-or-tag>`".to_string(),
-                _ => format!("remove `{name}` or fill it in"),
-            });
+        sink.push(
+            node.pos,
+            empty,
+            Code::EmptySection,
+            format!("`{name}` is empty"),
+        )
+        .hint(match name {
+            "commits" => "pin at least one repository: `<repo>: <full-sha-or-tag>`".to_string(),
+            _ => format!("remove `{name}` or fill it in"),
+        });
     }
     entries
         .iter()
@@ -630,18 +775,39 @@ mod tests {
 
     #[test]
     fn migration_pins() {
-        assert_eq!(MigrationPin::parse("python:add_publish_tables").unwrap().kind, MigrationKind::Python);
-        assert_eq!(MigrationPin::parse("db/schema/002_x.sql").unwrap().kind, MigrationKind::Sql);
-        assert_eq!(MigrationPin::parse("ab12cd34ef56").unwrap().kind, MigrationKind::Alembic);
-        assert_eq!(MigrationPin::parse("supabase:20260201120000").unwrap().name, "20260201120000");
-        assert!(MigrationPin::parse("pyhton:x").unwrap_err().contains("did you mean `python`"));
+        assert_eq!(
+            MigrationPin::parse("python:add_publish_tables")
+                .unwrap()
+                .kind,
+            MigrationKind::Python
+        );
+        assert_eq!(
+            MigrationPin::parse("db/schema/002_x.sql").unwrap().kind,
+            MigrationKind::Sql
+        );
+        assert_eq!(
+            MigrationPin::parse("ab12cd34ef56").unwrap().kind,
+            MigrationKind::Alembic
+        );
+        assert_eq!(
+            MigrationPin::parse("supabase:20260201120000").unwrap().name,
+            "20260201120000"
+        );
+        assert!(
+            MigrationPin::parse("pyhton:x")
+                .unwrap_err()
+                .contains("did you mean `python`")
+        );
         assert!(MigrationPin::parse("supabase:v1").is_err());
         assert!(MigrationPin::parse("sql:../x.sql").is_err());
     }
 
     #[test]
     fn placeholder_scan() {
-        let found: Vec<_> = placeholders("gcr.io/<project>/api:<tag>").into_iter().map(|(_, t)| t).collect();
+        let found: Vec<_> = placeholders("gcr.io/<project>/api:<tag>")
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
         assert_eq!(found, ["<project>", "<tag>"]);
         assert_eq!(placeholders("YYYY-MM-DD-dev"), [(0, "YYYY-MM-DD")]);
         assert!(placeholders("v1.4.2").is_empty());
@@ -650,8 +816,14 @@ mod tests {
     #[test]
     fn module_matching_prefers_longest() {
         let mods = ["mobius", "mobius-rag", "mobius-rag-ops"];
-        assert_eq!(module_of(mods.into_iter(), "mobius-rag-worker"), Some("mobius-rag"));
-        assert_eq!(module_of(mods.into_iter(), "mobius-rag-ops-x"), Some("mobius-rag-ops"));
+        assert_eq!(
+            module_of(mods.into_iter(), "mobius-rag-worker"),
+            Some("mobius-rag")
+        );
+        assert_eq!(
+            module_of(mods.into_iter(), "mobius-rag-ops-x"),
+            Some("mobius-rag-ops")
+        );
         assert_eq!(module_of(mods.into_iter(), "other"), None);
     }
 }

@@ -6,13 +6,20 @@ use std::process::Command;
 
 use jiff::civil::Date;
 
+use crate::Error;
 use crate::config::PlatformConfig;
 use crate::manifest::{MigrationKind, valid_env_name};
-use crate::Error;
 
 /// The repositories of the runbook's template, in its order.
 pub const TEMPLATE_REPOS: &[&str] = &[
-    "mobius-os", "mobius-rag", "mobius-chat", "mobius-dbt", "mobius-auth", "mobius-skills", "mobius-user", "mobius-qa",
+    "mobius-os",
+    "mobius-rag",
+    "mobius-chat",
+    "mobius-dbt",
+    "mobius-auth",
+    "mobius-skills",
+    "mobius-user",
+    "mobius-qa",
 ];
 
 /// The template exactly as the dry-run playbook gives it.
@@ -34,9 +41,14 @@ pub struct NewOptions {
 /// when one is given, otherwise from the runbook's template. Repositories
 /// not pinned keep the `<git-sha-or-tag>` placeholder, so the result fails
 /// validation until every one is filled in.
-pub fn new_manifest(config: Option<&PlatformConfig>, options: &NewOptions) -> Result<String, Error> {
+pub fn new_manifest(
+    config: Option<&PlatformConfig>,
+    options: &NewOptions,
+) -> Result<String, Error> {
     if !valid_env_name(&options.env) {
-        return Err(Error::InvalidEnv { env: options.env.clone() });
+        return Err(Error::InvalidEnv {
+            env: options.env.clone(),
+        });
     }
     let date = options.date.unwrap_or_else(|| jiff::Zoned::now().date());
     let release_id = format!("{date}-{}", options.env);
@@ -44,7 +56,12 @@ pub fn new_manifest(config: Option<&PlatformConfig>, options: &NewOptions) -> Re
     for (repo, dir) in &options.pins {
         pinned.push((repo.clone(), head_commit(dir, options.allow_dirty)?));
     }
-    let pin_of = |repo: &str| pinned.iter().find(|(r, _)| r == repo).map(|(_, sha)| sha.clone());
+    let pin_of = |repo: &str| {
+        pinned
+            .iter()
+            .find(|(r, _)| r == repo)
+            .map(|(_, sha)| sha.clone())
+    };
 
     let Some(config) = config else {
         for (repo, _) in &pinned {
@@ -86,9 +103,18 @@ pub fn new_manifest(config: Option<&PlatformConfig>, options: &NewOptions) -> Re
     let _ = writeln!(out, "description: <what this release ships>");
     let _ = writeln!(out, "\ncommits:");
     for m in &config.modules {
-        let _ = writeln!(out, "  {}: {}", m.name, pin_of(&m.name).unwrap_or_else(|| "<git-sha-or-tag>".into()));
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            m.name,
+            pin_of(&m.name).unwrap_or_else(|| "<git-sha-or-tag>".into())
+        );
     }
-    let with_images: Vec<_> = config.modules.iter().filter(|m| !m.images.is_empty()).collect();
+    let with_images: Vec<_> = config
+        .modules
+        .iter()
+        .filter(|m| !m.images.is_empty())
+        .collect();
     if !with_images.is_empty() {
         let _ = writeln!(out, "\nimages:");
         for m in with_images {
@@ -98,7 +124,11 @@ pub fn new_manifest(config: Option<&PlatformConfig>, options: &NewOptions) -> Re
             }
         }
     }
-    let with_migrations: Vec<_> = config.modules.iter().filter_map(|m| m.migrations.as_ref().map(|s| (m, s))).collect();
+    let with_migrations: Vec<_> = config
+        .modules
+        .iter()
+        .filter_map(|m| m.migrations.as_ref().map(|s| (m, s)))
+        .collect();
     if !with_migrations.is_empty() {
         let _ = writeln!(out, "\nmigrations:");
         for (m, source) in with_migrations {
@@ -124,7 +154,10 @@ pub fn head_commit(dir: &Path, allow_dirty: bool) -> Result<String, Error> {
         if !status.is_empty() {
             return Err(Error::DirtyCheckout {
                 dir: dir.to_path_buf(),
-                files: status.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect(),
+                files: status
+                    .lines()
+                    .map(|l| l.get(3..).unwrap_or(l).to_string())
+                    .collect(),
             });
         }
     }
@@ -137,7 +170,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
         .arg(dir)
         .args(args)
         .output()
-        .map_err(|source| Error::GitSpawn { dir: dir.to_path_buf(), source })?;
+        .map_err(|source| Error::GitSpawn {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     if !output.status.success() {
         return Err(Error::Git {
             dir: dir.to_path_buf(),

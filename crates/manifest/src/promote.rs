@@ -3,11 +3,11 @@
 use jiff::civil::Date;
 use serde::Serialize;
 
+use crate::Error;
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::manifest::{Checked, Manifest, ReleaseId, ValidateOptions};
 use crate::reader::scalar_span;
 use crate::yaml::{self, Value};
-use crate::Error;
 
 /// How to promote.
 #[derive(Debug, Clone)]
@@ -52,9 +52,7 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
             errors: source.errors().count(),
         });
     };
-    let date = options
-        .date
-        .unwrap_or_else(|| jiff::Zoned::now().date());
+    let date = options.date.unwrap_or_else(|| jiff::Zoned::now().date());
     let release_id = ReleaseId {
         date,
         env: options.to_env.clone(),
@@ -69,7 +67,10 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
         errors: 1,
     })?;
     let Value::Map(top) = &root.value else {
-        return Err(Error::Invalid { path: source.path.clone(), errors: 1 });
+        return Err(Error::Invalid {
+            path: source.path.clone(),
+            errors: 1,
+        });
     };
     // (start, end, replacement) in source bytes.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
@@ -83,19 +84,28 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
                 }
             }
             Some("images") => {
-                let Value::Map(images) = &value.value else { continue };
+                let Value::Map(images) = &value.value else {
+                    continue;
+                };
                 for (name, image) in images {
-                    let (Some(name), Some(text)) = (name.scalar_text(), image.scalar_text()) else { continue };
+                    let (Some(name), Some(text)) = (name.scalar_text(), image.scalar_text()) else {
+                        continue;
+                    };
                     let mapped = options.registry_map.iter().find_map(|(from, to)| {
                         let rest = text.strip_prefix(from.as_str())?;
-                        (rest.is_empty() || rest.starts_with(['/', ':', '@'])).then(|| format!("{to}{rest}"))
+                        (rest.is_empty() || rest.starts_with(['/', ':', '@']))
+                            .then(|| format!("{to}{rest}"))
                     });
                     match mapped {
                         Some(new) if new != text => {
                             if let Some((s, e, _)) = scalar_span(&source.source, image) {
                                 edits.push((s, e, new.clone()));
                             }
-                            rewritten.push(ImageRewrite { image: name, from: text, to: new });
+                            rewritten.push(ImageRewrite {
+                                image: name,
+                                from: text,
+                                to: new,
+                            });
                         }
                         Some(_) => {}
                         None if !options.registry_map.is_empty() => {
@@ -104,7 +114,9 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
                                 image.pos,
                                 Severity::Warning,
                                 Code::InvalidImage,
-                                format!("`images.{name}` matched no --map rule and is promoted unchanged"),
+                                format!(
+                                    "`images.{name}` matched no --map rule and is promoted unchanged"
+                                ),
                             );
                             d.width(text.chars().count())
                                 .hint("add --map FROM=TO for its registry/project, or check it is meant to be shared");
@@ -122,6 +134,14 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
     for (s, e, new) in edits {
         text.replace_range(s..e, &new);
     }
+    // Say where the release came from, above the source's own comments.
+    text.insert_str(
+        0,
+        &format!(
+            "# Promoted from {} by `preflight manifest promote`.\n",
+            manifest.release_id
+        ),
+    );
     let recheck = Manifest::check(
         &source.path,
         &text,
@@ -138,7 +158,6 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
         });
     }
     diagnostics.extend(recheck.diagnostics);
-    let _ = manifest;
     Ok(Promotion {
         text,
         release_id,

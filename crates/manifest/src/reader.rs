@@ -72,7 +72,11 @@ pub(crate) fn fields<'n>(
 }
 
 /// Reads `node` as a mapping whose keys are free names (modules, images…).
-pub(crate) fn mapping<'n>(sink: &mut Sink<'_>, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+pub(crate) fn mapping<'n>(
+    sink: &mut Sink<'_>,
+    node: &'n Node,
+    what: &str,
+) -> Option<&'n [(Node, Node)]> {
     match &node.value {
         Value::Map(entries) => Some(entries),
         other => {
@@ -129,9 +133,13 @@ pub(crate) fn nonempty_string(sink: &mut Sink<'_>, node: &Node, what: &str) -> O
     Some(s)
 }
 
-
 /// A list of strings; a single string is accepted as a list of one when `single_ok`.
-pub(crate) fn string_list(sink: &mut Sink<'_>, node: &Node, what: &str, single_ok: bool) -> Option<Vec<(String, Pos)>> {
+pub(crate) fn string_list(
+    sink: &mut Sink<'_>,
+    node: &Node,
+    what: &str,
+    single_ok: bool,
+) -> Option<Vec<(String, Pos)>> {
     match &node.value {
         Value::Seq(items) => Some(
             items
@@ -144,7 +152,10 @@ pub(crate) fn string_list(sink: &mut Sink<'_>, node: &Node, what: &str, single_o
             sink.error(
                 node.pos,
                 Code::WrongType,
-                format!("expected {what} to be a list of strings, found {}", other.kind()),
+                format!(
+                    "expected {what} to be a list of strings, found {}",
+                    other.kind()
+                ),
             );
             None
         }
@@ -152,7 +163,10 @@ pub(crate) fn string_list(sink: &mut Sink<'_>, node: &Node, what: &str, single_o
 }
 
 /// The closest allowed name to `name`, if it is close enough to be a typo.
-pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
@@ -169,7 +183,11 @@ pub(crate) fn pos_in_scalar(source: &str, node: &Node, text: &str, byte_index: u
         .offset
         .and_then(|o| source.get(o..))
         .is_some_and(|rest| rest.starts_with(['"', '\'']));
-    let base = if quoted { node.pos.advance(1, 1) } else { node.pos };
+    let base = if quoted {
+        node.pos.advance(1, 1)
+    } else {
+        node.pos
+    };
     let chars = text[..byte_index].chars().count();
     base.advance(chars, byte_index)
 }

@@ -93,7 +93,12 @@ pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
                 None => rendered,
             };
             Err(SyntaxError {
-                message: message.lines().next().unwrap_or_default().trim().to_string(),
+                message: message
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
                 pos,
             })
         }
@@ -111,7 +116,9 @@ fn into_node(spanned: Spanned<RawNode>, source: &str) -> Node {
         RawNode::Bool(b) => Value::Bool(b),
         RawNode::Number(n) => Value::Number(source_text(source, &pos).unwrap_or(n)),
         RawNode::Str(s) => Value::Str(s),
-        RawNode::Seq(items) => Value::Seq(items.into_iter().map(|n| into_node(n, source)).collect()),
+        RawNode::Seq(items) => {
+            Value::Seq(items.into_iter().map(|n| into_node(n, source)).collect())
+        }
         RawNode::Map(entries) => Value::Map(
             entries
                 .into_iter()
@@ -127,7 +134,10 @@ fn source_text(source: &str, pos: &Pos) -> Option<String> {
     let rest = source.get(pos.offset?..)?;
     let line = rest.lines().next()?;
     let end = line.find(" #").unwrap_or(line.len());
-    let text = line[..end].trim_end().trim_end_matches([',', ']', '}']).trim_end();
+    let text = line[..end]
+        .trim_end()
+        .trim_end_matches([',', ']', '}'])
+        .trim_end();
     (!text.is_empty()).then(|| text.to_string())
 }
 
@@ -215,19 +225,25 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_point_at_values() {
         let node = parse("a: 1\nb:\n  - x\n  - 'y'\n").unwrap();
-        let Value::Map(entries) = node.value else { panic!("map") };
+        let Value::Map(entries) = node.value else {
+            panic!("map")
+        };
         assert_eq!(entries[0].0.pos.line, 1);
         assert_eq!(entries[0].0.pos.column, 1);
         assert_eq!(entries[0].1.value, Value::Number("1".into()));
         assert_eq!(entries[0].1.pos.column, 4);
-        let Value::Seq(items) = &entries[1].1.value else { panic!("seq") };
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!("seq")
+        };
         assert_eq!((items[1].pos.line, items[1].pos.column), (4, 5));
     }
 
     #[test]
     fn numbers_keep_their_written_text() {
         let node = parse("sha: 0123456\nv: 1.10\n").unwrap();
-        let Value::Map(entries) = node.value else { panic!("map") };
+        let Value::Map(entries) = node.value else {
+            panic!("map")
+        };
         assert_eq!(entries[0].1.value, Value::Number("0123456".into()));
         assert_eq!(entries[1].1.value, Value::Number("1.10".into()));
     }

@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use preflight_manifest::{
-    Checked, Diagnostic, Manifest, ManifestDiff, NewOptions, PlatformConfig, PromoteOptions, ValidateOptions,
-    render_diagnostics,
+    Checked, Diagnostic, Manifest, ManifestDiff, NewOptions, PlatformConfig, PromoteOptions,
+    ValidateOptions, render_diagnostics,
 };
 use serde::Serialize;
 
@@ -21,7 +21,10 @@ pub(crate) fn run(command: ManifestCommand, output: &mut Output<'_>) -> anyhow::
 }
 
 /// Loads the platform config if one was named; invalid config is "could not check".
-fn load_config(path: Option<&std::path::Path>, output: &mut Output<'_>) -> anyhow::Result<Option<Checked<PlatformConfig>>> {
+fn load_config(
+    path: Option<&std::path::Path>,
+    output: &mut Output<'_>,
+) -> anyhow::Result<Option<Checked<PlatformConfig>>> {
     let Some(path) = path else { return Ok(None) };
     let checked = PlatformConfig::load(path)?;
     if checked.has_errors() && !output.json() {
@@ -50,7 +53,10 @@ fn validate(args: ValidateArgs, output: &mut Output<'_>) -> anyhow::Result<Outco
     }
     let options = ValidateOptions {
         expected_env: args.env.clone(),
-        known_envs: config.as_ref().and_then(|c| c.value.as_ref()).map(PlatformConfig::env_names),
+        known_envs: config
+            .as_ref()
+            .and_then(|c| c.value.as_ref())
+            .map(PlatformConfig::env_names),
     };
     for file in &args.files {
         let checked = Manifest::load(file, &options)?;
@@ -65,12 +71,19 @@ fn validate(args: ValidateArgs, output: &mut Output<'_>) -> anyhow::Result<Outco
                 .cloned()
                 .collect();
             if !shown.is_empty() {
-                let text = output.paint_diagnostics(&render_diagnostics(&shown, Some(&checked.source)));
+                let text =
+                    output.paint_diagnostics(&render_diagnostics(&shown, Some(&checked.source)));
                 write!(output.out, "{text}")?;
             }
             if let Some(m) = &checked.value {
                 if !output.quiet {
-                    writeln!(output.out, "{}: {} ({})", file.display(), output.ok(), summary(m))?;
+                    writeln!(
+                        output.out,
+                        "{}: {} ({})",
+                        file.display(),
+                        output.ok(),
+                        summary(m)
+                    )?;
                 }
                 if output.verbose {
                     for (repo, git_ref) in &m.commits {
@@ -103,7 +116,10 @@ fn summary(m: &Manifest) -> String {
 }
 
 /// Loads a manifest that must be valid; problems are shown and mean "could not check".
-fn load_valid(path: &std::path::Path, output: &mut Output<'_>) -> anyhow::Result<Result<Manifest, Outcome>> {
+fn load_valid(
+    path: &std::path::Path,
+    output: &mut Output<'_>,
+) -> anyhow::Result<Result<Manifest, Outcome>> {
     let checked = Manifest::load(path, &ValidateOptions::default())?;
     match checked.value {
         Some(m) => Ok(Ok(m)),
@@ -151,7 +167,11 @@ fn promote(args: PromoteArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome
     let checked = Manifest::load(&args.file, &ValidateOptions::default())?;
     if checked.has_errors() {
         report(output, &checked.diagnostics, &checked.source)?;
-        writeln!(output.err, "error: refusing to promote {}: it has errors", args.file.display())?;
+        writeln!(
+            output.err,
+            "error: refusing to promote {}: it has errors",
+            args.file.display()
+        )?;
         return Ok(Outcome::NotOk);
     }
     let options = PromoteOptions {
@@ -161,15 +181,25 @@ fn promote(args: PromoteArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome
     };
     let promotion = match preflight_manifest::promote(&checked, &options) {
         Ok(p) => p,
-        Err(preflight_manifest::Error::PromotedInvalid { env, diagnostics, source_text }) => {
+        Err(preflight_manifest::Error::PromotedInvalid {
+            env,
+            diagnostics,
+            source_text,
+        }) => {
             report(output, &diagnostics, &source_text)?;
-            writeln!(output.err, "error: the promoted manifest would not be valid for `{env}`")?;
+            writeln!(
+                output.err,
+                "error: the promoted manifest would not be valid for `{env}`"
+            )?;
             return Ok(Outcome::NotOk);
         }
         Err(e) => return Err(e.into()),
     };
     if !promotion.diagnostics.is_empty() && !output.quiet && !output.json() {
-        let text = output.paint_diagnostics(&render_diagnostics(&promotion.diagnostics, Some(&promotion.text)));
+        let text = output.paint_diagnostics(&render_diagnostics(
+            &promotion.diagnostics,
+            Some(&promotion.text),
+        ));
         write!(output.err, "{text}")?;
     }
     match &args.output {
@@ -215,13 +245,18 @@ fn new(args: NewArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
         pins: args.repos.clone(),
         allow_dirty: args.allow_dirty,
     };
-    let text = preflight_manifest::new_manifest(config, &options).context("cannot create the manifest")?;
+    let text =
+        preflight_manifest::new_manifest(config, &options).context("cannot create the manifest")?;
     match &args.output {
         Some(path) => {
             write_new_file(path, &text, args.force)?;
             if !output.quiet {
                 let open = text.matches("<").count();
-                writeln!(output.err, "wrote {} ({open} placeholder(s) to fill in)", path.display())?;
+                writeln!(
+                    output.err,
+                    "wrote {} ({open} placeholder(s) to fill in)",
+                    path.display()
+                )?;
             }
         }
         None => write!(output.out, "{text}")?,

@@ -12,11 +12,16 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
 }
 
 /// Writes `text` to `path`, refusing to replace an existing file unless `force`.
-pub(crate) fn write_new_file(path: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
+pub(crate) fn write_new_file(
+    path: &std::path::Path,
+    text: &str,
+    force: bool,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -27,11 +32,15 @@ pub(crate) fn write_new_file(path: &std::path::Path, text: &str, force: bool) ->
     }
     let mut file = options.open(path).with_context(|| {
         if path.exists() && !force {
-            format!("{} already exists (use --force to replace it)", path.display())
+            format!(
+                "{} already exists (use --force to replace it)",
+                path.display()
+            )
         } else {
             format!("cannot write {}", path.display())
         }
     })?;
-    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
