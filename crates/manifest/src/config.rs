@@ -584,31 +584,37 @@ fn environment(
         databases: BTreeMap::new(),
     };
     let Some(f) = f else { return env };
-    if let Some(n) = f.get("gcp_project") {
-        if let Some(p) = reader::nonempty_string(sink, n, "`gcp_project`") {
-            if !valid_project_id(&p) {
-                sink.error(n.pos, Code::InvalidValue, format!("`{p}` is not a valid GCP project id"))
-                    .width(p.chars().count())
-                    .hint("project ids are 6–30 lower-case letters, digits and `-`, starting with a letter");
-            }
-            env.gcp_project = Some(p);
+    if let Some(n) = f.get("gcp_project")
+        && let Some(p) = reader::nonempty_string(sink, n, "`gcp_project`")
+    {
+        if !valid_project_id(&p) {
+            sink.error(
+                n.pos,
+                Code::InvalidValue,
+                format!("`{p}` is not a valid GCP project id"),
+            )
+            .width(p.chars().count())
+            .hint(
+                "project ids are 6–30 lower-case letters, digits and `-`, starting with a letter",
+            );
         }
+        env.gcp_project = Some(p);
     }
     env.region = f
         .get("region")
         .and_then(|n| reader::nonempty_string(sink, n, "`region`"));
-    if let Some(n) = f.get("registry") {
-        if let Some(r) = reader::nonempty_string(sink, n, "`registry`") {
-            if r.parse::<crate::ImageRef>().is_err() || r.contains(':') {
-                sink.error(
-                    n.pos,
-                    Code::InvalidValue,
-                    format!("`{r}` is not a registry prefix such as gcr.io/my-project"),
-                )
-                .width(r.chars().count());
-            }
-            env.registry = Some(r.trim_end_matches('/').to_string());
+    if let Some(n) = f.get("registry")
+        && let Some(r) = reader::nonempty_string(sink, n, "`registry`")
+    {
+        if r.parse::<crate::ImageRef>().is_err() || r.contains(':') {
+            sink.error(
+                n.pos,
+                Code::InvalidValue,
+                format!("`{r}` is not a registry prefix such as gcr.io/my-project"),
+            )
+            .width(r.chars().count());
         }
+        env.registry = Some(r.trim_end_matches('/').to_string());
     }
     if let Some(n) = f.get("services") {
         for (svc, value, _) in named(sink, n, "`services`") {
@@ -637,11 +643,17 @@ fn environment(
             };
             match UrlSource::parse(&text) {
                 Ok(source) => {
-                    if let UrlSource::Literal(url) = &source {
-                        if redact_url(url) != *url {
-                            sink.warning(value.pos, Code::InvalidValue, format!("{what} has a password written into the config"))
-                                .hint("read it from `env:NAME` or `secret://projects/P/secrets/NAME` instead");
-                        }
+                    if let UrlSource::Literal(url) = &source
+                        && redact_url(url) != *url
+                    {
+                        sink.warning(
+                            value.pos,
+                            Code::InvalidValue,
+                            format!("{what} has a password written into the config"),
+                        )
+                        .hint(
+                            "read it from `env:NAME` or `secret://projects/P/secrets/NAME` instead",
+                        );
                     }
                     env.databases.insert(db, source);
                 }

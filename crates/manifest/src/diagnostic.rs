@@ -313,8 +313,7 @@ impl<'a> Sink<'a> {
 
     /// The problems, in file order.
     pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.items
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.items.sort_by_key(|a| (a.line, a.column));
         self.items
     }
 }

@@ -338,14 +338,13 @@ pub(crate) fn placeholders(text: &str) -> Vec<(usize, &str)> {
         }
     }
     for token in ["YYYY-MM-DD", "YYYYMMDD", "YYYY-MM"] {
-        if let Some(start) = text.find(token) {
-            if !found
+        if let Some(start) = text.find(token)
+            && !found
                 .iter()
                 .any(|(s, t)| start >= *s && start < s + t.len())
-            {
-                found.push((start, token));
-                break;
-            }
+        {
+            found.push((start, token));
+            break;
         }
     }
     for token in ["TODO", "CHANGEME", "FIXME", "xxxxxxx"] {
@@ -681,37 +680,37 @@ fn release_id(
             return None;
         }
     };
-    if let Some(known) = &options.known_envs {
-        if !known.contains(&id.env) {
-            let at = pos_in_scalar(source, node, &text, 11);
-            let d = sink.error(
-                at,
-                Code::EnvMismatch,
-                format!(
-                    "environment `{}` is not defined in the platform config",
-                    id.env
-                ),
-            );
-            d.width(id.env.chars().count());
-            match reader::suggest(&id.env, known.iter().map(String::as_str)) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None => d.hint(format!("defined environments: {}", known.join(", "))),
-            };
-        }
+    if let Some(known) = &options.known_envs
+        && !known.contains(&id.env)
+    {
+        let at = pos_in_scalar(source, node, &text, 11);
+        let d = sink.error(
+            at,
+            Code::EnvMismatch,
+            format!(
+                "environment `{}` is not defined in the platform config",
+                id.env
+            ),
+        );
+        d.width(id.env.chars().count());
+        match reader::suggest(&id.env, known.iter().map(String::as_str)) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint(format!("defined environments: {}", known.join(", "))),
+        };
     }
-    if let Some(expected) = &options.expected_env {
-        if &id.env != expected {
-            let at = pos_in_scalar(source, node, &text, 11);
-            sink.error(
-                at,
-                Code::EnvMismatch,
-                format!("this release is for `{}`, not `{expected}`", id.env),
-            )
-            .width(id.env.chars().count())
-            .hint(format!(
-                "use `preflight manifest promote --to {expected}` to make a {expected} manifest"
-            ));
-        }
+    if let Some(expected) = &options.expected_env
+        && &id.env != expected
+    {
+        let at = pos_in_scalar(source, node, &text, 11);
+        sink.error(
+            at,
+            Code::EnvMismatch,
+            format!("this release is for `{}`, not `{expected}`", id.env),
+        )
+        .width(id.env.chars().count())
+        .hint(format!(
+            "use `preflight manifest promote --to {expected}` to make a {expected} manifest"
+        ));
     }
     Some(id)
 }

@@ -1,0 +1,38 @@
+//! Integration tests of the `preflight` command line: one binary, a module per area.
+
+mod manifest;
+
+use std::path::Path;
+
+use preflight_cli::{Outcome, run_with};
+
+/// Runs the CLI in-process and returns (outcome, stdout, stderr).
+pub fn preflight(args: &[&str]) -> (Outcome, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = std::iter::once("preflight").chain(args.iter().copied());
+    let outcome = run_with(argv, &mut out, &mut err, false);
+    (
+        outcome,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// The example platform, relative to this crate (tests run from the crate folder).
+pub const EXAMPLE: &str = "../../examples/mobius";
+
+pub fn example(rel: &str) -> String {
+    let path = Path::new(EXAMPLE).join(rel);
+    assert!(path.exists(), "{}", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// Runs the real binary (exit codes as a shell sees them).
+pub fn binary(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}

@@ -1,0 +1,171 @@
+//! `preflight manifest …`: output for people and JSON, exit codes 0/1/2.
+
+use crate::{EXAMPLE, binary, example, preflight};
+use preflight_cli::Outcome;
+
+#[test]
+fn validate_the_example_manifests() {
+    let config = example("preflight.yaml");
+    let files = [
+        "2026-02-10-dev.yaml",
+        "2026-02-12-staging.yaml",
+        "2026-02-14-prod.yaml",
+    ]
+    .map(|f| example(&format!("release-manifests/{f}")));
+    let mut args = vec!["manifest", "validate", "--config", config.as_str()];
+    args.extend(files.iter().map(String::as_str));
+    let (outcome, out, err) = preflight(&args);
+    assert_eq!(outcome, Outcome::Ok, "{out}{err}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn validate_reports_errors_and_exits_1() {
+    let bad = "../manifest/tests/fixtures/invalid/m33_many_problems_at_once.yaml";
+    let (outcome, out, _) = preflight(&["manifest", "validate", bad]);
+    assert_eq!(outcome, Outcome::NotOk);
+    insta::assert_snapshot!(out);
+    let (outcome, json, _) = preflight(&["--format", "json", "manifest", "validate", bad]);
+    assert_eq!(outcome, Outcome::NotOk);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn validate_for_the_wrong_env_fails() {
+    let file = example("release-manifests/2026-02-12-staging.yaml");
+    let (outcome, out, _) = preflight(&["manifest", "validate", "--env", "prod", &file]);
+    assert_eq!(outcome, Outcome::NotOk);
+    assert!(
+        out.contains("error[env-mismatch]: this release is for `staging`, not `prod`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unreadable_file_and_bad_usage_exit_2() {
+    let (outcome, _, err) = preflight(&["manifest", "validate", "does/not/exist.yaml"]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert_eq!(
+        err.lines().next().unwrap(),
+        "error: cannot read does/not/exist.yaml"
+    );
+    assert!(
+        err.contains("caused by: No such file or directory"),
+        "{err}"
+    );
+    let (outcome, _, err) = preflight(&["manifest", "frobnicate"]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert!(err.contains("unrecognized subcommand"), "{err}");
+}
+
+#[test]
+fn invalid_config_exits_2() {
+    let config = "../manifest/tests/fixtures/invalid/c03_config_undefined_database.yaml";
+    let file = example("release-manifests/2026-02-10-dev.yaml");
+    let (outcome, _, err) = preflight(&["manifest", "validate", "--config", config, &file]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert!(err.contains("error[undefined-reference]"), "{err}");
+}
+
+#[test]
+fn binary_exit_codes_match() {
+    let good = example("release-manifests/2026-02-14-prod.yaml");
+    assert_eq!(
+        binary(&["manifest", "validate", &good]).status.code(),
+        Some(0)
+    );
+    let bad = "../manifest/tests/fixtures/invalid/m21_image_latest_in_prod.yaml";
+    assert_eq!(
+        binary(&["manifest", "validate", bad]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        binary(&["manifest", "validate", "nope.yaml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        binary(&["--format", "yaml", "manifest", "validate", &good])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn diff_for_people_and_json() {
+    let old = example("release-manifests/2026-02-10-dev.yaml");
+    let new = example("release-manifests/2026-02-12-staging.yaml");
+    let (outcome, out, _) = preflight(&["manifest", "diff", &old, &new]);
+    assert_eq!(outcome, Outcome::Ok);
+    insta::assert_snapshot!(out);
+    let (_, json, _) = preflight(&["--format", "json", "manifest", "diff", &old, &new]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["new_release"], "2026-02-12-staging");
+}
+
+#[test]
+fn promote_writes_the_checked_in_prod_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("prod.yaml");
+    let out_str = out_path.to_str().unwrap();
+    let staging = example("release-manifests/2026-02-12-staging.yaml");
+    let args = [
+        "manifest",
+        "promote",
+        &staging,
+        "--to",
+        "prod",
+        "--date",
+        "2026-02-14",
+        "--map",
+        "gcr.io/mobius-staging=gcr.io/mobiusos-new",
+        "-o",
+        out_str,
+    ];
+    let (outcome, _, err) = preflight(&args);
+    assert_eq!(outcome, Outcome::Ok, "{err}");
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    let checked_in =
+        std::fs::read_to_string(format!("{EXAMPLE}/release-manifests/2026-02-14-prod.yaml"))
+            .unwrap();
+    assert_eq!(written, checked_in);
+    // A second run does not overwrite without --force.
+    let (outcome, _, err) = preflight(&args);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert!(
+        err.contains("already exists (use --force to replace it)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn promote_refuses_invalid_sources_and_results() {
+    let bad = "../manifest/tests/fixtures/invalid/m14_commit_branch.yaml";
+    let (outcome, _, err) = preflight(&["manifest", "promote", bad, "--to", "prod"]);
+    assert_eq!(outcome, Outcome::NotOk);
+    assert!(err.contains("refusing to promote"), "{err}");
+    let dev_latest = "../manifest/tests/fixtures/invalid/m22_image_latest_in_dev_is_warning.yaml";
+    let (outcome, _, err) = preflight(&[
+        "manifest",
+        "promote",
+        dev_latest,
+        "--to",
+        "prod",
+        "--date",
+        "2026-02-20",
+    ]);
+    assert_eq!(outcome, Outcome::NotOk);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn new_from_template_to_stdout() {
+    let (outcome, out, _) = preflight(&["manifest", "new", "--env", "dev", "--date", "2026-02-10"]);
+    assert_eq!(outcome, Outcome::Ok);
+    assert!(out.starts_with("release_id: 2026-02-10-dev\n"));
+    assert_eq!(out.matches("<git-sha-or-tag>").count(), 8);
+    let (outcome, _, err) = preflight(&["manifest", "new", "--env", "Prod"]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert!(err.contains("not a valid environment name"), "{err}");
+}
