@@ -39,6 +39,9 @@ pub enum Command {
     /// Release manifests: validate, diff, promote, new.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Runbook checklists: show, check, sign, gate, render, archive.
+    #[command(subcommand)]
+    Checklist(ChecklistCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,4 +137,119 @@ fn parse_repo(s: &str) -> Result<(String, PathBuf), String> {
         }
         _ => Err(format!("expected NAME=DIR, found `{s}`")),
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecklistCommand {
+    /// Progress per section.
+    Show(ChecklistFileArgs),
+    /// Tick an item, with evidence.
+    Check(CheckArgs),
+    /// Untick an item, saying why.
+    Uncheck(UncheckArgs),
+    /// Sign off a section (every item in it must be checked).
+    Sign(SignArgs),
+    /// The release commander's final approval (everything checked and signed).
+    Approve(ApproveArgs),
+    /// Exit 1, listing each open item and its owner, unless the sections are complete.
+    Gate(GateArgs),
+    /// Write the document with the state applied.
+    Render(RenderArgs),
+    /// Write the filled document to the release's log folder.
+    Archive(ArchiveArgs),
+}
+
+/// Which checklist, and where its state is.
+#[derive(Debug, Clone, Args)]
+pub struct ChecklistFileArgs {
+    /// The Markdown checklist.
+    pub file: PathBuf,
+    /// The state log (default: `<file stem>.state.jsonl` beside the document).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+}
+
+/// The checklist a change applies to.
+#[derive(Debug, Clone, Args)]
+pub struct ChecklistTarget {
+    /// The Markdown checklist.
+    #[arg(long = "file", short = 'f')]
+    pub file: PathBuf,
+    /// The state log (default: beside the document).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Who is making the change.
+    #[arg(long)]
+    pub by: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The item id, e.g. 3.2.
+    pub id: String,
+    #[command(flatten)]
+    pub target: ChecklistTarget,
+    /// Evidence: text, a link or an artifact reference (gs://…).
+    #[arg(long, conflicts_with = "evidence_file")]
+    pub evidence: Option<String>,
+    /// Evidence from a file (a command's output); its last 40 lines are kept.
+    #[arg(long)]
+    pub evidence_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UncheckArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub target: ChecklistTarget,
+    /// Why the item is open again.
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The section id, e.g. 3.
+    pub section: String,
+    #[command(flatten)]
+    pub target: ChecklistTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub target: ChecklistTarget,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub checklist: ChecklistFileArgs,
+    /// Sections that must be complete: `all`, `N`, `N-M` or a comma list.
+    #[arg(long, default_value = "all")]
+    pub require: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub checklist: ChecklistFileArgs,
+    /// Write here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub checklist: ChecklistFileArgs,
+    /// The release id, e.g. 2026-02-14-prod.
+    #[arg(long)]
+    pub release: String,
+    /// The release log folder.
+    #[arg(long, default_value = "docs/release_logs")]
+    pub dir: PathBuf,
 }

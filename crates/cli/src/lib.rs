@@ -21,7 +21,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{
-    Cli, Command, DiffArgs, Format, GlobalArgs, ManifestCommand, NewArgs, PromoteArgs, ValidateArgs,
+    ApproveArgs, ArchiveArgs, CheckArgs, ChecklistCommand, ChecklistFileArgs, ChecklistTarget, Cli,
+    Command, DiffArgs, Format, GateArgs, GlobalArgs, ManifestCommand, NewArgs, PromoteArgs,
+    RenderArgs, SignArgs, UncheckArgs, ValidateArgs,
 };
 pub use output::Output;
 

@@ -25,6 +25,8 @@ const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
 const DATABASE_KEYS: &[&str] = &["extensions"];
 const ENV_KEYS: &[&str] = &["gcp_project", "region", "registry", "services", "databases"];
+const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
+const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
 const GATE_KEYS: &[&str] = &["name", "command", "dir", "severity", "envs", "timeout_secs"];
 
 /// The platform: modules, databases, environments and gates.
@@ -35,11 +37,32 @@ pub struct PlatformConfig {
     pub platform: String,
     /// Folder of release manifests (default `release-manifests`).
     pub manifests_dir: PathBuf,
-    pub checklist: Option<PathBuf>,
+    pub checklist: Option<ChecklistConfig>,
     pub modules: Vec<Module>,
     pub databases: Vec<Database>,
     pub environments: Vec<Environment>,
     pub gates: Vec<Gate>,
+}
+
+/// The release checklist and how the pipeline fills it in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChecklistConfig {
+    /// The Markdown checklist, relative to the config file's folder.
+    pub file: PathBuf,
+    /// Sections that must be complete before the build starts (`1-5`).
+    pub before_build: Option<String>,
+    pub bindings: Vec<ChecklistBinding>,
+}
+
+/// An item checked automatically when a step of the release passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChecklistBinding {
+    /// The item id, e.g. `3.6`.
+    pub item: String,
+    /// `phase`, `probe`, `migration` or `gate`.
+    pub step_kind: String,
+    /// The phase, probe, module or gate name.
+    pub step: String,
 }
 
 /// One deployable part of the platform, usually one repository.
@@ -322,10 +345,7 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         .get("manifests")
         .and_then(|n| reader::nonempty_string(sink, n, "`manifests`"))
         .map_or_else(|| PathBuf::from("release-manifests"), PathBuf::from);
-    let checklist = top
-        .get("checklist")
-        .and_then(|n| reader::nonempty_string(sink, n, "`checklist`"))
-        .map(PathBuf::from);
+    let checklist = top.get("checklist").and_then(|n| checklist_config(sink, n));
 
     let mut databases = Vec::new();
     if let Some(node) = top.get("databases") {
@@ -466,6 +486,92 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         databases,
         environments,
         gates,
+    })
+}
+
+fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<ChecklistConfig> {
+    if let Value::Str(path) = &node.value {
+        return Some(ChecklistConfig {
+            file: PathBuf::from(path),
+            before_build: None,
+            bindings: Vec::new(),
+        });
+    }
+    let f = reader::fields(sink, node, "`checklist`", CHECKLIST_KEYS, &["file"])?;
+    let file = PathBuf::from(reader::nonempty_string(
+        sink,
+        f.get("file")?,
+        "`checklist.file`",
+    )?);
+    let before_build = f.get("before_build").and_then(|n| {
+        let text = reader::nonempty_string(sink, n, "`before_build`")?;
+        let valid = text == "all"
+            || text.split(',').all(|part| {
+                part.trim()
+                    .split('-')
+                    .all(|x| x.trim().parse::<u32>().is_ok())
+                    && part.split('-').count() <= 2
+            });
+        if !valid {
+            sink.error(
+                n.pos,
+                Code::InvalidValue,
+                format!("`{text}` is not a section range"),
+            )
+            .width(text.chars().count())
+            .hint("write `all`, `N`, `N-M` or a comma list such as `1-3,5`");
+        }
+        Some(text)
+    });
+    let mut bindings = Vec::new();
+    match f.get("bindings").map(|n| (n, &n.value)) {
+        Some((_, Value::Seq(items))) => {
+            for item in items {
+                let Some(b) =
+                    reader::fields(sink, item, "a checklist binding", BINDING_KEYS, &["item"])
+                else {
+                    continue;
+                };
+                let Some(id) = b
+                    .get("item")
+                    .and_then(|n| reader::nonempty_string(sink, n, "`item`"))
+                else {
+                    continue;
+                };
+                let steps: Vec<&str> = ["phase", "probe", "migration", "gate"]
+                    .into_iter()
+                    .filter(|k| b.get(k).is_some())
+                    .collect();
+                if steps.len() != 1 {
+                    sink.error(item.pos, Code::InvalidValue, format!("binding of item `{id}` must name exactly one of phase, probe, migration or gate"));
+                    continue;
+                }
+                let Some(step) = b
+                    .get(steps[0])
+                    .and_then(|n| reader::nonempty_string(sink, n, "the step"))
+                else {
+                    continue;
+                };
+                bindings.push(ChecklistBinding {
+                    item: id,
+                    step_kind: steps[0].to_string(),
+                    step,
+                });
+            }
+        }
+        Some((n, Value::Null)) | Some((n, _)) if !matches!(n.value, Value::Null) => {
+            sink.error(
+                n.pos,
+                Code::WrongType,
+                format!("expected `bindings` to be a list, found {}", n.value.kind()),
+            );
+        }
+        _ => {}
+    }
+    Some(ChecklistConfig {
+        file,
+        before_build,
+        bindings,
     })
 }
 

@@ -43,8 +43,8 @@ mod reader;
 mod yaml;
 
 pub use config::{
-    Database, Environment, Gate, MigrationSource, Module, PlatformConfig, SecretRef,
-    Severity as GateSeverity, UrlSource, redact_url, valid_project_id,
+    ChecklistBinding, ChecklistConfig, Database, Environment, Gate, MigrationSource, Module,
+    PlatformConfig, SecretRef, Severity as GateSeverity, UrlSource, redact_url, valid_project_id,
 };
 pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};

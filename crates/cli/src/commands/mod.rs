@@ -1,5 +1,6 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
+mod checklist;
 mod manifest;
 
 use crate::args::Command;
@@ -8,6 +9,7 @@ use crate::{Outcome, Output};
 pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     match command {
         Command::Manifest(cmd) => manifest::run(cmd, output),
+        Command::Checklist(cmd) => checklist::run(cmd, output),
     }
 }
 

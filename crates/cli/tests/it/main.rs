@@ -1,5 +1,6 @@
 //! Integration tests of the `preflight` command line: one binary, a module per area.
 
+mod checklist;
 mod manifest;
 
 use std::path::Path;

@@ -54,3 +54,29 @@ fn literal_passwords_never_appear_in_debug_or_json() {
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 }
+
+#[test]
+fn checklist_bindings_are_read() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/mobius");
+    let config = PlatformConfig::load(&root.join("preflight.yaml"))
+        .unwrap()
+        .value
+        .unwrap();
+    let checklist = config.checklist.unwrap();
+    assert_eq!(
+        checklist.file,
+        std::path::Path::new("docs/production_build_checklist.md")
+    );
+    assert_eq!(checklist.before_build.as_deref(), Some("1-5"));
+    assert_eq!(checklist.bindings.len(), 6);
+    assert_eq!(
+        (
+            checklist.bindings[4].item.as_str(),
+            checklist.bindings[4].step_kind.as_str()
+        ),
+        ("3.6", "phase")
+    );
+    let bad = "platform: p\nmodules:\n  m: {}\nchecklist:\n  file: c.md\n  before_build: one-five\n  bindings:\n    - item: \"1.1\"\n      phase: backup\n      probe: health\n";
+    let checked = PlatformConfig::check("p.yaml".as_ref(), bad);
+    insta::assert_snapshot!(checked.render());
+}

@@ -1,0 +1,163 @@
+//! Changing a checklist's state: check, uncheck, sign, approve — each validated
+//! against the document first, each one appended to the log.
+
+use jiff::Timestamp;
+
+use crate::error::Error;
+use crate::gate::{Requirement, gate, is_checked};
+use crate::model::Checklist;
+use crate::state::{Event, Evidence, StateLog};
+
+/// A checklist with its state log: what people and the pipeline write to.
+#[derive(Debug)]
+pub struct Run {
+    pub checklist: Checklist,
+    pub log: StateLog,
+}
+
+impl Run {
+    /// Loads a document and the log beside it (or at `state`).
+    pub fn open(document: &std::path::Path, state: Option<&std::path::Path>) -> Result<Run, Error> {
+        let checklist = Checklist::load(document)?;
+        let path = state.map_or_else(
+            || StateLog::default_path(document),
+            std::path::Path::to_path_buf,
+        );
+        Ok(Run {
+            checklist,
+            log: StateLog::load(&path)?,
+        })
+    }
+
+    pub fn check(
+        &mut self,
+        id: &str,
+        by: &str,
+        evidence: Vec<Evidence>,
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        self.item_exists(id)?;
+        self.log.append(
+            by,
+            at,
+            Event::Check {
+                item: id.to_string(),
+                evidence,
+            },
+        )?;
+        Ok(())
+    }
+
+    pub fn uncheck(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        self.item_exists(id)?;
+        self.log.append(
+            by,
+            at,
+            Event::Uncheck {
+                item: id.to_string(),
+                reason: reason.to_string(),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Adds evidence without changing the box.
+    pub fn add_evidence(
+        &mut self,
+        id: &str,
+        by: &str,
+        evidence: Vec<Evidence>,
+        at: Timestamp,
+    ) -> Result<(), Error> {
+        self.item_exists(id)?;
+        self.log.append(
+            by,
+            at,
+            Event::Evidence {
+                item: id.to_string(),
+                evidence,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Signs off a section; every item in it must be checked.
+    pub fn sign(&mut self, section: &str, by: &str, at: Timestamp) -> Result<(), Error> {
+        if self.checklist.section(section).is_none() && section != "doc" {
+            return Err(Error::UnknownSection {
+                id: section.to_string(),
+            });
+        }
+        let state = self.log.state();
+        let open: Vec<String> = self
+            .checklist
+            .items_in(section)
+            .filter(|i| !is_checked(i, &state))
+            .map(|i| i.id.clone())
+            .collect();
+        if !open.is_empty() {
+            return Err(Error::SectionOpen {
+                section: section.to_string(),
+                open,
+            });
+        }
+        self.log.append(
+            by,
+            at,
+            Event::Sign {
+                section: section.to_string(),
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The release commander's approval: every item checked and every section with items signed.
+    pub fn approve(&mut self, by: &str, at: Timestamp) -> Result<(), Error> {
+        let state = self.log.state();
+        let mut reasons = Vec::new();
+        let all = gate(&self.checklist, &state, &Requirement::All)?;
+        if !all.passed {
+            reasons.push(format!(
+                "{} item(s) open ({})",
+                all.open.len(),
+                all.open
+                    .iter()
+                    .map(|o| o.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mut unsigned: Vec<&str> = Vec::new();
+        for item in &self.checklist.items {
+            if !state.signoffs.contains_key(&item.section)
+                && !unsigned.contains(&item.section.as_str())
+            {
+                unsigned.push(&item.section);
+            }
+        }
+        if !unsigned.is_empty() {
+            reasons.push(format!(
+                "section(s) not signed off: {}",
+                unsigned.join(", ")
+            ));
+        }
+        if !reasons.is_empty() {
+            return Err(Error::NotReady { reasons });
+        }
+        self.log.append(by, at, Event::Approve)?;
+        Ok(())
+    }
+
+    fn item_exists(&self, id: &str) -> Result<(), Error> {
+        match self.checklist.item(id) {
+            Some(_) => Ok(()),
+            None => Err(Error::UnknownItem { id: id.to_string() }),
+        }
+    }
+}

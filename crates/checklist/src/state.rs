@@ -1,0 +1,264 @@
+//! State beside the document: an append-only, hash-chained log of every
+//! change, from which the current state is computed.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// One piece of evidence attached to an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Evidence {
+    Text(String),
+    Link(String),
+    /// The last lines of a command's output.
+    Output(String),
+    /// A stored artifact, e.g. `gs://bucket/releases/x/pg_dump.dump`.
+    Artifact(String),
+}
+
+impl Evidence {
+    /// Text that is a URL becomes a link, `gs://`/`file://` an artifact.
+    pub fn from_text(text: &str) -> Evidence {
+        let t = text.trim();
+        if t.starts_with("https://") || t.starts_with("http://") {
+            Evidence::Link(t.to_string())
+        } else if t.starts_with("gs://") || t.starts_with("file://") || t.starts_with("artifact:") {
+            Evidence::Artifact(t.to_string())
+        } else {
+            Evidence::Text(t.to_string())
+        }
+    }
+
+    /// The last `lines` lines of some output.
+    pub fn output_tail(output: &str, lines: usize) -> Evidence {
+        let all: Vec<&str> = output.lines().collect();
+        Evidence::Output(all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+
+    /// One line, for a table cell or a list item.
+    pub fn summary(&self) -> String {
+        match self {
+            Evidence::Text(t) | Evidence::Link(t) | Evidence::Artifact(t) => t.replace('\n', " "),
+            Evidence::Output(o) => {
+                let last = o.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                format!("output: {}", last.trim())
+            }
+        }
+    }
+}
+
+/// What one log entry records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Check {
+        item: String,
+        evidence: Vec<Evidence>,
+    },
+    Uncheck {
+        item: String,
+        reason: String,
+    },
+    /// Evidence added without changing the box (a bound step that failed).
+    Evidence {
+        item: String,
+        evidence: Vec<Evidence>,
+    },
+    Sign {
+        section: String,
+    },
+    Approve,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub by: String,
+    #[serde(flatten)]
+    pub event: Event,
+    /// SHA-256 of the previous line, so an edited history is detected.
+    pub prev: String,
+}
+
+/// The log file and its entries.
+#[derive(Debug, Clone)]
+pub struct StateLog {
+    pub path: PathBuf,
+    pub entries: Vec<Entry>,
+    last_hash: String,
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn hash(line: &str) -> String {
+    let digest = Sha256::digest(line.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl StateLog {
+    /// `production_build_checklist.md` → `production_build_checklist.state.jsonl` beside it.
+    pub fn default_path(document: &Path) -> PathBuf {
+        let stem = document
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        document.with_file_name(format!("{stem}.state.jsonl"))
+    }
+
+    /// Reads the log, checking the hash chain; a missing file is an empty log.
+    pub fn load(path: &Path) -> Result<StateLog, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let mut entries = Vec::new();
+        let mut last_hash = GENESIS.to_string();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: Entry =
+                serde_json::from_str(line).map_err(|source| Error::CorruptState {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    source,
+                })?;
+            if entry.prev != last_hash || entry.seq != entries.len() as u64 + 1 {
+                return Err(Error::TamperedState {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                });
+            }
+            last_hash = hash(line);
+            entries.push(entry);
+        }
+        Ok(StateLog {
+            path: path.to_path_buf(),
+            entries,
+            last_hash,
+        })
+    }
+
+    /// Appends one entry to the file (opened in append mode; earlier bytes are never rewritten).
+    pub fn append(&mut self, by: &str, at: Timestamp, event: Event) -> Result<&Entry, Error> {
+        if by.trim().is_empty() {
+            return Err(Error::NoSigner);
+        }
+        let entry = Entry {
+            seq: self.entries.len() as u64 + 1,
+            at,
+            by: by.trim().to_string(),
+            event,
+            prev: self.last_hash.clone(),
+        };
+        let line = serde_json::to_string(&entry).expect("entries serialize");
+        let write_err = |source| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(write_err)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(write_err)?;
+        file.write_all(format!("{line}\n").as_bytes())
+            .map_err(write_err)?;
+        file.sync_data().map_err(write_err)?;
+        self.last_hash = hash(&line);
+        self.entries.push(entry);
+        Ok(self.entries.last().expect("just pushed"))
+    }
+
+    /// The state now: the log replayed from the start.
+    pub fn state(&self) -> State {
+        let mut state = State::default();
+        for e in &self.entries {
+            match &e.event {
+                Event::Check { item, evidence } => {
+                    let s = state.items.entry(item.clone()).or_default();
+                    s.checked = Some(true);
+                    s.by = Some(e.by.clone());
+                    s.at = Some(e.at);
+                    s.evidence.extend(evidence.iter().cloned());
+                }
+                Event::Uncheck { item, reason } => {
+                    let s = state.items.entry(item.clone()).or_default();
+                    s.checked = Some(false);
+                    s.by = Some(e.by.clone());
+                    s.at = Some(e.at);
+                    s.reason = Some(reason.clone());
+                }
+                Event::Evidence { item, evidence } => {
+                    state
+                        .items
+                        .entry(item.clone())
+                        .or_default()
+                        .evidence
+                        .extend(evidence.iter().cloned());
+                }
+                Event::Sign { section } => {
+                    state.signoffs.insert(
+                        section.clone(),
+                        SignOff {
+                            by: e.by.clone(),
+                            at: e.at,
+                        },
+                    );
+                }
+                Event::Approve => {
+                    state.approval = Some(SignOff {
+                        by: e.by.clone(),
+                        at: e.at,
+                    })
+                }
+            }
+        }
+        state
+    }
+}
+
+/// One item's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ItemState {
+    /// `None`: never changed, so the document's own box counts.
+    pub checked: Option<bool>,
+    pub by: Option<String>,
+    pub at: Option<Timestamp>,
+    pub evidence: Vec<Evidence>,
+    pub reason: Option<String>,
+}
+
+/// Who signed and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignOff {
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// The current state of a checklist.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct State {
+    pub items: BTreeMap<String, ItemState>,
+    /// Section id → sign-off.
+    pub signoffs: BTreeMap<String, SignOff>,
+    pub approval: Option<SignOff>,
+}

@@ -1,0 +1,134 @@
+//! The audit log is append-only and tamper-evident; the state is its replay.
+
+use preflight_checklist::{Error, Event, Evidence, Run, StateLog};
+
+use crate::{at, temp_copy};
+
+#[test]
+fn every_change_appends_and_earlier_bytes_never_change() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    run.check(
+        "1.1",
+        "alice",
+        vec![Evidence::from_text("main is clean at 3f2a9c1")],
+        at(0),
+    )
+    .unwrap();
+    let log_path = StateLog::default_path(&doc);
+    let after_one = std::fs::read(&log_path).unwrap();
+    run.uncheck("1.1", "bob", "a late PR merged", at(5))
+        .unwrap();
+    run.check(
+        "1.1",
+        "alice",
+        vec![Evidence::from_text("https://git.example/pr/42")],
+        at(9),
+    )
+    .unwrap();
+    let after_three = std::fs::read(&log_path).unwrap();
+    assert!(
+        after_three.starts_with(&after_one),
+        "the log is only ever appended to"
+    );
+    assert_eq!(String::from_utf8(after_three).unwrap().lines().count(), 3);
+
+    let reloaded = StateLog::load(&log_path).unwrap();
+    assert_eq!(reloaded.entries.len(), 3);
+    assert!(matches!(reloaded.entries[1].event, Event::Uncheck { .. }));
+    let state = reloaded.state();
+    let item = &state.items["1.1"];
+    assert_eq!(item.checked, Some(true));
+    assert_eq!(item.by.as_deref(), Some("alice"));
+    assert_eq!(
+        item.evidence,
+        [
+            Evidence::Text("main is clean at 3f2a9c1".into()),
+            Evidence::Link("https://git.example/pr/42".into())
+        ]
+    );
+}
+
+#[test]
+fn an_edited_log_is_refused() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    run.check("1.1", "alice", vec![], at(0)).unwrap();
+    run.check("1.2", "alice", vec![], at(1)).unwrap();
+    let path = StateLog::default_path(&doc);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"alice\"", "\"mallory\"")).unwrap();
+    match StateLog::load(&path).unwrap_err() {
+        Error::TamperedState { line, .. } => assert_eq!(line, 2),
+        other => panic!("{other}"),
+    }
+    // Dropping a line is caught too.
+    let first_removed: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, first_removed).unwrap();
+    assert!(matches!(
+        StateLog::load(&path).unwrap_err(),
+        Error::TamperedState { line: 1, .. }
+    ));
+    std::fs::write(&path, "not json\n").unwrap();
+    assert!(matches!(
+        StateLog::load(&path).unwrap_err(),
+        Error::CorruptState { line: 1, .. }
+    ));
+}
+
+#[test]
+fn unknown_items_sections_and_empty_names_are_refused() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    assert!(matches!(
+        run.check("9.9", "alice", vec![], at(0)),
+        Err(Error::UnknownItem { .. })
+    ));
+    assert!(matches!(
+        run.check("1.1", "  ", vec![], at(0)),
+        Err(Error::NoSigner)
+    ));
+    assert!(matches!(
+        run.sign("42", "alice", at(0)),
+        Err(Error::UnknownSection { .. })
+    ));
+    assert!(
+        !StateLog::default_path(&doc).exists(),
+        "nothing was written"
+    );
+}
+
+#[test]
+fn sign_off_needs_a_complete_section_and_approval_needs_everything() {
+    let (_dir, doc) = temp_copy("production_parity_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    let err = run.sign("5", "chat-lead", at(0)).unwrap_err();
+    insta::assert_snapshot!("sign_open", err.to_string());
+    for n in 1..=8 {
+        run.check(&format!("5.{n}"), "chat-lead", vec![], at(n))
+            .unwrap();
+    }
+    let err = run.approve("commander", at(10)).unwrap_err();
+    insta::assert_snapshot!("approve_unsigned", err.to_string());
+    run.sign("5", "chat-lead", at(11)).unwrap();
+    run.approve("commander", at(12)).unwrap();
+    let state = run.log.state();
+    assert_eq!(state.approval.unwrap().by, "commander");
+    assert_eq!(state.signoffs["5"].by, "chat-lead");
+}
+
+#[test]
+fn output_tail_keeps_the_last_lines() {
+    let out = (1..=100)
+        .map(|i| format!("line {i}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        Evidence::output_tail(&out, 2),
+        Evidence::Output("line 99\nline 100".into())
+    );
+    assert_eq!(
+        Evidence::from_text("gs://b/dump"),
+        Evidence::Artifact("gs://b/dump".into())
+    );
+}

@@ -1,0 +1,234 @@
+//! `preflight checklist show | check | uncheck | sign | approve | gate | render | archive`.
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use preflight_checklist::{
+    Error, Evidence, GateResult, Requirement, Run, archive, gate, progress, render,
+};
+
+use super::write_new_file;
+use crate::args::{ChecklistCommand, ChecklistFileArgs};
+use crate::{Outcome, Output};
+
+/// Lines of an evidence file kept as a command's output tail.
+const EVIDENCE_TAIL_LINES: usize = 40;
+
+pub(crate) fn run(command: ChecklistCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    match command {
+        ChecklistCommand::Show(args) => {
+            let run = open(&args, output)?;
+            let Some(run) = run else {
+                return Ok(Outcome::CouldNotCheck);
+            };
+            let p = progress(&run.checklist, &run.log.state());
+            if output.json() {
+                output.print_json(&p)?;
+            } else {
+                writeln!(
+                    output.out,
+                    "{}: {}/{} checked",
+                    run.checklist.path.display(),
+                    p.checked,
+                    p.total
+                )?;
+                for s in &p.sections {
+                    let mark = if s.checked == s.total {
+                        output.ok()
+                    } else {
+                        "  "
+                    };
+                    let signed = s
+                        .signed_by
+                        .as_ref()
+                        .map(|b| format!(", signed off by {b}"))
+                        .unwrap_or_default();
+                    writeln!(
+                        output.out,
+                        "  {mark} {:<60} {}/{}{signed}",
+                        s.title, s.checked, s.total
+                    )?;
+                }
+                match &p.approved_by {
+                    Some(by) => writeln!(output.out, "approved by {by}")?,
+                    None => writeln!(output.out, "not approved")?,
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+        ChecklistCommand::Check(args) => {
+            let evidence = match (&args.evidence, &args.evidence_file) {
+                (Some(text), _) => vec![Evidence::from_text(text)],
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    vec![Evidence::output_tail(&text, EVIDENCE_TAIL_LINES)]
+                }
+                (None, None) => Vec::new(),
+            };
+            change(
+                &args.target.file,
+                args.target.state.as_deref(),
+                output,
+                |run| {
+                    run.check(&args.id, &args.target.by, evidence, Timestamp::now())?;
+                    Ok(format!("checked {} by {}", args.id, args.target.by))
+                },
+            )
+        }
+        ChecklistCommand::Uncheck(args) => change(
+            &args.target.file,
+            args.target.state.as_deref(),
+            output,
+            |run| {
+                run.uncheck(&args.id, &args.target.by, &args.reason, Timestamp::now())?;
+                Ok(format!("unchecked {} by {}", args.id, args.target.by))
+            },
+        ),
+        ChecklistCommand::Sign(args) => change(
+            &args.target.file,
+            args.target.state.as_deref(),
+            output,
+            |run| {
+                run.sign(&args.section, &args.target.by, Timestamp::now())?;
+                Ok(format!(
+                    "section {} signed off by {}",
+                    args.section, args.target.by
+                ))
+            },
+        ),
+        ChecklistCommand::Approve(args) => change(
+            &args.target.file,
+            args.target.state.as_deref(),
+            output,
+            |run| {
+                run.approve(&args.target.by, Timestamp::now())?;
+                Ok(format!("approved by {}", args.target.by))
+            },
+        ),
+        ChecklistCommand::Gate(args) => {
+            let requirement = Requirement::parse(&args.require)?;
+            let Some(run) = open(&args.checklist, output)? else {
+                return Ok(Outcome::CouldNotCheck);
+            };
+            let result = match gate(&run.checklist, &run.log.state(), &requirement) {
+                Ok(r) => r,
+                Err(e @ Error::MissingSections { .. }) => {
+                    writeln!(output.err, "error: {e}; the gate cannot be evaluated")?;
+                    return Ok(Outcome::CouldNotCheck);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print_gate(output, &args.require, &result)?;
+            Ok(if result.passed {
+                Outcome::Ok
+            } else {
+                Outcome::NotOk
+            })
+        }
+        ChecklistCommand::Render(args) => {
+            let Some(run) = open(&args.checklist, output)? else {
+                return Ok(Outcome::CouldNotCheck);
+            };
+            let text = render(&run.checklist, &run.log.state());
+            match &args.output {
+                Some(path) => write_new_file(path, &text, args.force)?,
+                None => write!(output.out, "{text}")?,
+            }
+            Ok(Outcome::Ok)
+        }
+        ChecklistCommand::Archive(args) => {
+            let Some(run) = open(&args.checklist, output)? else {
+                return Ok(Outcome::CouldNotCheck);
+            };
+            let path = archive(&run.checklist, &run.log, &args.release, &args.dir)?;
+            if output.json() {
+                output.print_json(&serde_json::json!({ "archived": path }))?;
+            } else if !output.quiet {
+                writeln!(output.out, "archived {}", path.display())?;
+            }
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+fn print_gate(output: &mut Output<'_>, require: &str, result: &GateResult) -> anyhow::Result<()> {
+    if output.json() {
+        output.print_json(result)?;
+        return Ok(());
+    }
+    if result.passed {
+        writeln!(
+            output.out,
+            "gate {require}: {} ({}/{} checked)",
+            output.ok(),
+            result.checked,
+            result.total
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        output.out,
+        "gate {require}: {} item(s) open ({}/{} checked)",
+        result.open.len(),
+        result.checked,
+        result.total
+    )?;
+    for item in &result.open {
+        let action: String = item.action.chars().take(80).collect();
+        let owner = item.owner.as_deref().unwrap_or("(no owner)");
+        writeln!(output.out, "  {:<6} {:<28} {action}", item.id, owner)?;
+    }
+    Ok(())
+}
+
+/// Opens a checklist; an invalid document is shown line by line and means "could not check".
+fn open(args: &ChecklistFileArgs, output: &mut Output<'_>) -> anyhow::Result<Option<Run>> {
+    match Run::open(&args.file, args.state.as_deref()) {
+        Ok(run) => Ok(Some(run)),
+        Err(Error::Invalid { path, problems }) => {
+            for p in &problems {
+                writeln!(
+                    output.err,
+                    "error: {}:{}: {}",
+                    path.display(),
+                    p.line,
+                    p.message
+                )?;
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn change(
+    file: &std::path::Path,
+    state: Option<&std::path::Path>,
+    output: &mut Output<'_>,
+    apply: impl FnOnce(&mut Run) -> Result<String, Error>,
+) -> anyhow::Result<Outcome> {
+    let args = ChecklistFileArgs {
+        file: file.to_path_buf(),
+        state: state.map(std::path::Path::to_path_buf),
+    };
+    let Some(mut run) = open(&args, output)? else {
+        return Ok(Outcome::CouldNotCheck);
+    };
+    match apply(&mut run) {
+        Ok(message) => {
+            if !output.quiet && !output.json() {
+                writeln!(output.out, "{message}")?;
+            }
+            if output.json() {
+                output.print_json(run.log.entries.last().expect("an entry was appended"))?;
+            }
+            Ok(Outcome::Ok)
+        }
+        // Refusals about the checklist's own state: what was checked is not OK.
+        Err(e @ (Error::SectionOpen { .. } | Error::NotReady { .. })) => {
+            writeln!(output.err, "error: {e}")?;
+            Ok(Outcome::NotOk)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,172 @@
+//! `preflight checklist …` end to end on a copy of the seed checklist.
+
+use preflight_cli::Outcome;
+
+use crate::preflight;
+
+fn copy() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("production_build_checklist.md");
+    std::fs::copy(
+        "../../examples/mobius/docs/production_build_checklist.md",
+        &path,
+    )
+    .unwrap();
+    (dir, path.to_string_lossy().into_owned())
+}
+
+/// Replaces the temp dir in output with a fixed name.
+fn filtered(text: &str, dir: &tempfile::TempDir) -> String {
+    text.replace(&dir.path().to_string_lossy().into_owned(), "[TMP]")
+}
+
+#[test]
+fn gate_lists_open_items_with_owners_then_passes() {
+    let (dir, doc) = copy();
+    let (outcome, out, _) = preflight(&["checklist", "gate", &doc, "--require", "3"]);
+    assert_eq!(outcome, Outcome::NotOk);
+    insta::assert_snapshot!(filtered(&out, &dir));
+    for n in 1..=6 {
+        let id = format!("3.{n}");
+        let (outcome, out, err) = preflight(&[
+            "checklist",
+            "check",
+            &id,
+            "-f",
+            &doc,
+            "--by",
+            "dba",
+            "--evidence",
+            "done",
+        ]);
+        assert_eq!(outcome, Outcome::Ok, "{out}{err}");
+    }
+    let (outcome, out, _) = preflight(&["checklist", "gate", &doc, "--require", "3"]);
+    assert_eq!(outcome, Outcome::Ok, "{out}");
+    assert_eq!(out, "gate 3: ok (6/6 checked)\n");
+    let (outcome, json, _) = preflight(&[
+        "--format",
+        "json",
+        "checklist",
+        "gate",
+        &doc,
+        "--require",
+        "1-5",
+    ]);
+    assert_eq!(outcome, Outcome::NotOk);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["open"].as_array().unwrap().len(), 18);
+}
+
+#[test]
+fn sign_refuses_open_sections_and_approve_needs_everything() {
+    let (_dir, doc) = copy();
+    let (outcome, _, err) = preflight(&["checklist", "sign", "1", "-f", &doc, "--by", "os-lead"]);
+    assert_eq!(outcome, Outcome::NotOk);
+    assert!(
+        err.starts_with("error: section `1` cannot be signed off: 10 item(s) open"),
+        "{err}"
+    );
+    let (outcome, _, err) = preflight(&["checklist", "approve", "-f", &doc, "--by", "commander"]);
+    assert_eq!(outcome, Outcome::NotOk);
+    assert!(err.contains("33 item(s) open"), "{err}");
+    let (outcome, _, err) = preflight(&["checklist", "check", "9.9", "-f", &doc, "--by", "x"]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert!(err.contains("no item `9.9`"), "{err}");
+}
+
+#[test]
+fn show_render_and_archive() {
+    let (dir, doc) = copy();
+    let evidence = dir.path().join("out.txt");
+    std::fs::write(&evidence, "collected 212 items\n212 passed in 9.1s\n").unwrap();
+    let ev = evidence.to_string_lossy().into_owned();
+    let (outcome, _, _) = preflight(&[
+        "checklist",
+        "check",
+        "1.1",
+        "-f",
+        &doc,
+        "--by",
+        "os-lead",
+        "--evidence-file",
+        &ev,
+    ]);
+    assert_eq!(outcome, Outcome::Ok);
+    let (_, out, _) = preflight(&["checklist", "show", &doc]);
+    insta::assert_snapshot!(filtered(&out, &dir));
+    let (_, rendered, _) = preflight(&["checklist", "render", &doc]);
+    let line17 = rendered.lines().nth(16).unwrap();
+    assert!(
+        line17.starts_with("| [x] | Mobius OS backend lead |"),
+        "{line17}"
+    );
+    assert!(line17.contains("output: 212 passed in 9.1s"), "{line17}");
+    let logs = dir.path().join("logs").to_string_lossy().into_owned();
+    let (outcome, out, _) = preflight(&[
+        "checklist",
+        "archive",
+        &doc,
+        "--release",
+        "2026-02-14-prod",
+        "--dir",
+        &logs,
+    ]);
+    assert_eq!(outcome, Outcome::Ok);
+    assert_eq!(
+        filtered(&out, &dir),
+        "archived [TMP]/logs/2026-02-14-prod/production_build_checklist.md\n"
+    );
+}
+
+#[test]
+fn invalid_documents_exit_2_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.md");
+    std::fs::write(
+        &path,
+        "## 1. A\n\n| Check | Owner |\n| --- | --- |\n| yes | me |\n",
+    )
+    .unwrap();
+    let (outcome, _, err) = preflight(&["checklist", "show", path.to_str().unwrap()]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert_eq!(
+        filtered(&err, &dir),
+        "error: [TMP]/bad.md:5: expected `[ ]` or `[x]` in the check column, found `yes`\n"
+    );
+    let (outcome, _, err) = preflight(&[
+        "checklist",
+        "gate",
+        path.to_str().unwrap(),
+        "--require",
+        "x-y",
+    ]);
+    assert_eq!(outcome, Outcome::CouldNotCheck);
+    assert!(err.contains("not a section range"), "{err}");
+}
+
+#[test]
+fn example_bindings_name_real_items() {
+    use preflight_checklist::{Binding, Run, StepRef, check_bindings};
+    let config =
+        preflight_manifest::PlatformConfig::load("../../examples/mobius/preflight.yaml".as_ref())
+            .unwrap()
+            .value
+            .unwrap();
+    let cl = config.checklist.clone().unwrap();
+    let run = Run::open(&config.root().join(&cl.file), None).unwrap();
+    let bindings: Vec<Binding> = cl
+        .bindings
+        .iter()
+        .map(|b| Binding {
+            item: b.item.clone(),
+            step: match b.step_kind.as_str() {
+                "phase" => StepRef::Phase(b.step.clone()),
+                "probe" => StepRef::Probe(b.step.clone()),
+                "migration" => StepRef::Migration(b.step.clone()),
+                _ => StepRef::Gate(b.step.clone()),
+            },
+        })
+        .collect();
+    check_bindings(&run, &bindings).unwrap();
+}
