@@ -1,3 +1,49 @@
-//! Migration sources and runners for Preflight: SQL directories, Supabase,
-//! Alembic and Python-script migrations; ledgers, advisory locks, plans and
-//! pre-migration backups. (Filled in by the migrations issues.)
+//! Migration sources and runners: ordered SQL directories and Supabase
+//! folders on PostgreSQL, their ledgers, the advisory lock that keeps two
+//! runners from applying anything twice, status and plans, and a throwaway
+//! PostgreSQL for tests and local rehearsals.
+//!
+//! Main types:
+//! - [`MigrationSource`] (with [`SqlDir`] and [`SupabaseDir`]): where
+//!   migrations come from; plug in your own.
+//! - [`Status`]: every migration as applied, pending, modified, missing,
+//!   out-of-order or failed.
+//! - [`Migrator`]: `status` and `up` against one database, under
+//!   [`MIGRATION_LOCK_KEY`], one transaction (and one round trip) per migration.
+//! - [`TempPostgres`]: a cluster in a temp dir on a free loopback port.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), preflight_migrate::Error> {
+//! use preflight_migrate::{Migrator, SourceKind, SqlDir, TempPostgres, UpOptions};
+//!
+//! let pg = TempPostgres::start()?;
+//! let migrator = Migrator {
+//!     kind: SourceKind::Sql,
+//!     source: Box::new(SqlDir { dir: "db/schema".into() }),
+//!     database_url: pg.create_database("mobius_chat")?,
+//!     applied_by: "release-bot".into(),
+//!     lock_timeout: std::time::Duration::from_secs(60),
+//! };
+//! let report = migrator.up(&UpOptions::default(), &mut |_| {}).await?;
+//! assert!(migrator.status().await?.is_clean());
+//! # let _ = report; Ok(()) }
+//! ```
+
+mod error;
+mod ledger;
+mod pg;
+mod plan;
+mod runner;
+mod source;
+mod split;
+
+pub use error::Error;
+pub use ledger::{AppliedRow, PREFLIGHT_LEDGER, SUPABASE_LEDGER, read_ledger};
+pub use pg::{TempPostgres, find_postgres_bin};
+pub use plan::{MigrationState, Status, StatusEntry};
+pub use runner::{MIGRATION_LOCK_KEY, Migrator, UpEvent, UpOptions, UpReport};
+pub use source::{
+    Migration, MigrationSource, NO_TRANSACTION_MARKER, Skipped, SourceKind, SqlDir, SupabaseDir,
+    checksum, normalise,
+};
+pub use split::split_statements;

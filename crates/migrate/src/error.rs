@@ -1,0 +1,67 @@
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong reading or running migrations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: {reason}", path.display())]
+    BadName { path: PathBuf, reason: String },
+    #[error("version {version} is used by both {} and {}", first.display(), second.display())]
+    DuplicateVersion {
+        version: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("cannot connect to the database")]
+    Connect(#[source] sqlx::Error),
+    #[error("database query failed: {context}")]
+    Query {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("another runner holds the migration lock (key {key}) on this database{}; gave up after {waited_secs}s", holder.as_ref().map(|h| format!(": {h}")).unwrap_or_default())]
+    LockTimeout {
+        key: i64,
+        waited_secs: u64,
+        holder: Option<String>,
+    },
+    #[error("refusing to migrate: {}", problems.join("; "))]
+    Refused { problems: Vec<String> },
+    #[error("{}:{line}: migration {version} failed: {message}", path.display())]
+    MigrationFailed {
+        version: String,
+        path: PathBuf,
+        /// Line of the failing statement in the file (1 when the server gave no position).
+        line: usize,
+        /// The server's message (with SQLSTATE).
+        message: String,
+    },
+    #[error("no migration with version `{version}`")]
+    UnknownTarget { version: String },
+    #[error("cannot run {program}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{program} failed: {stderr}")]
+    Command { program: String, stderr: String },
+    #[error(
+        "no PostgreSQL server binaries (initdb, pg_ctl) found on PATH or under /usr/lib/postgresql/*/bin; install Debian's `postgresql` package"
+    )]
+    NoPostgres,
+}

@@ -1,0 +1,167 @@
+//! The tables that record what was applied.
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+
+use crate::error::Error;
+use crate::source::{Migration, SourceKind};
+use crate::split::split_statements;
+
+/// Preflight's ledger for `sql` sources.
+pub const PREFLIGHT_LEDGER: &str = "preflight.schema_migrations";
+/// The Supabase CLI's ledger.
+pub const SUPABASE_LEDGER: &str = "supabase_migrations.schema_migrations";
+
+/// One ledger row as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedRow {
+    pub version: String,
+    pub name: Option<String>,
+    /// Preflight's ledger: the file's checksum.
+    pub checksum: Option<String>,
+    /// Supabase's ledger: the statements that were run.
+    #[serde(skip)]
+    pub statements: Option<Vec<String>>,
+    pub applied_at: Option<String>,
+    pub applied_by: Option<String>,
+    /// `false` for a non-transactional migration that failed part-way.
+    pub success: bool,
+}
+
+impl SourceKind {
+    pub fn ledger_table(self) -> &'static str {
+        match self {
+            SourceKind::Sql => PREFLIGHT_LEDGER,
+            SourceKind::Supabase => SUPABASE_LEDGER,
+        }
+    }
+
+    /// Creates the ledger if it is missing, exactly as its owner does.
+    pub(crate) fn create_ledger_sql(self) -> &'static str {
+        match self {
+            SourceKind::Sql => {
+                "CREATE SCHEMA IF NOT EXISTS preflight;
+                 CREATE TABLE IF NOT EXISTS preflight.schema_migrations (
+                     version text PRIMARY KEY,
+                     name text NOT NULL,
+                     checksum text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now(),
+                     applied_by text NOT NULL,
+                     execution_ms bigint NOT NULL,
+                     success boolean NOT NULL
+                 );"
+            }
+            // supabase/cli pkg/migration/history.go
+            SourceKind::Supabase => {
+                "SET lock_timeout = '4s';
+                 CREATE SCHEMA IF NOT EXISTS supabase_migrations;
+                 CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY);
+                 ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS statements text[];
+                 ALTER TABLE supabase_migrations.schema_migrations ADD COLUMN IF NOT EXISTS name text;
+                 RESET lock_timeout;"
+            }
+        }
+    }
+
+    /// The statement that records `m` as applied, as literal SQL so it can
+    /// travel in the same message (and transaction) as the migration.
+    pub(crate) fn insert_sql(self, m: &Migration, applied_by: &str, success: bool) -> String {
+        match self {
+            SourceKind::Sql => format!(
+                "INSERT INTO preflight.schema_migrations (version, name, checksum, applied_by, execution_ms, success) \
+                 VALUES ({}, {}, {}, {}, (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint, {success})",
+                quote(&m.version),
+                quote(&m.name),
+                quote(&m.checksum),
+                quote(applied_by)
+            ),
+            SourceKind::Supabase => {
+                let statements: Vec<String> =
+                    split_statements(&m.sql).iter().map(|s| quote(s)).collect();
+                format!(
+                    "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ({}, {}, ARRAY[{}]::text[])",
+                    quote(&m.version),
+                    quote(&m.name),
+                    statements.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// A string literal (standard_conforming_strings, on by default since 9.1).
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Reads the ledger; a missing table means nothing was applied.
+pub async fn read_ledger(
+    conn: &mut PgConnection,
+    kind: SourceKind,
+) -> Result<Vec<AppliedRow>, Error> {
+    let sql = match kind {
+        SourceKind::Sql => {
+            "SELECT version, name, checksum, NULL::text[] AS statements, applied_at::text AS applied_at, applied_by, success \
+             FROM preflight.schema_migrations ORDER BY version"
+        }
+        // Only the CLI's columns: the hosted platform adds others, which are tolerated.
+        SourceKind::Supabase => {
+            "SELECT version, name, NULL::text AS checksum, statements, NULL::text AS applied_at, NULL::text AS applied_by, true AS success \
+             FROM supabase_migrations.schema_migrations ORDER BY version"
+        }
+    };
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(kind.ledger_table())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|source| Error::Query {
+            context: "look for the ledger table".into(),
+            source,
+        })?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(sql)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|source| Error::Query {
+            context: format!("read {}", kind.ledger_table()),
+            source,
+        })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AppliedRow {
+            version: r.get("version"),
+            name: r.get("name"),
+            checksum: r.get("checksum"),
+            statements: r.get("statements"),
+            applied_at: r.get("applied_at"),
+            applied_by: r.get("applied_by"),
+            success: r.get("success"),
+        })
+        .collect())
+}
+
+pub(crate) async fn ensure_ledger(conn: &mut PgConnection, kind: SourceKind) -> Result<(), Error> {
+    sqlx::raw_sql(kind.create_ledger_sql())
+        .execute(&mut *conn)
+        .await
+        .map_err(|source| Error::Query {
+            context: format!("create {}", kind.ledger_table()),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Runs literal SQL (one simple-query message).
+pub(crate) async fn execute(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
+#[allow(dead_code)]
+pub(crate) async fn close(conn: PgConnection) {
+    let _ = conn.close().await;
+}

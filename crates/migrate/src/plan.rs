@@ -1,0 +1,140 @@
+//! Comparing migrations on disk with the ledger.
+
+use serde::Serialize;
+
+use crate::ledger::AppliedRow;
+use crate::source::{Migration, SourceKind};
+use crate::split::split_statements;
+
+/// What one migration is, relative to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigrationState {
+    Applied,
+    Pending,
+    /// Applied, but the file changed since.
+    Modified,
+    /// In the ledger, not on disk.
+    Missing,
+    /// Pending, but older than the newest applied migration.
+    OutOfOrder,
+    /// A non-transactional migration that failed part-way; needs `repair`.
+    Failed,
+}
+
+impl MigrationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationState::Applied => "applied",
+            MigrationState::Pending => "pending",
+            MigrationState::Modified => "modified",
+            MigrationState::Missing => "missing",
+            MigrationState::OutOfOrder => "out-of-order",
+            MigrationState::Failed => "failed",
+        }
+    }
+}
+
+/// One line of a status report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusEntry {
+    pub version: String,
+    pub name: String,
+    pub state: MigrationState,
+    pub applied_at: Option<String>,
+    #[serde(skip)]
+    pub migration: Option<Migration>,
+}
+
+/// Every migration on disk or in the ledger, in order, each in exactly one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub kind: SourceKind,
+    pub entries: Vec<StatusEntry>,
+}
+
+impl Status {
+    pub fn compute(kind: SourceKind, migrations: &[Migration], applied: &[AppliedRow]) -> Status {
+        let newest_applied = migrations
+            .iter()
+            .rposition(|m| applied.iter().any(|a| a.version == m.version));
+        let mut entries: Vec<StatusEntry> = migrations
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let row = applied.iter().find(|a| a.version == m.version);
+                let state = match row {
+                    Some(r) if !r.success => MigrationState::Failed,
+                    Some(r) => {
+                        let modified = match kind {
+                            SourceKind::Sql => {
+                                r.checksum.as_deref().is_some_and(|c| c != m.checksum)
+                            }
+                            SourceKind::Supabase => r
+                                .statements
+                                .as_ref()
+                                .is_some_and(|s| *s != split_statements(&m.sql)),
+                        };
+                        if modified {
+                            MigrationState::Modified
+                        } else {
+                            MigrationState::Applied
+                        }
+                    }
+                    None if newest_applied.is_some_and(|n| i < n) => MigrationState::OutOfOrder,
+                    None => MigrationState::Pending,
+                };
+                StatusEntry {
+                    version: m.version.clone(),
+                    name: m.name.clone(),
+                    state,
+                    applied_at: row.and_then(|r| r.applied_at.clone()),
+                    migration: Some(m.clone()),
+                }
+            })
+            .collect();
+        for row in applied {
+            if !migrations.iter().any(|m| m.version == row.version) {
+                entries.push(StatusEntry {
+                    version: row.version.clone(),
+                    name: row.name.clone().unwrap_or_default(),
+                    state: MigrationState::Missing,
+                    applied_at: row.applied_at.clone(),
+                    migration: None,
+                });
+            }
+        }
+        Status { kind, entries }
+    }
+
+    pub fn count(&self, state: MigrationState) -> usize {
+        self.entries.iter().filter(|e| e.state == state).count()
+    }
+
+    /// True when everything on disk is applied and nothing drifted.
+    pub fn is_clean(&self) -> bool {
+        self.entries
+            .iter()
+            .all(|e| e.state == MigrationState::Applied)
+    }
+
+    /// The migrations `up` would apply, in order, up to `target` (inclusive).
+    pub fn pending(&self, target: Option<&str>, include_out_of_order: bool) -> Vec<&Migration> {
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.state == MigrationState::Pending
+                    || (include_out_of_order && e.state == MigrationState::OutOfOrder)
+            })
+            .filter(|e| target.is_none_or(|t| version_le(self.kind, &e.version, t)))
+            .filter_map(|e| e.migration.as_ref())
+            .collect()
+    }
+}
+
+fn version_le(kind: SourceKind, v: &str, target: &str) -> bool {
+    match (kind, v.parse::<u128>(), target.parse::<u128>()) {
+        (SourceKind::Sql, Ok(a), Ok(b)) => a <= b,
+        _ => v <= target,
+    }
+}

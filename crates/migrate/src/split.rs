@@ -1,0 +1,145 @@
+//! Splitting SQL into statements the way the Supabase CLI does
+//! (`pkg/parser/token.go`): on `;` outside quotes, dollar quotes, comments,
+//! parentheses and `BEGIN ATOMIC … END`; each statement trimmed and without
+//! its `;`; empty ones dropped; comments kept.
+
+/// Splits `sql` into statements.
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut depth = 0usize; // parentheses
+    let mut atomic = 0usize; // BEGIN ATOMIC blocks
+    while i < b.len() {
+        match b[i] {
+            b'\'' | b'"' => {
+                let q = b[i];
+                i += 1;
+                while i < b.len() {
+                    if b[i] == q {
+                        if i + 1 < b.len() && b[i + 1] == q {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut nest = 1;
+                i += 2;
+                while i < b.len() && nest > 0 {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        nest += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        nest -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'$' => match dollar_tag(&sql[i..]) {
+                Some(tag) => {
+                    let body = i + tag.len();
+                    match sql[body..].find(tag) {
+                        Some(end) => i = body + end + tag.len(),
+                        None => i = b.len(),
+                    }
+                }
+                None => i += 1,
+            },
+            b'\\' => i += 1 + sql[i + 1..].chars().next().map_or(0, char::len_utf8),
+            b'(' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b';' if depth == 0 && atomic == 0 => {
+                push(&mut out, &sql[start..i]);
+                i += 1;
+                start = i;
+            }
+            c if c.is_ascii_alphabetic() && (i == 0 || !is_word(b[i - 1])) => {
+                let word_end = (i..b.len()).find(|&j| !is_word(b[j])).unwrap_or(b.len());
+                let word = &sql[i..word_end];
+                if word.eq_ignore_ascii_case("atomic") && preceded_by_begin(&sql[..i]) {
+                    atomic += 1;
+                } else if word.eq_ignore_ascii_case("end") && atomic > 0 {
+                    atomic -= 1;
+                }
+                i = word_end;
+            }
+            _ => i += 1,
+        }
+    }
+    push(&mut out, &sql[start.min(sql.len())..]);
+    out
+}
+
+fn push(out: &mut Vec<String>, stmt: &str) {
+    let t = stmt.trim();
+    if !t.is_empty() {
+        out.push(t.to_string());
+    }
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$'
+}
+
+fn preceded_by_begin(before: &str) -> bool {
+    let t = before.trim_end().as_bytes();
+    t.len() >= 5
+        && t[t.len() - 5..].eq_ignore_ascii_case(b"begin")
+        && (t.len() == 5 || !is_word(t[t.len() - 6]))
+}
+
+/// `$tag$` or `$$` at the start of `s`.
+fn dollar_tag(s: &str) -> Option<&str> {
+    let rest = &s[1..];
+    let end = rest.find('$')?;
+    let tag = &rest[..end];
+    let ok = tag.is_empty()
+        || (tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    ok.then(|| &s[..end + 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_the_supabase_cli() {
+        let sql = "create table a (x text default ';');\n-- a comment; still comment\ninsert into a values ('it''s; fine');\n\
+                   create function f() returns int as $body$ select 1; $body$ language sql;\n\
+                   create function g() returns int language sql begin atomic select 1; select 2; end;\n\
+                   /* block; /* nested; */ */ select 3;;\n";
+        let stmts = split_statements(sql);
+        assert_eq!(stmts.len(), 5, "{stmts:#?}");
+        assert_eq!(stmts[0], "create table a (x text default ';')");
+        assert!(stmts[1].starts_with("-- a comment; still comment\ninsert"));
+        assert!(stmts[2].ends_with("$body$ language sql"));
+        assert!(stmts[3].ends_with("select 2; end"));
+        assert!(stmts[4].starts_with("/* block;"));
+    }
+
+    #[test]
+    fn empty_and_trailing() {
+        assert!(split_statements(" ;; \n").is_empty());
+        assert_eq!(split_statements("select 1"), ["select 1"]);
+    }
+}

@@ -1,0 +1,83 @@
+//! The Supabase ledger is exactly the CLI's, and rows written either way read back.
+
+use preflight_migrate::{MigrationState, SourceKind, UpOptions, split_statements};
+
+use crate::{cluster, migrator, query, write};
+
+#[tokio::test]
+async fn ledger_rows_match_the_supabase_cli() {
+    let pg = cluster();
+    let url = pg.create_database("app").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "20260201120000_create_jobs.sql",
+        "create schema ops;\ncreate table ops.jobs (id bigint primary key, state text);\n",
+    );
+    write(
+        dir.path(),
+        "20260202090000_claim_rpc.sql",
+        "create function ops.claim_pending_job(kinds text[], lim integer, worker text) returns setof ops.jobs\nlanguage sql as $$ select * from ops.jobs where state = 'pending' limit lim; $$;\n",
+    );
+    write(dir.path(), "notes.txt", "skipped");
+    let m = migrator(SourceKind::Supabase, dir.path(), &url);
+    let (_, skipped) = m.source.list().await.unwrap();
+    assert_eq!(skipped.len(), 1);
+    m.up(&UpOptions::default(), &mut |_| {}).await.unwrap();
+    let columns = query(&url, "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'supabase_migrations' AND table_name = 'schema_migrations'").await;
+    assert_eq!(columns, ["version text, statements ARRAY, name text"]);
+    let rows = query(&url, "SELECT version || '|' || name || '|' || array_length(statements, 1) FROM supabase_migrations.schema_migrations ORDER BY version").await;
+    assert_eq!(
+        rows,
+        ["20260201120000|create_jobs|2", "20260202090000|claim_rpc|1"]
+    );
+    let stored = query(&url, "SELECT statements[1] FROM supabase_migrations.schema_migrations WHERE version = '20260202090000'").await;
+    assert_eq!(
+        stored[0],
+        split_statements(
+            &std::fs::read_to_string(dir.path().join("20260202090000_claim_rpc.sql")).unwrap()
+        )[0]
+    );
+}
+
+#[tokio::test]
+async fn a_ledger_written_by_the_cli_with_platform_columns_is_read() {
+    let pg = cluster();
+    let url = pg.create_database("app").unwrap();
+    // What the CLI creates, plus the columns the hosted platform adds; one row as `supabase db push` writes it.
+    crate::exec(&url, "CREATE SCHEMA supabase_migrations; CREATE TABLE supabase_migrations.schema_migrations (version text NOT NULL PRIMARY KEY, statements text[], name text, created_by text, idempotency_key text, rollback text[]); INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES ('20260201120000', 'create_jobs', ARRAY['create table jobs (id int)']); CREATE TABLE jobs (id int);").await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "20260201120000_create_jobs.sql",
+        "create table jobs (id int);\n",
+    );
+    write(
+        dir.path(),
+        "20260203000000_add_state.sql",
+        "alter table jobs add column state text;\n",
+    );
+    let m = migrator(SourceKind::Supabase, dir.path(), &url);
+    let status = m.status().await.unwrap();
+    assert_eq!(status.entries[0].state, MigrationState::Applied);
+    assert_eq!(status.entries[1].state, MigrationState::Pending);
+    m.up(&UpOptions::default(), &mut |_| {}).await.unwrap();
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*) FROM supabase_migrations.schema_migrations"
+        )
+        .await,
+        ["2"]
+    );
+    // An edited applied file is drift (the CLI would silently skip it).
+    write(
+        dir.path(),
+        "20260201120000_create_jobs.sql",
+        "create table jobs (id bigint);\n",
+    );
+    assert_eq!(
+        m.status().await.unwrap().entries[0].state,
+        MigrationState::Modified
+    );
+}
