@@ -39,6 +39,9 @@ pub enum Command {
     /// Release manifests: validate, diff, promote, new.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Migrations: status, plan, up.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
     /// Runbook checklists: show, check, sign, gate, render, archive.
     #[command(subcommand)]
     Checklist(ChecklistCommand),
@@ -252,4 +255,51 @@ pub struct ArchiveArgs {
     /// The release log folder.
     #[arg(long, default_value = "docs/release_logs")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Every migration as applied, pending, modified, missing, out-of-order or failed; exit 1 unless all applied.
+    Status(MigrateArgs),
+    /// What `up` would apply, with its SQL; changes nothing.
+    Plan(MigrateArgs),
+    /// Apply pending migrations under the migration lock.
+    Up(UpArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The migration flavour.
+    #[arg(long, value_enum)]
+    pub kind: MigrationKindArg,
+    /// The migrations folder.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The database (never printed).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Seconds to wait for another runner's lock.
+    #[arg(long, default_value_t = 60)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrationKindArg {
+    Sql,
+    Supabase,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub migrate: MigrateArgs,
+    /// Stop after this version.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Apply pending migrations older than the newest applied one.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    /// Print the plan and the SQL; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

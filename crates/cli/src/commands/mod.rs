@@ -2,6 +2,7 @@
 
 mod checklist;
 mod manifest;
+mod migrate;
 
 use crate::args::Command;
 use crate::{Outcome, Output};
@@ -9,6 +10,7 @@ use crate::{Outcome, Output};
 pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     match command {
         Command::Manifest(cmd) => manifest::run(cmd, output),
+        Command::Migrate(cmd) => migrate::run(cmd, output),
         Command::Checklist(cmd) => checklist::run(cmd, output),
     }
 }

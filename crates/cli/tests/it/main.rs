@@ -2,6 +2,7 @@
 
 mod checklist;
 mod manifest;
+mod migrate;
 
 use std::path::Path;
 
