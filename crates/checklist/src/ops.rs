@@ -153,11 +153,4 @@ impl Run {
         self.log.append(by, at, Event::Approve)?;
         Ok(())
     }
-
-    fn item_exists(&self, id: &str) -> Result<(), Error> {
-        match self.checklist.item(id) {
-            Some(_) => Ok(()),
-            None => Err(Error::UnknownItem { id: id.to_string() }),
-        }
-    }
 }
