@@ -36,16 +36,7 @@ impl Run {
         evidence: Vec<Evidence>,
         at: Timestamp,
     ) -> Result<(), Error> {
-        self.item_exists(id)?;
-        self.log.append(
-            by,
-            at,
-            Event::Check {
-                item: id.to_string(),
-                evidence,
-            },
-        )?;
-        Ok(())
+        self.record_item(id, by, at, |item| Event::Check { item, evidence })
     }
 
     pub fn uncheck(
@@ -55,16 +46,10 @@ impl Run {
         reason: &str,
         at: Timestamp,
     ) -> Result<(), Error> {
-        self.item_exists(id)?;
-        self.log.append(
-            by,
-            at,
-            Event::Uncheck {
-                item: id.to_string(),
-                reason: reason.to_string(),
-            },
-        )?;
-        Ok(())
+        self.record_item(id, by, at, |item| Event::Uncheck {
+            item,
+            reason: reason.to_string(),
+        })
     }
 
     /// Adds evidence without changing the box.
@@ -75,15 +60,21 @@ impl Run {
         evidence: Vec<Evidence>,
         at: Timestamp,
     ) -> Result<(), Error> {
-        self.item_exists(id)?;
-        self.log.append(
-            by,
-            at,
-            Event::Evidence {
-                item: id.to_string(),
-                evidence,
-            },
-        )?;
+        self.record_item(id, by, at, |item| Event::Evidence { item, evidence })
+    }
+
+    /// Appends an event about an item that must exist in the document.
+    fn record_item(
+        &mut self,
+        id: &str,
+        by: &str,
+        at: Timestamp,
+        event: impl FnOnce(String) -> Event,
+    ) -> Result<(), Error> {
+        if self.checklist.item(id).is_none() {
+            return Err(Error::UnknownItem { id: id.to_string() });
+        }
+        self.log.append(by, at, event(id.to_string()))?;
         Ok(())
     }
 
