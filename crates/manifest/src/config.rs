@@ -152,22 +152,21 @@ impl fmt::Display for UrlSource {
 
 /// Replaces the password of `scheme://user:password@host/...` with `***`.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end..];
+    match url.find("://") {
+        Some(i) => format!("{}{}", &url[..i + 3], redact_authority(&url[i + 3..])),
+        None => url.to_string(),
+    }
+}
+
+/// `user:password@host/...` (what follows `scheme://`) with the password as `***`.
+pub(crate) fn redact_authority(rest: &str) -> String {
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_string();
+        return rest.to_string();
     };
     match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => url.to_string(),
+        Some(colon) => format!("{}:***{}", &rest[..colon], &rest[at..]),
+        None => rest.to_string(),
     }
 }
 

@@ -225,19 +225,7 @@ pub(crate) fn redact_line(line: &str) -> String {
         let end = tail
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ']' | '}'))
             .unwrap_or(tail.len());
-        let url = &tail[..end];
-        let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
-        match (
-            url[..authority_end].rfind('@'),
-            url[..authority_end].find(':'),
-        ) {
-            (Some(at), Some(colon)) if colon < at => {
-                out.push_str(&url[..colon]);
-                out.push_str(":***");
-                out.push_str(&url[at..]);
-            }
-            _ => out.push_str(url),
-        }
+        out.push_str(&crate::config::redact_authority(&tail[..end]));
         rest = &tail[end..];
     }
     out.push_str(rest);

@@ -201,15 +201,7 @@ pub(crate) fn scalar_span(source: &str, node: &Node) -> Option<(usize, usize, Op
         let end = rest[1..].find(first)? + 1;
         return Some((start + 1, start + end, Some(first)));
     }
-    let line = rest.lines().next()?;
-    let end = line.find(" #").unwrap_or(line.len());
-    let text = line[..end].trim_end();
-    let text = text
-        .strip_suffix(',')
-        .or_else(|| text.strip_suffix(']'))
-        .or_else(|| text.strip_suffix('}'))
-        .unwrap_or(text)
-        .trim_end();
+    let text = crate::yaml::plain_token(rest);
     Some((start, start + text.len(), None))
 }
 

@@ -129,16 +129,20 @@ fn into_node(spanned: Spanned<RawNode>, source: &str) -> Node {
     Node { value, pos }
 }
 
-/// The plain scalar that starts at `pos`, as written (up to a comment or the line's end).
+/// The plain scalar that starts at `pos`, as written.
 fn source_text(source: &str, pos: &Pos) -> Option<String> {
-    let rest = source.get(pos.offset?..)?;
-    let line = rest.lines().next()?;
-    let end = line.find(" #").unwrap_or(line.len());
-    let text = line[..end]
-        .trim_end()
-        .trim_end_matches([',', ']', '}'])
-        .trim_end();
+    let text = plain_token(source.get(pos.offset?..)?);
     (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The text of a plain scalar token at the start of `rest`: up to whitespace
+/// or a flow indicator (`,`, `]`, `}`). Only for values that cannot contain
+/// those (numbers, release ids, image references).
+pub(crate) fn plain_token(rest: &str) -> &str {
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// What serde-saphyr hands us; converted to [`Node`] with positions filled in.
@@ -246,6 +250,23 @@ mod tests {
         };
         assert_eq!(entries[0].1.value, Value::Number("0123456".into()));
         assert_eq!(entries[1].1.value, Value::Number("1.10".into()));
+    }
+
+    #[test]
+    fn numbers_in_flow_lists_keep_only_their_own_text() {
+        let node = parse("v: [1, 2.50]\nw: {a: 007}\n").unwrap();
+        let Value::Map(entries) = node.value else {
+            panic!("map")
+        };
+        let Value::Seq(items) = &entries[0].1.value else {
+            panic!("seq")
+        };
+        assert_eq!(items[0].value, Value::Number("1".into()));
+        assert_eq!(items[1].value, Value::Number("2.50".into()));
+        let Value::Map(inner) = &entries[1].1.value else {
+            panic!("map")
+        };
+        assert_eq!(inner[0].1.value, Value::Number("007".into()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The tables that record what was applied.
 
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use crate::error::Error;
 use crate::source::{Migration, SourceKind};
@@ -159,9 +159,4 @@ pub(crate) async fn execute(conn: &mut PgConnection, sql: String) -> Result<(), 
         .execute(&mut *conn)
         .await
         .map(|_| ())
-}
-
-#[allow(dead_code)]
-pub(crate) async fn close(conn: PgConnection) {
-    let _ = conn.close().await;
 }
