@@ -52,6 +52,20 @@ pub enum Error {
     },
     #[error("no migration with version `{version}`")]
     UnknownTarget { version: String },
+    #[error("version `{version}` is not in the ledger")]
+    NotInLedger { version: String },
+    #[error("`{name}` makes an empty migration name; use letters or digits")]
+    BadMigrationName { name: String },
+    #[error("`{key}` is not a valid artifact key (relative, `/`-separated, no `.` or `..` parts)")]
+    BadKey { key: String },
+    #[error("{uri} is corrupt: its SHA-256 is {actual}, {expected} was recorded")]
+    ChecksumMismatch {
+        uri: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("pg_dump of database `{database}` failed: {stderr}")]
+    Backup { database: String, stderr: String },
     #[error("cannot run {program}")]
     Spawn {
         program: String,

@@ -89,6 +89,52 @@ impl SourceKind {
     }
 }
 
+impl SourceKind {
+    /// Records `m` as applied, replacing an existing row (`repair`, `baseline`).
+    pub(crate) fn upsert_sql(self, m: &Migration, applied_by: &str) -> String {
+        let insert = self.insert_sql(m, applied_by, true);
+        match self {
+            SourceKind::Sql => format!(
+                "{insert} ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, \
+                 applied_at = now(), applied_by = EXCLUDED.applied_by, success = true"
+            ),
+            SourceKind::Supabase => format!(
+                "{insert} ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, statements = EXCLUDED.statements"
+            ),
+        }
+    }
+}
+
+/// Who changed a ledger by hand, and how (`baseline`, `repair`). Kept in
+/// Preflight's schema for every flavour: the Supabase table has no room for it.
+pub(crate) const AUDIT_DDL: &str = "CREATE SCHEMA IF NOT EXISTS preflight;
+CREATE TABLE IF NOT EXISTS preflight.ledger_audit (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    actor text NOT NULL,
+    action text NOT NULL,
+    ledger text NOT NULL,
+    version text NOT NULL,
+    name text
+);";
+
+pub(crate) fn audit_sql(
+    kind: SourceKind,
+    action: &str,
+    version: &str,
+    name: &str,
+    actor: &str,
+) -> String {
+    format!(
+        "INSERT INTO preflight.ledger_audit (actor, action, ledger, version, name) VALUES ({}, {}, {}, {}, {});\n",
+        quote(actor),
+        quote(action),
+        quote(kind.ledger_table()),
+        quote(version),
+        quote(name)
+    )
+}
+
 /// A string literal (standard_conforming_strings, on by default since 9.1).
 pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))

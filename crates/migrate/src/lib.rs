@@ -29,19 +29,27 @@
 //! # let _ = report; Ok(()) }
 //! ```
 
+mod artifact;
+mod backup;
 mod error;
 mod ledger;
 mod pg;
 mod plan;
 mod runner;
+mod scaffold;
 mod source;
 mod split;
 
+pub use artifact::{ArtifactStore, LocalDirStore, StoredArtifact, check_key};
+pub use backup::{Backup, backup_database, backup_key, database_name};
 pub use error::Error;
 pub use ledger::{AppliedRow, PREFLIGHT_LEDGER, SUPABASE_LEDGER, read_ledger};
-pub use pg::{TempPostgres, find_postgres_bin};
+pub use pg::{LocalPostgres, LocalStatus, TempPostgres, find_postgres_bin};
 pub use plan::{MigrationState, Status, StatusEntry};
-pub use runner::{MIGRATION_LOCK_KEY, Migrator, UpEvent, UpOptions, UpReport};
+pub use runner::{
+    LedgerChange, MIGRATION_LOCK_KEY, Migrator, RepairStatus, UpEvent, UpOptions, UpReport,
+};
+pub use scaffold::{migration_slug, new_migration, rollback_migration};
 pub use source::{
     Migration, MigrationSource, NO_TRANSACTION_MARKER, Skipped, SourceKind, SqlDir, SupabaseDir,
     checksum, normalise,

@@ -1,21 +1,15 @@
-//! A throwaway PostgreSQL cluster: `initdb` + `pg_ctl` in a temp dir on a
-//! free loopback port, removed when dropped. Used by the tests and by the
-//! CLI's `local` environment.
+//! PostgreSQL clusters made with the system's `initdb` and `pg_ctl`:
+//! [`TempPostgres`] in a temp dir, removed when dropped (tests), and
+//! [`LocalPostgres`] kept under a project's `.preflight/` folder and reused by
+//! later commands (the CLI's `local` environment).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::Error;
+use serde::Serialize;
 
-/// A running cluster. Dropping it stops the server and deletes its files.
-#[derive(Debug)]
-pub struct TempPostgres {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    run_as: Option<String>,
-}
+use crate::error::Error;
 
 /// The directory holding `initdb` and `pg_ctl`: PATH first, then Debian's
 /// `/usr/lib/postgresql/<version>/bin` (newest version).
@@ -23,7 +17,11 @@ pub fn find_postgres_bin() -> Result<PathBuf, Error> {
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
-                return Ok(dir);
+                // A symlinked initdb points at the folder with psql, pg_dump and the rest.
+                let real = std::fs::canonicalize(dir.join("initdb"))
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf));
+                return Ok(real.unwrap_or(dir));
             }
         }
     }
@@ -41,30 +39,40 @@ pub fn find_postgres_bin() -> Result<PathBuf, Error> {
     versions.pop().map(|(_, bin)| bin).ok_or(Error::NoPostgres)
 }
 
-impl TempPostgres {
-    /// Creates and starts a cluster. As root, the server runs as the
-    /// `postgres` user (PostgreSQL refuses to run as root).
-    pub fn start() -> Result<TempPostgres, Error> {
-        let bin = find_postgres_bin()?;
-        let dir = tempfile::Builder::new()
-            .prefix("preflight-pg-")
-            .tempdir()
-            .map_err(|source| Error::Write {
-                path: std::env::temp_dir(),
-                source,
-            })?;
-        let run_as = is_root().then(|| "postgres".to_string());
-        if let Some(user) = &run_as {
-            chown_to(dir.path(), user)?;
+/// A data directory, the binaries that serve it and the port it listens on.
+/// As root, every command runs as the `postgres` user (the server refuses root).
+#[derive(Debug)]
+struct Cluster {
+    data: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    run_as: Option<String>,
+}
+
+impl Cluster {
+    fn new(data: PathBuf) -> Result<Cluster, Error> {
+        Ok(Cluster {
+            data,
+            bin: find_postgres_bin()?,
+            port: 0,
+            run_as: is_root().then(|| "postgres".to_string()),
+        })
+    }
+
+    fn init(&self) -> Result<(), Error> {
+        let parent = self.data.parent().unwrap_or(Path::new("/"));
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+        if let Some(user) = &self.run_as {
+            chown_to(parent, user)?;
         }
-        let data = dir.path().join("data");
-        run(
-            &bin,
-            run_as.as_deref(),
+        self.run(
             "initdb",
             &[
                 "-D",
-                path_str(&data),
+                path_str(&self.data),
                 "-U",
                 "postgres",
                 "-A",
@@ -74,22 +82,37 @@ impl TempPostgres {
                 "--no-sync",
                 "--no-instructions",
             ],
-        )?;
+        )
+    }
+
+    /// Starts on `port`, or on a free port when that one is taken.
+    fn start(
+        &mut self,
+        port: Option<u16>,
+        socket_dir: Option<&Path>,
+        fast: bool,
+    ) -> Result<(), Error> {
         let mut last_error = None;
+        let mut preferred = port;
         for _ in 0..5 {
-            let port = free_port()?;
-            let opts = format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
-                path_str(dir.path())
+            let port = match preferred.take() {
+                Some(p) if port_is_free(p) => p,
+                _ => free_port()?,
+            };
+            // No Unix socket for kept clusters: project paths can exceed the 107-byte limit.
+            let socket = socket_dir.map_or("''".to_string(), |d| path_str(d).to_string());
+            let mut opts = format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket} -c max_connections=100"
             );
-            let log = dir.path().join("server.log");
-            match run(
-                &bin,
-                run_as.as_deref(),
+            if fast {
+                opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+            }
+            let log = self.log_path();
+            match self.run(
                 "pg_ctl",
                 &[
                     "-D",
-                    path_str(&data),
+                    path_str(&self.data),
                     "-l",
                     path_str(&log),
                     "-o",
@@ -101,12 +124,8 @@ impl TempPostgres {
                 ],
             ) {
                 Ok(()) => {
-                    return Ok(TempPostgres {
-                        dir,
-                        bin,
-                        port,
-                        run_as,
-                    });
+                    self.port = port;
+                    return Ok(());
                 }
                 Err(e) => last_error = Some(e),
             }
@@ -114,49 +133,233 @@ impl TempPostgres {
         Err(last_error.expect("tried at least once"))
     }
 
+    fn log_path(&self) -> PathBuf {
+        self.data.with_file_name("server.log")
+    }
+
+    fn is_running(&self) -> bool {
+        self.run("pg_ctl", &["-D", path_str(&self.data), "status"])
+            .is_ok()
+    }
+
+    fn stop(&self, mode: &str) -> Result<(), Error> {
+        self.run(
+            "pg_ctl",
+            &["-D", path_str(&self.data), "-m", mode, "-w", "stop"],
+        )
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates `name` unless it exists.
+    fn ensure_database(&self, name: &str) -> Result<String, Error> {
+        let port = self.port.to_string();
+        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", name];
+        match self.run("createdb", &args) {
+            Err(Error::Command { stderr, .. }) if stderr.contains("already exists") => {}
+            other => other?,
+        }
+        Ok(self.url(name))
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> Result<(), Error> {
+        let exe = self.bin.join(program);
+        let exe = if exe.is_file() {
+            exe
+        } else {
+            PathBuf::from(program)
+        };
+        let mut cmd = match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let output = cmd
+            .args(args)
+            .current_dir("/")
+            .output()
+            .map_err(|source| Error::Spawn {
+                program: program.to_string(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(Error::Command {
+                program: program.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A running throwaway cluster. Dropping it stops the server and deletes its files.
+#[derive(Debug)]
+pub struct TempPostgres {
+    cluster: Cluster,
+    _dir: tempfile::TempDir,
+}
+
+impl TempPostgres {
+    /// Creates and starts a cluster on a free loopback port, tuned for
+    /// speed over durability (fsync off).
+    pub fn start() -> Result<TempPostgres, Error> {
+        let dir = tempfile::Builder::new()
+            .prefix("preflight-pg-")
+            .tempdir()
+            .map_err(|source| Error::Write {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let mut cluster = Cluster::new(dir.path().join("data"))?;
+        cluster.init()?;
+        cluster.start(None, Some(dir.path()), true)?;
+        Ok(TempPostgres { cluster, _dir: dir })
+    }
+
     pub fn port(&self) -> u16 {
-        self.port
+        self.cluster.port
     }
 
     /// A URL for `database` as the `postgres` superuser.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+        self.cluster.url(database)
     }
 
-    /// Creates a database and returns its URL.
+    /// Creates a database (unless it exists) and returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, Error> {
-        run(
-            &self.bin,
-            self.run_as.as_deref(),
-            "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                name,
-            ],
-        )?;
-        Ok(self.url(name))
+        self.cluster.ensure_database(name)
     }
 
-    /// The folder of Debian's server binaries (psql, pg_dump… live beside them).
+    /// The folder of the server binaries (psql, pg_dump… live beside them).
     pub fn bin_dir(&self) -> &Path {
-        &self.bin
+        &self.cluster.bin
     }
 }
 
 impl Drop for TempPostgres {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = run(
-            &self.bin,
-            self.run_as.as_deref(),
-            "pg_ctl",
-            &["-D", path_str(&data), "-m", "immediate", "-w", "stop"],
-        );
+        let _ = self.cluster.stop("immediate");
+    }
+}
+
+/// The project's own cluster for the `local` environment, kept in
+/// `<state_dir>/postgres/` and started on demand; it survives the process
+/// so that one command sees what the previous one did.
+#[derive(Debug)]
+pub struct LocalPostgres {
+    cluster: Cluster,
+    root: PathBuf,
+}
+
+/// What `preflight local status` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalStatus {
+    pub dir: PathBuf,
+    pub initialised: bool,
+    pub running: bool,
+    /// The port it listens on (or last listened on).
+    pub port: Option<u16>,
+    pub databases: Vec<String>,
+}
+
+impl LocalPostgres {
+    fn at(state_dir: &Path) -> Result<LocalPostgres, Error> {
+        let root = state_dir.join("postgres");
+        let mut cluster = Cluster::new(root.join("data"))?;
+        cluster.port = std::fs::read_to_string(root.join("port"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0);
+        Ok(LocalPostgres { cluster, root })
+    }
+
+    /// Opens the cluster under `state_dir`, creating and starting it if needed.
+    pub fn ensure(state_dir: &Path) -> Result<LocalPostgres, Error> {
+        let mut local = LocalPostgres::at(state_dir)?;
+        if !local.cluster.data.join("PG_VERSION").is_file() {
+            local.cluster.init()?;
+        }
+        if !local.cluster.is_running() {
+            let previous = (local.cluster.port != 0).then_some(local.cluster.port);
+            local.cluster.start(previous, None, true)?;
+            let port_file = local.root.join("port");
+            std::fs::write(&port_file, format!("{}\n", local.cluster.port)).map_err(|source| {
+                Error::Write {
+                    path: port_file,
+                    source,
+                }
+            })?;
+        }
+        Ok(local)
+    }
+
+    /// Reports on the cluster under `state_dir` without starting it.
+    pub fn status(state_dir: &Path) -> Result<LocalStatus, Error> {
+        let local = LocalPostgres::at(state_dir)?;
+        let initialised = local.cluster.data.join("PG_VERSION").is_file();
+        let running = initialised && local.cluster.is_running();
+        let databases = if running {
+            let port = local.cluster.port.to_string();
+            let psql = local.cluster.bin.join("psql");
+            Command::new(psql)
+                .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "postgres"])
+                .args(["-c", "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY 1"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(LocalStatus {
+            dir: local.root,
+            initialised,
+            running,
+            port: (local.cluster.port != 0).then_some(local.cluster.port),
+            databases,
+        })
+    }
+
+    /// Stops the server if it runs; keeps its data. Returns whether it was running.
+    pub fn stop(state_dir: &Path) -> Result<bool, Error> {
+        let local = LocalPostgres::at(state_dir)?;
+        if !local.cluster.data.join("PG_VERSION").is_file() || !local.cluster.is_running() {
+            return Ok(false);
+        }
+        local.cluster.stop("fast")?;
+        Ok(true)
+    }
+
+    /// Stops the server and deletes its data; the next use starts afresh.
+    pub fn reset(state_dir: &Path) -> Result<(), Error> {
+        LocalPostgres::stop(state_dir)?;
+        let root = state_dir.join("postgres");
+        match std::fs::remove_dir_all(&root) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Write {
+                path: root,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.cluster.port
+    }
+
+    /// Creates a database (unless it exists) and returns its URL.
+    pub fn ensure_database(&self, name: &str) -> Result<String, Error> {
+        self.cluster.ensure_database(name)
+    }
+
+    pub fn bin_dir(&self) -> &Path {
+        &self.cluster.bin
     }
 }
 
@@ -189,6 +392,10 @@ fn chown_to(dir: &Path, user: &str) -> Result<(), Error> {
     Ok(())
 }
 
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
 fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| Error::Spawn {
         program: "bind".into(),
@@ -201,36 +408,4 @@ fn free_port() -> Result<u16, Error> {
             program: "bind".into(),
             source,
         })
-}
-
-fn run(bin: &Path, run_as: Option<&str>, program: &str, args: &[&str]) -> Result<(), Error> {
-    let exe = bin.join(program);
-    let exe = if exe.is_file() {
-        exe
-    } else {
-        PathBuf::from(program)
-    };
-    let mut cmd = match run_as {
-        Some(user) => {
-            let mut c = Command::new("runuser");
-            c.args(["-u", user, "--"]).arg(&exe);
-            c
-        }
-        None => Command::new(&exe),
-    };
-    let output = cmd
-        .args(args)
-        .current_dir("/")
-        .output()
-        .map_err(|source| Error::Spawn {
-            program: program.to_string(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(Error::Command {
-            program: program.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
 }

@@ -58,6 +58,23 @@ pub struct UpReport {
     pub plan: Vec<(String, String)>,
 }
 
+/// What `repair` records a version as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepairStatus {
+    Applied,
+    Reverted,
+}
+
+/// One row `baseline` or `repair` changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerChange {
+    pub version: String,
+    pub name: String,
+    /// `baseline`, `repair applied`, `repair reverted`.
+    pub action: String,
+}
+
 /// Runs one source's migrations against one database.
 pub struct Migrator {
     pub kind: SourceKind,
@@ -131,12 +148,151 @@ impl Migrator {
         let result = self
             .up_locked(&mut conn, &migrations, options, on_event)
             .await;
-        // Released on disconnect too; unlock explicitly to keep the connection reusable.
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(MIGRATION_LOCK_KEY)
-            .execute(&mut conn)
-            .await;
+        unlock(&mut conn).await;
         result
+    }
+
+    /// Adopts a database that was migrated by hand: records every migration
+    /// on disk up to and including `up_to` as applied, without running it.
+    /// Refuses when a later migration is already in the ledger (that is a
+    /// `repair`, not an adoption).
+    pub async fn baseline(&self, up_to: &str) -> Result<Vec<LedgerChange>, Error> {
+        let (migrations, _) = self.source.list().await?;
+        let Some(last) = migrations.iter().position(|m| m.version == up_to) else {
+            return Err(Error::UnknownTarget {
+                version: up_to.to_string(),
+            });
+        };
+        let mut conn = self.connect().await?;
+        lock(&mut conn, self.lock_timeout).await?;
+        let result = async {
+            ledger::ensure_ledger(&mut conn, self.kind).await?;
+            let applied = ledger::read_ledger(&mut conn, self.kind).await?;
+            let later: Vec<String> = migrations[last + 1..]
+                .iter()
+                .filter(|m| applied.iter().any(|a| a.version == m.version))
+                .map(|m| {
+                    format!(
+                        "{} ({}) is already applied after the baseline",
+                        m.version, m.name
+                    )
+                })
+                .collect();
+            if !later.is_empty() {
+                return Err(Error::Refused { problems: later });
+            }
+            let chosen: Vec<&Migration> = migrations[..=last]
+                .iter()
+                .filter(|m| !applied.iter().any(|a| a.version == m.version))
+                .collect();
+            self.record(&mut conn, "baseline", &chosen, &[]).await
+        }
+        .await;
+        unlock(&mut conn).await;
+        result
+    }
+
+    /// Fixes the ledger deliberately, as `supabase migration repair` does:
+    /// `Applied` records each version as applied with the file's current
+    /// content (accepting a modification, or a failed non-transactional run
+    /// finished by hand); `Reverted` deletes its row. Every change is
+    /// written to `preflight.ledger_audit` with who made it.
+    pub async fn repair(
+        &self,
+        status: RepairStatus,
+        versions: &[String],
+    ) -> Result<Vec<LedgerChange>, Error> {
+        let (migrations, _) = self.source.list().await?;
+        let mut conn = self.connect().await?;
+        lock(&mut conn, self.lock_timeout).await?;
+        let result = async {
+            ledger::ensure_ledger(&mut conn, self.kind).await?;
+            match status {
+                RepairStatus::Applied => {
+                    let mut chosen = Vec::new();
+                    for v in versions {
+                        let m = migrations
+                            .iter()
+                            .find(|m| &m.version == v)
+                            .ok_or_else(|| Error::UnknownTarget { version: v.clone() })?;
+                        chosen.push(m);
+                    }
+                    self.record(&mut conn, "repair applied", &chosen, &[]).await
+                }
+                RepairStatus::Reverted => {
+                    let applied = ledger::read_ledger(&mut conn, self.kind).await?;
+                    let mut rows = Vec::new();
+                    for v in versions {
+                        let row = applied
+                            .iter()
+                            .find(|a| &a.version == v)
+                            .ok_or_else(|| Error::NotInLedger { version: v.clone() })?;
+                        rows.push((row.version.clone(), row.name.clone().unwrap_or_default()));
+                    }
+                    self.record(&mut conn, "repair reverted", &[], &rows).await
+                }
+            }
+        }
+        .await;
+        unlock(&mut conn).await;
+        result
+    }
+
+    /// Upserts `applied` and deletes `reverted` rows in one transaction, with
+    /// an audit row for each.
+    async fn record(
+        &self,
+        conn: &mut PgConnection,
+        action: &str,
+        applied: &[&Migration],
+        reverted: &[(String, String)],
+    ) -> Result<Vec<LedgerChange>, Error> {
+        let mut sql = format!("BEGIN;\n{}\n", ledger::AUDIT_DDL);
+        let mut changes = Vec::new();
+        for m in applied {
+            sql.push_str(&self.kind.upsert_sql(m, &self.applied_by));
+            sql.push_str(";\n");
+            sql.push_str(&ledger::audit_sql(
+                self.kind,
+                action,
+                &m.version,
+                &m.name,
+                &self.applied_by,
+            ));
+            changes.push(LedgerChange {
+                version: m.version.clone(),
+                name: m.name.clone(),
+                action: action.to_string(),
+            });
+        }
+        for (version, name) in reverted {
+            sql.push_str(&format!(
+                "DELETE FROM {} WHERE version = {};\n",
+                self.kind.ledger_table(),
+                ledger::quote(version)
+            ));
+            sql.push_str(&ledger::audit_sql(
+                self.kind,
+                action,
+                version,
+                name,
+                &self.applied_by,
+            ));
+            changes.push(LedgerChange {
+                version: version.clone(),
+                name: name.clone(),
+                action: action.to_string(),
+            });
+        }
+        sql.push_str("COMMIT;");
+        if let Err(source) = execute(conn, sql).await {
+            let _ = execute(conn, "ROLLBACK".to_string()).await;
+            return Err(Error::Query {
+                context: format!("{action}: update {}", self.kind.ledger_table()),
+                source,
+            });
+        }
+        Ok(changes)
     }
 
     async fn up_locked(
@@ -311,6 +467,14 @@ fn failure(m: &Migration, e: &sqlx::Error, prefix_chars: usize, line_base: usize
         line,
         message,
     }
+}
+
+/// Released on disconnect too; unlock explicitly to keep the connection reusable.
+async fn unlock(conn: &mut PgConnection) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(conn)
+        .await;
 }
 
 /// Takes the advisory lock, waiting at most `timeout`; then names the holder.

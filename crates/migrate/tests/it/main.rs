@@ -2,6 +2,7 @@
 //! started by the tests (Debian's `postgresql`; `scripts/setup` installs it).
 
 mod concurrency;
+mod ledger_ops;
 mod splitter;
 mod sql;
 mod supabase;

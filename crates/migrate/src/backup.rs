@@ -1,0 +1,185 @@
+//! `pg_dump` backups taken before migrating, kept in an [`ArtifactStore`].
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::artifact::{ArtifactStore, StoredArtifact};
+use crate::error::Error;
+use crate::pg::find_postgres_bin;
+
+/// A backup that was taken and stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backup {
+    pub database: String,
+    pub artifact: StoredArtifact,
+    #[serde(with = "millis")]
+    pub elapsed: Duration,
+}
+
+mod millis {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u128(d.as_millis())
+    }
+}
+
+/// The key a backup of `database` taken at `at` is stored under:
+/// `backups/<database>/<YYYYMMDDTHHMMSSZ>-<database>.dump`.
+pub fn backup_key(database: &str, at: jiff::Timestamp) -> String {
+    let stamp = at.strftime("%Y%m%dT%H%M%SZ");
+    format!("backups/{database}/{stamp}-{database}.dump")
+}
+
+/// The database name in a `postgres://` URL.
+pub fn database_name(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let path = rest.split_once('/')?.1;
+    let name = path.split(['?', '#']).next()?;
+    (!name.is_empty()).then(|| percent_decode(name))
+}
+
+/// Splits the password out of a URL, so it can travel in `PGPASSWORD`
+/// instead of on a command line that `ps` shows.
+fn split_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return (url.to_string(), None);
+    };
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return (url.to_string(), None);
+    };
+    (
+        format!("{scheme}://{user}@{host}{tail}"),
+        Some(percent_decode(password)),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `pg_dump` to use: beside the newest server binaries (a dump needs a
+/// client at least as new as the server), else the one on PATH.
+fn pg_dump() -> PathBuf {
+    find_postgres_bin()
+        .map(|bin| bin.join("pg_dump"))
+        .ok()
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("pg_dump"))
+}
+
+/// Dumps the database at `database_url` (custom format) to a temp file and
+/// puts it in `store` under `key`. The password never reaches an argv.
+pub async fn backup_database(
+    database_url: &str,
+    store: &dyn ArtifactStore,
+    key: &str,
+) -> Result<Backup, Error> {
+    crate::artifact::check_key(key)?;
+    let started = Instant::now();
+    let database = database_name(database_url).unwrap_or_default();
+    let scratch = tempfile::Builder::new()
+        .prefix("preflight-dump-")
+        .tempdir()
+        .map_err(|source| Error::Write {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let file = scratch.path().join("dump");
+    let (url, password) = split_password(database_url);
+    let program = pg_dump();
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(["--format=custom", "--no-password", "--file"])
+        .arg(&file)
+        .arg("--dbname")
+        .arg(&url)
+        .kill_on_drop(true);
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let output = cmd.output().await.map_err(|source| Error::Spawn {
+        program: program.display().to_string(),
+        source,
+    })?;
+    if !output.status.success() {
+        return Err(Error::Backup {
+            database,
+            stderr: redact_stderr(&String::from_utf8_lossy(&output.stderr), database_url),
+        });
+    }
+    let artifact = store.put_file(&file, key).await?;
+    Ok(Backup {
+        database,
+        artifact,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// pg_dump echoes connection strings in some errors.
+fn redact_stderr(stderr: &str, url: &str) -> String {
+    let (_, password) = split_password(url);
+    let mut text = stderr.trim().to_string();
+    if let Some(p) = password.filter(|p| !p.is_empty()) {
+        text = text.replace(&p, "***");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_leave_the_url() {
+        assert_eq!(
+            split_password("postgres://app:s%40cret@db:5432/mobius?sslmode=require"),
+            (
+                "postgres://app@db:5432/mobius?sslmode=require".to_string(),
+                Some("s@cret".to_string())
+            )
+        );
+        assert_eq!(
+            split_password("postgres://postgres@127.0.0.1:5/x"),
+            ("postgres://postgres@127.0.0.1:5/x".to_string(), None)
+        );
+        assert_eq!(
+            database_name("postgres://a:b@h/mobius_chat?x=1").as_deref(),
+            Some("mobius_chat")
+        );
+        assert_eq!(database_name("postgres://h"), None);
+    }
+
+    #[test]
+    fn backup_keys_sort_by_time() {
+        let at: jiff::Timestamp = "2026-02-14T10:15:00Z".parse().unwrap();
+        assert_eq!(
+            backup_key("mobius_chat", at),
+            "backups/mobius_chat/20260214T101500Z-mobius_chat.dump"
+        );
+    }
+}
