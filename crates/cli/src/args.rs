@@ -39,12 +39,32 @@ pub enum Command {
     /// Release manifests: validate, diff, promote, new.
     #[command(subcommand)]
     Manifest(ManifestCommand),
-    /// Migrations: status, plan, up.
+    /// Migrations: status, plan, up, baseline, repair, new, rollback.
     #[command(subcommand)]
     Migrate(MigrateCommand),
     /// Runbook checklists: show, check, sign, gate, render, archive.
     #[command(subcommand)]
     Checklist(ChecklistCommand),
+    /// The project's kept PostgreSQL cluster for the `local` environment.
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Whether the cluster exists and runs, its port and databases.
+    Status(LocalArgs),
+    /// Stop the server; keep its data.
+    Stop(LocalArgs),
+    /// Stop the server and delete its data.
+    Reset(LocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// The platform config; the cluster lives in `.preflight/` beside it.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,21 +283,45 @@ pub enum MigrateCommand {
     Status(MigrateArgs),
     /// What `up` would apply, with its SQL; changes nothing.
     Plan(MigrateArgs),
-    /// Apply pending migrations under the migration lock.
+    /// Back up, then apply pending migrations under the migration lock.
     Up(UpArgs),
+    /// Record migrations up to a version as applied without running them (adopting a hand-migrated database).
+    Baseline(BaselineArgs),
+    /// Fix the ledger deliberately: mark versions applied or reverted (recorded with who did it).
+    Repair(RepairArgs),
+    /// Create the next, correctly named migration file.
+    New(NewMigrationArgs),
+    /// Scaffold a new migration that reverts an earlier one (never edits it).
+    Rollback(RollbackArgs),
+}
+
+/// Where migrations come from: `--kind K --dir D`, or `--config F --module M`.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// The migration flavour (with --dir).
+    #[arg(long, value_enum, requires = "dir", required_unless_present = "config")]
+    pub kind: Option<MigrationKindArg>,
+    /// The migrations folder (with --kind).
+    #[arg(long, requires = "kind")]
+    pub dir: Option<PathBuf>,
+    /// The platform config (with --module, and --env for commands that touch a database).
+    #[arg(long, conflicts_with_all = ["kind", "dir"])]
+    pub config: Option<PathBuf>,
+    /// The module whose migrations to use (with --config).
+    #[arg(long, requires = "config")]
+    pub module: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
-    /// The migration flavour.
-    #[arg(long, value_enum)]
-    pub kind: MigrationKindArg,
-    /// The migrations folder.
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// The database (never printed).
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The environment whose database to use (with --config).
+    #[arg(long, requires = "config")]
+    pub env: Option<String>,
+    /// The database (with --kind/--dir; never printed).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: Option<String>,
     /// Seconds to wait for another runner's lock.
     #[arg(long, default_value_t = 60)]
     pub lock_timeout: u64,
@@ -302,4 +346,53 @@ pub struct UpArgs {
     /// Print the plan and the SQL; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Skip the pg_dump backup taken before migrating (anything but `local`).
+    #[arg(long)]
+    pub no_backup: bool,
+    /// Where backups go with --database-url (default .preflight/artifacts).
+    #[arg(long, conflicts_with = "config")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub migrate: MigrateArgs,
+    /// The last version that is already in the database.
+    #[arg(value_name = "VERSION")]
+    pub up_to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    pub migrate: MigrateArgs,
+    /// What to record the versions as.
+    #[arg(long, value_enum)]
+    pub status: RepairStatusArg,
+    /// The versions to repair.
+    #[arg(required = true)]
+    pub versions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RepairStatusArg {
+    Applied,
+    Reverted,
+}
+
+#[derive(Debug, Args)]
+pub struct NewMigrationArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// What the migration does, e.g. "add chat titles".
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The migration to revert: its version or name.
+    pub target: String,
 }

@@ -13,6 +13,7 @@
 mod args;
 mod commands;
 mod output;
+mod project;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -21,11 +22,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::{
-    ApproveArgs, ArchiveArgs, CheckArgs, ChecklistCommand, ChecklistFileArgs, ChecklistTarget, Cli,
-    Command, DiffArgs, Format, GateArgs, GlobalArgs, ManifestCommand, NewArgs, PromoteArgs,
-    RenderArgs, SignArgs, UncheckArgs, ValidateArgs,
+    ApproveArgs, ArchiveArgs, BaselineArgs, CheckArgs, ChecklistCommand, ChecklistFileArgs,
+    ChecklistTarget, Cli, Command, DiffArgs, Format, GateArgs, GlobalArgs, LocalArgs, LocalCommand,
+    ManifestCommand, MigrateArgs, MigrateCommand, MigrationKindArg, NewArgs, NewMigrationArgs,
+    PromoteArgs, RenderArgs, RepairArgs, RepairStatusArg, RollbackArgs, SignArgs, SourceArgs,
+    UncheckArgs, UpArgs, ValidateArgs,
 };
 pub use output::Output;
+pub use project::{LOCAL_ENV, Project, ResolvedDatabase, operator};
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

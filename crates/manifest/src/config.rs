@@ -24,7 +24,14 @@ const TOP_KEYS: &[&str] = &[
 const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
 const DATABASE_KEYS: &[&str] = &["extensions"];
-const ENV_KEYS: &[&str] = &["gcp_project", "region", "registry", "services", "databases"];
+const ENV_KEYS: &[&str] = &[
+    "gcp_project",
+    "region",
+    "registry",
+    "services",
+    "databases",
+    "artifacts",
+];
 const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
 const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
 const GATE_KEYS: &[&str] = &["name", "command", "dir", "severity", "envs", "timeout_secs"];
@@ -103,6 +110,9 @@ pub struct Environment {
     pub region: Option<String>,
     /// Image registry prefix, e.g. `gcr.io/mobius-prod`.
     pub registry: Option<String>,
+    /// Where backups, logs and evidence go: a folder (relative to the
+    /// config) or `gs://bucket/prefix`.
+    pub artifacts: Option<String>,
     /// Service name → base URL.
     pub services: BTreeMap<String, String>,
     /// Database name → where its URL comes from.
@@ -685,6 +695,7 @@ fn environment(
         gcp_project: None,
         region: None,
         registry: None,
+        artifacts: None,
         services: BTreeMap::new(),
         databases: BTreeMap::new(),
     };
@@ -720,6 +731,18 @@ fn environment(
             .width(r.chars().count());
         }
         env.registry = Some(r.trim_end_matches('/').to_string());
+    }
+    if let Some(n) = f.get("artifacts")
+        && let Some(a) = reader::nonempty_string(sink, n, "`artifacts`")
+    {
+        if let Some(rest) = a.strip_prefix("gs://")
+            && rest.split('/').next().is_none_or(str::is_empty)
+        {
+            sink.error(n.pos, Code::InvalidValue, format!("`{a}` names no bucket"))
+                .width(a.chars().count())
+                .hint("write gs://BUCKET or gs://BUCKET/PREFIX, or a folder");
+        }
+        env.artifacts = Some(a);
     }
     if let Some(n) = f.get("services") {
         for (svc, value, _) in named(sink, n, "`services`") {

@@ -1,12 +1,19 @@
-//! `preflight migrate status | plan | up`.
+//! `preflight migrate status | plan | up | baseline | repair | new | rollback`.
 
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::{Context as _, bail};
 use preflight_migrate::{
-    MigrationState, Migrator, SourceKind, SqlDir, Status, SupabaseDir, UpEvent, UpOptions,
+    ArtifactStore, LocalDirStore, MigrationState, Migrator, RepairStatus, SourceKind, SqlDir,
+    Status, SupabaseDir, UpEvent, UpOptions,
 };
 
-use crate::args::{MigrateArgs, MigrateCommand, MigrationKindArg};
+use crate::args::{
+    MigrateArgs, MigrateCommand, MigrationKindArg, RepairStatusArg, SourceArgs, UpArgs,
+};
+use crate::project::{LOCAL_ENV, Project, operator};
 use crate::{Outcome, Output};
 
 pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -17,55 +24,146 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
         match command {
             MigrateCommand::Status(args) => status(&args, output).await,
             MigrateCommand::Plan(args) => {
+                let target = resolve(&args)?;
                 let options = UpOptions {
                     dry_run: true,
                     ..Default::default()
                 };
-                up(&args, &options, output).await
+                up(&target, &options, output).await
             }
-            MigrateCommand::Up(args) => {
-                let options = UpOptions {
-                    target: args.target.clone(),
-                    allow_out_of_order: args.allow_out_of_order,
-                    dry_run: args.dry_run,
+            MigrateCommand::Up(args) => up_command(&args, output).await,
+            MigrateCommand::Baseline(args) => {
+                let target = resolve(&args.migrate)?;
+                let changes = target.migrator.baseline(&args.up_to).await;
+                ledger_changes(changes, output)
+            }
+            MigrateCommand::Repair(args) => {
+                let target = resolve(&args.migrate)?;
+                let status = match args.status {
+                    RepairStatusArg::Applied => RepairStatus::Applied,
+                    RepairStatusArg::Reverted => RepairStatus::Reverted,
                 };
-                up(&args.migrate, &options, output).await
+                let changes = target.migrator.repair(status, &args.versions).await;
+                ledger_changes(changes, output)
+            }
+            MigrateCommand::New(args) => {
+                let (kind, dir) = source_dir(&args.source)?;
+                let path =
+                    preflight_migrate::new_migration(kind, &dir, &args.name, jiff::Timestamp::now())
+                        .await?;
+                writeln!(output.out, "{}", path.display())?;
+                Ok(Outcome::Ok)
+            }
+            MigrateCommand::Rollback(args) => {
+                let (kind, dir) = source_dir(&args.source)?;
+                let path = preflight_migrate::rollback_migration(
+                    kind,
+                    &dir,
+                    &args.target,
+                    jiff::Timestamp::now(),
+                )
+                .await?;
+                writeln!(output.out, "{}", path.display())?;
+                if !output.quiet {
+                    writeln!(
+                        output.err,
+                        "finish the statements in it, review, then `migrate up`; the reverted file is unchanged"
+                    )?;
+                }
+                Ok(Outcome::Ok)
             }
         }
     })
 }
 
-fn migrator(args: &MigrateArgs) -> Migrator {
-    let kind = match args.kind {
+/// A migrator and what the command needs to know about where it points.
+struct Target {
+    migrator: Migrator,
+    /// The config's environment, when one was named.
+    env: Option<String>,
+    project: Option<Project>,
+    /// The database, for people.
+    database: String,
+}
+
+fn kind_of(arg: MigrationKindArg) -> SourceKind {
+    match arg {
         MigrationKindArg::Sql => SourceKind::Sql,
         MigrationKindArg::Supabase => SourceKind::Supabase,
-    };
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    Migrator {
-        kind,
-        source: match kind {
-            SourceKind::Sql => Box::new(SqlDir {
-                dir: args.dir.clone(),
-            }),
-            SourceKind::Supabase => Box::new(SupabaseDir {
-                dir: args.dir.clone(),
-            }),
-        },
-        database_url: args.database_url.clone(),
-        applied_by: if host.is_empty() {
-            user
-        } else {
-            format!("{user}@{host}")
-        },
-        lock_timeout: Duration::from_secs(args.lock_timeout),
     }
 }
 
+/// The migrations folder of `--kind/--dir` or `--config/--module`.
+fn source_dir(args: &SourceArgs) -> anyhow::Result<(SourceKind, PathBuf)> {
+    match (&args.config, args.kind, &args.dir) {
+        (Some(config), _, _) => {
+            let project = Project::load(config)?;
+            let module = args.module.as_deref().context("--config needs --module")?;
+            let m = project.module(module)?;
+            let source = m
+                .migrations
+                .as_ref()
+                .with_context(|| format!("module `{module}` declares no migrations"))?;
+            let kind = match source.kind {
+                preflight_manifest::MigrationKind::Sql => SourceKind::Sql,
+                preflight_manifest::MigrationKind::Supabase => SourceKind::Supabase,
+                other => bail!(
+                    "module `{module}` migrates with {}; create its files with that tool",
+                    other.as_str()
+                ),
+            };
+            Ok((kind, project.root().join(&m.repo).join(&source.dir)))
+        }
+        (None, Some(kind), Some(dir)) => Ok((kind_of(kind), dir.clone())),
+        _ => bail!("name the migrations with --kind and --dir, or --config and --module"),
+    }
+}
+
+fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
+    let lock_timeout = Duration::from_secs(args.lock_timeout);
+    let applied_by = operator();
+    if let Some(config) = &args.source.config {
+        let project = Project::load(config)?;
+        let env = args.env.as_deref().context("--config needs --env")?;
+        let module = args
+            .source
+            .module
+            .as_deref()
+            .context("--config needs --module")?;
+        let (migrator, db) = project.migrator(env, module, &applied_by, lock_timeout)?;
+        return Ok(Target {
+            migrator,
+            env: Some(env.to_string()),
+            project: Some(project),
+            database: format!("{} ({})", db.name, db.via),
+        });
+    }
+    let (kind, dir) = source_dir(&args.source)?;
+    let url = args
+        .database_url
+        .clone()
+        .context("name the database with --database-url (or DATABASE_URL)")?;
+    // The name only: hosts and users stay out of logs.
+    let database = preflight_migrate::database_name(&url).unwrap_or_else(|| "the database".into());
+    Ok(Target {
+        migrator: Migrator {
+            kind,
+            source: match kind {
+                SourceKind::Sql => Box::new(SqlDir { dir }),
+                SourceKind::Supabase => Box::new(SupabaseDir { dir }),
+            },
+            database_url: url,
+            applied_by,
+            lock_timeout,
+        },
+        env: None,
+        project: None,
+        database,
+    })
+}
+
 async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let status = migrator(args).status().await?;
+    let status = resolve(args)?.migrator.status().await?;
     if output.json() {
         output.print_json(&status)?;
     } else {
@@ -109,40 +207,143 @@ fn print_status(output: &mut Output<'_>, status: &Status) -> anyhow::Result<()> 
     Ok(())
 }
 
+fn ledger_changes(
+    changes: Result<Vec<preflight_migrate::LedgerChange>, preflight_migrate::Error>,
+    output: &mut Output<'_>,
+) -> anyhow::Result<Outcome> {
+    let changes = match changes {
+        Ok(c) => c,
+        Err(e @ preflight_migrate::Error::Refused { .. }) => {
+            writeln!(output.err, "error: {e}")?;
+            return Ok(Outcome::NotOk);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if output.json() {
+        output.print_json(&changes)?;
+    } else {
+        for c in &changes {
+            writeln!(output.out, "{:<16} {:<16} {}", c.action, c.version, c.name)?;
+        }
+        if !output.quiet {
+            writeln!(output.out, "{} ledger row(s) changed", changes.len())?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `up`: a backup first (except on `local`, or with --no-backup), then apply.
+async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let target = resolve(&args.migrate)?;
+    let options = UpOptions {
+        target: args.target.clone(),
+        allow_out_of_order: args.allow_out_of_order,
+        dry_run: args.dry_run,
+    };
+    let is_local = target.env.as_deref() == Some(LOCAL_ENV);
+    if !args.dry_run && !args.no_backup && !is_local {
+        let pending = target
+            .migrator
+            .status()
+            .await?
+            .pending(options.target.as_deref(), options.allow_out_of_order)
+            .len();
+        if pending > 0 {
+            let store: Box<dyn ArtifactStore> = match (&target.project, &target.env) {
+                (Some(project), Some(env)) => project.artifact_store(env)?,
+                _ => Box::new(LocalDirStore {
+                    root: args
+                        .backup_dir
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(".preflight/artifacts")),
+                }),
+            };
+            let name = preflight_migrate::database_name(&target.migrator.database_url)
+                .unwrap_or_else(|| "database".into());
+            let key = preflight_migrate::backup_key(&name, jiff::Timestamp::now());
+            if !output.quiet && !output.json() {
+                writeln!(
+                    output.err,
+                    "backing up {} before migrating…",
+                    target.database
+                )?;
+            }
+            let backup =
+                preflight_migrate::backup_database(&target.migrator.database_url, &*store, &key)
+                    .await
+                    .context("the backup failed, so nothing was migrated (use --no-backup to skip it deliberately)")?;
+            if !output.json() {
+                writeln!(
+                    output.err,
+                    "backup: {} ({} bytes, sha256 {})",
+                    backup.artifact.uri, backup.artifact.size, backup.artifact.sha256
+                )?;
+            }
+        }
+    }
+    up(&target, &options, output).await
+}
+
 async fn up(
-    args: &MigrateArgs,
+    target: &Target,
     options: &UpOptions,
     output: &mut Output<'_>,
 ) -> anyhow::Result<Outcome> {
-    let migrator = migrator(args);
+    let migrator = &target.migrator;
     let quiet = output.quiet || output.json();
-    let mut progress: Vec<String> = Vec::new();
+    let bar = (!quiet && output.color && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut lines: Vec<String> = Vec::new();
     let mut on_event = |e: UpEvent| {
         if quiet {
             return;
         }
-        match e {
-            UpEvent::Locked { waited } if waited > Duration::from_millis(500) => {
-                progress.push(format!(
+        match (e, &bar) {
+            (UpEvent::Locked { waited }, _) if waited > Duration::from_millis(500) => {
+                lines.push(format!(
                     "waited {:.1}s for the migration lock",
                     waited.as_secs_f64()
                 ));
             }
-            UpEvent::Applying {
-                index,
-                count,
-                version,
-                name,
-            } => progress.push(format!("[{}/{count}] applying {version} {name}", index + 1)),
-            UpEvent::Applied { version, elapsed } => progress.push(format!(
-                "        applied {version} in {} ms",
-                elapsed.as_millis()
-            )),
+            (UpEvent::Planned { count }, Some(bar)) => bar.set_length(count as u64),
+            (UpEvent::Applying { version, name, .. }, Some(bar)) => {
+                bar.set_message(format!("{version} {name}"));
+            }
+            (UpEvent::Applied { .. }, Some(bar)) => bar.inc(1),
+            (
+                UpEvent::Applying {
+                    index,
+                    count,
+                    version,
+                    name,
+                },
+                None,
+            ) => {
+                lines.push(format!("[{}/{count}] applying {version} {name}", index + 1));
+            }
+            (UpEvent::Applied { version, elapsed }, None) => {
+                lines.push(format!(
+                    "        applied {version} in {} ms",
+                    elapsed.as_millis()
+                ));
+            }
             _ => {}
         }
     };
     let result = migrator.up(options, &mut on_event).await;
-    for line in &progress {
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    for line in &lines {
         writeln!(output.err, "{line}")?;
     }
     let report = match result {
@@ -172,7 +373,12 @@ async fn up(
             }
         }
     } else if !output.quiet {
-        writeln!(output.out, "applied {} migration(s)", report.applied.len())?;
+        writeln!(
+            output.out,
+            "applied {} migration(s) to {}",
+            report.applied.len(),
+            target.database
+        )?;
     }
     Ok(Outcome::Ok)
 }

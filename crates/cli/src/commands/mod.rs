@@ -1,6 +1,7 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
 mod checklist;
+mod local;
 mod manifest;
 mod migrate;
 
@@ -12,6 +13,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Manifest(cmd) => manifest::run(cmd, output),
         Command::Migrate(cmd) => migrate::run(cmd, output),
         Command::Checklist(cmd) => checklist::run(cmd, output),
+        Command::Local(cmd) => local::run(cmd, output),
     }
 }
 

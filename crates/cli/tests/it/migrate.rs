@@ -51,9 +51,12 @@ async fn status_up_status_and_exit_codes() {
         String::from_utf8_lossy(&plan.stdout)
             .contains("ALTER TABLE chat_threads ADD COLUMN rag_meta jsonb;")
     );
-    let up = preflight_cmd(&["migrate", "up", "--kind", "sql", "--dir", d], &url)
-        .output()
-        .unwrap();
+    let up = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
     assert_eq!(
         up.status.code(),
         Some(0),
@@ -98,11 +101,23 @@ async fn eight_processes_apply_every_migration_exactly_once() {
     let d = dir.path().to_str().unwrap();
     let children: Vec<_> = (0..8)
         .map(|_| {
-            preflight_cmd(&["-q", "migrate", "up", "--kind", "sql", "--dir", d], &url)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            preflight_cmd(
+                &[
+                    "-q",
+                    "migrate",
+                    "up",
+                    "--no-backup",
+                    "--kind",
+                    "sql",
+                    "--dir",
+                    d,
+                ],
+                &url,
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for child in children {
@@ -136,11 +151,14 @@ async fn kill_9_mid_migration_leaves_no_ledger_row_and_the_next_run_succeeds() {
         "INSERT INTO t VALUES (2);\nSELECT pg_sleep(3);\n",
     );
     let d = dir.path().to_str().unwrap();
-    let mut child = preflight_cmd(&["migrate", "up", "--kind", "sql", "--dir", d], &url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     // Wait until the slow migration is running on the server.
     let started = Instant::now();
     loop {
@@ -164,9 +182,12 @@ async fn kill_9_mid_migration_leaves_no_ledger_row_and_the_next_run_succeeds() {
         .await,
         0
     );
-    let again = preflight_cmd(&["migrate", "up", "--kind", "sql", "--dir", d], &url)
-        .output()
-        .unwrap();
+    let again = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
     assert!(
         again.status.success(),
         "{}",
@@ -199,9 +220,12 @@ async fn the_example_chat_and_supabase_modules_apply() {
         ),
     ] {
         let url = pg.create_database(db).unwrap();
-        let up = preflight_cmd(&["migrate", "up", "--kind", kind, "--dir", dir], &url)
-            .output()
-            .unwrap();
+        let up = preflight_cmd(
+            &["migrate", "up", "--no-backup", "--kind", kind, "--dir", dir],
+            &url,
+        )
+        .output()
+        .unwrap();
         assert!(
             up.status.success(),
             "{db}: {}",
@@ -225,4 +249,255 @@ async fn the_example_chat_and_supabase_modules_apply() {
                 .all(|e| e["state"] == "applied")
         );
     }
+}
+
+/// A copy of examples/mobius in a temp dir, so its `.preflight/` is private.
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .args(["-r", "../../examples/mobius/."])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(dir.path().join(".preflight"));
+    dir
+}
+
+/// Stops the kept cluster when a test ends, pass or fail.
+struct ResetLocal(std::path::PathBuf);
+
+impl Drop for ResetLocal {
+    fn drop(&mut self) {
+        let _ = preflight_migrate::LocalPostgres::reset(&self.0);
+    }
+}
+
+#[test]
+fn the_local_env_keeps_its_cluster_between_commands() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let config = project.path().join("preflight.yaml");
+    let config = config.to_str().unwrap();
+    let args = |verb: &str| {
+        vec![
+            "migrate".to_string(),
+            verb.to_string(),
+            "--config".into(),
+            config.into(),
+            "--env".into(),
+            "local".into(),
+            "--module".into(),
+            "mobius-chat".into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .args(a)
+            .env("NO_COLOR", "1")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let before = run(args("status"));
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&before.stderr)
+    );
+    let up = run(args("up"));
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&up.stdout);
+    assert!(
+        stdout.contains("applied 2 migration(s) to mobius_chat (local)"),
+        "{stdout}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&up.stderr).contains("backup"),
+        "local takes no backup"
+    );
+    let after = run(args("status"));
+    assert_eq!(
+        after.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+
+    let local = |verb: &str| {
+        run(vec![
+            "local".into(),
+            verb.into(),
+            "--config".into(),
+            config.into(),
+        ])
+    };
+    let status = String::from_utf8_lossy(&local("status").stdout).to_string();
+    assert!(
+        status.starts_with("running on 127.0.0.1:") && status.contains("  mobius_chat"),
+        "{status}"
+    );
+    assert_eq!(String::from_utf8_lossy(&local("stop").stdout), "stopped\n");
+    // Started again on demand, with the same data.
+    let again = run(args("status"));
+    assert_eq!(again.status.code(), Some(0));
+    assert!(local("reset").status.success());
+    assert!(String::from_utf8_lossy(&local("status").stdout).starts_with("no local cluster"));
+}
+
+#[test]
+fn up_backs_up_first_outside_local() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("mobius_chat").unwrap();
+    let project = example_copy();
+    let config = project.path().join("preflight.yaml");
+    let up = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args([
+            "migrate",
+            "up",
+            "--env",
+            "dev",
+            "--module",
+            "mobius-chat",
+            "--config",
+        ])
+        .arg(&config)
+        .env("DEV_CHAT_DATABASE_URL", &url)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{stderr}");
+    assert!(stderr.contains("backup: "), "{stderr}");
+    let backups = project
+        .path()
+        .join(".preflight/artifacts/dev/backups/mobius_chat");
+    let files: Vec<_> = std::fs::read_dir(&backups).unwrap().flatten().collect();
+    assert_eq!(files.len(), 2, "the dump and its checksum");
+
+    // Nothing pending: no second backup.
+    let again = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args([
+            "migrate",
+            "up",
+            "--env",
+            "dev",
+            "--module",
+            "mobius-chat",
+            "--config",
+        ])
+        .arg(&config)
+        .env("DEV_CHAT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 2);
+
+    // An unset variable is named.
+    let unset = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args([
+            "migrate",
+            "status",
+            "--env",
+            "dev",
+            "--module",
+            "mobius-chat",
+            "--config",
+        ])
+        .arg(&config)
+        .env_remove("DEV_CHAT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(unset.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("$DEV_CHAT_DATABASE_URL, which is not set")
+    );
+}
+
+#[tokio::test]
+async fn baseline_repair_new_and_rollback_through_the_cli() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE a (id int);\n");
+    write(dir.path(), "002_more.sql", "CREATE TABLE b (id int);\n");
+    let d = dir.path().to_str().unwrap();
+    let new = preflight_cmd(
+        &["migrate", "new", "--kind", "sql", "--dir", d, "add c"],
+        &url,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&new.stdout)
+            .trim_end()
+            .ends_with("003_add_c.sql")
+    );
+    write(dir.path(), "003_add_c.sql", "CREATE TABLE c (id int);\n");
+    let baseline = preflight_cmd(
+        &[
+            "migrate",
+            "baseline",
+            "--kind",
+            "sql",
+            "--dir",
+            d,
+            "002",
+        ],
+        &url,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        baseline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&baseline.stderr)
+    );
+    let text = String::from_utf8_lossy(&baseline.stdout);
+    assert!(text.contains("2 ledger row(s) changed"), "{text}");
+    let up = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let repair = preflight_cmd(
+        &[
+            "migrate", "repair", "--kind", "sql", "--dir", d, "--status", "reverted", "003",
+        ],
+        &url,
+    )
+    .output()
+    .unwrap();
+    assert!(repair.status.success());
+    let status = preflight_cmd(&["migrate", "status", "--kind", "sql", "--dir", d], &url)
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("pending        003"));
+    let rollback = preflight_cmd(
+        &["migrate", "rollback", "--kind", "sql", "--dir", d, "002"],
+        &url,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&rollback.stdout)
+            .trim_end()
+            .ends_with("004_rollback_more.sql")
+    );
+    assert_eq!(
+        scalar(&url, "SELECT count(*) FROM preflight.ledger_audit").await,
+        3
+    );
 }
