@@ -156,24 +156,17 @@ pub async fn read_ledger(
              FROM supabase_migrations.schema_migrations ORDER BY version"
         }
     };
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(kind.ledger_table())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|source| Error::Query {
-            context: "look for the ledger table".into(),
-            source,
-        })?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(sql)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|source| Error::Query {
-            context: format!("read {}", kind.ledger_table()),
-            source,
-        })?;
+    // One simple-protocol round trip; a missing table means nothing was applied.
+    let rows = match sqlx::raw_sql(sql).fetch_all(&mut *conn).await {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Query {
+                context: format!("read {}", kind.ledger_table()),
+                source,
+            });
+        }
+    };
     Ok(rows
         .into_iter()
         .map(|r| AppliedRow {

@@ -55,6 +55,11 @@ pub struct Status {
 
 impl Status {
     pub fn compute(kind: SourceKind, migrations: &[Migration], applied: &[AppliedRow]) -> Status {
+        // `python:NAME` and `sql:FILE` rows belong to a script list sharing the ledger.
+        let applied: Vec<&AppliedRow> = applied
+            .iter()
+            .filter(|a| kind != SourceKind::Sql || !a.version.contains(':'))
+            .collect();
         let newest_applied = migrations
             .iter()
             .rposition(|m| applied.iter().any(|a| a.version == m.version));
@@ -93,7 +98,7 @@ impl Status {
                 }
             })
             .collect();
-        for row in applied {
+        for row in applied.iter().copied() {
             if !migrations.iter().any(|m| m.version == row.version) {
                 entries.push(StatusEntry {
                     version: row.version.clone(),

@@ -131,16 +131,17 @@ impl Migrator {
             return Err(Error::UnknownTarget { version: t.clone() });
         }
         let mut conn = self.connect().await?;
-        if options.dry_run {
-            let applied = ledger::read_ledger(&mut conn, self.kind).await?;
-            let status = Status::compute(self.kind, &migrations, &applied);
-            refuse_drift(&status, options.allow_out_of_order)?;
-            let plan =
-                plan_of(&status.pending(options.target.as_deref(), options.allow_out_of_order));
+        // Read without the lock first: a clean database needs neither the
+        // lock nor the ledger DDL, which keeps the no-op re-run fast.
+        let applied = ledger::read_ledger(&mut conn, self.kind).await?;
+        let status = Status::compute(self.kind, &migrations, &applied);
+        refuse_drift(&status, options.allow_out_of_order)?;
+        let pending = status.pending(options.target.as_deref(), options.allow_out_of_order);
+        if options.dry_run || pending.is_empty() {
             return Ok(UpReport {
                 applied: Vec::new(),
-                dry_run: true,
-                plan,
+                dry_run: options.dry_run,
+                plan: plan_of(&pending),
             });
         }
         let waited = lock(&mut conn, self.lock_timeout).await?;
