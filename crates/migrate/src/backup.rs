@@ -140,6 +140,10 @@ pub async fn backup_database(
     })
 }
 
+pub(crate) fn password_of(url: &str) -> Option<String> {
+    split_password(url).1
+}
+
 /// pg_dump echoes connection strings in some errors.
 fn redact_stderr(stderr: &str, url: &str) -> String {
     let (_, password) = split_password(url);

@@ -66,6 +66,38 @@ pub enum Error {
     },
     #[error("pg_dump of database `{database}` failed: {stderr}")]
     Backup { database: String, stderr: String },
+    #[error("{}:{line}: {message}", path.display())]
+    AlembicScript {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{message} ({})", files.iter().map(|(p, l)| format!("{}:{l}", p.display())).collect::<Vec<_>>().join(", "))]
+    AlembicGraph {
+        message: String,
+        files: Vec<(PathBuf, usize)>,
+    },
+    #[error("cannot resolve Alembic target `{target}`: {reason}")]
+    AlembicTarget { target: String, reason: String },
+    #[error("alembic upgrade failed{}; alembic_version is now [{}]\n{output}", match (revision, path) { (Some(r), Some(p)) => format!(" in revision {r} ({})", p.display()), _ => String::new() }, now_at.join(", "))]
+    AlembicFailed {
+        revision: Option<String>,
+        path: Option<PathBuf>,
+        now_at: Vec<String>,
+        /// The last lines of Alembic's output.
+        output: String,
+    },
+    #[error("after the upgrade alembic_version holds [{}], expected [{}]", found.join(", "), expected.join(", "))]
+    AlembicVersionMismatch {
+        expected: Vec<String>,
+        found: Vec<String>,
+    },
+    #[error("{}: script {name} failed\n{output}", path.display())]
+    ScriptFailed {
+        name: String,
+        path: PathBuf,
+        output: String,
+    },
     #[error("cannot run {program}")]
     Spawn {
         program: String,

@@ -159,7 +159,9 @@ pub async fn read_ledger(
     // One simple-protocol round trip; a missing table means nothing was applied.
     let rows = match sqlx::raw_sql(sql).fetch_all(&mut *conn).await {
         Ok(rows) => rows,
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => return Ok(Vec::new()),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
+            return Ok(Vec::new());
+        }
         Err(source) => {
             return Err(Error::Query {
                 context: format!("read {}", kind.ledger_table()),

@@ -29,6 +29,7 @@
 //! # let _ = report; Ok(()) }
 //! ```
 
+mod alembic;
 mod artifact;
 mod backup;
 mod error;
@@ -40,6 +41,10 @@ mod scaffold;
 mod source;
 mod split;
 
+pub use alembic::{
+    AlembicMigrator, AlembicProject, AlembicReport, AlembicStatus, AlembicWarning, Revision,
+    RevisionGraph, UpgradePlan, load_revisions,
+};
 pub use artifact::{ArtifactStore, LocalDirStore, StoredArtifact, check_key};
 pub use backup::{Backup, backup_database, backup_key, database_name};
 pub use error::Error;

@@ -97,13 +97,7 @@ impl std::fmt::Debug for Migrator {
 
 impl Migrator {
     pub async fn connect(&self) -> Result<PgConnection, Error> {
-        let options: PgConnectOptions = self.database_url.parse().map_err(Error::Connect)?;
-        options
-            .application_name("preflight migrate")
-            .disable_statement_logging()
-            .connect()
-            .await
-            .map_err(Error::Connect)
+        connect(&self.database_url).await
     }
 
     /// Status of every migration; reads only.
@@ -470,8 +464,19 @@ fn failure(m: &Migration, e: &sqlx::Error, prefix_chars: usize, line_base: usize
     }
 }
 
+/// Connects as `preflight migrate` (so `pg_stat_activity` shows who holds the lock).
+pub(crate) async fn connect(url: &str) -> Result<PgConnection, Error> {
+    let options: PgConnectOptions = url.parse().map_err(Error::Connect)?;
+    options
+        .application_name("preflight migrate")
+        .disable_statement_logging()
+        .connect()
+        .await
+        .map_err(Error::Connect)
+}
+
 /// Released on disconnect too; unlock explicitly to keep the connection reusable.
-async fn unlock(conn: &mut PgConnection) {
+pub(crate) async fn unlock(conn: &mut PgConnection) {
     let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(MIGRATION_LOCK_KEY)
         .execute(conn)
@@ -479,7 +484,7 @@ async fn unlock(conn: &mut PgConnection) {
 }
 
 /// Takes the advisory lock, waiting at most `timeout`; then names the holder.
-async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<Duration, Error> {
+pub(crate) async fn lock(conn: &mut PgConnection, timeout: Duration) -> Result<Duration, Error> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {

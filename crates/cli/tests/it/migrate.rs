@@ -440,15 +440,7 @@ async fn baseline_repair_new_and_rollback_through_the_cli() {
     );
     write(dir.path(), "003_add_c.sql", "CREATE TABLE c (id int);\n");
     let baseline = preflight_cmd(
-        &[
-            "migrate",
-            "baseline",
-            "--kind",
-            "sql",
-            "--dir",
-            d,
-            "002",
-        ],
+        &["migrate", "baseline", "--kind", "sql", "--dir", d, "002"],
         &url,
     )
     .output()

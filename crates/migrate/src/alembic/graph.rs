@@ -54,14 +54,23 @@ impl RevisionGraph {
             if let Some(c) = r.id.chars().find(|c| ILLEGAL.contains(c)) {
                 return Err(graph_error(
                     &[r],
-                    format!("revision id `{}` contains `{c}`, which Alembic does not allow", r.id),
+                    format!(
+                        "revision id `{}` contains `{c}`, which Alembic does not allow",
+                        r.id
+                    ),
                 ));
             }
             if r.down_revision.iter().flatten().any(|d| d == &r.id) {
-                return Err(graph_error(&[r], format!("revision {} is its own down_revision", r.id)));
+                return Err(graph_error(
+                    &[r],
+                    format!("revision {} is its own down_revision", r.id),
+                ));
             }
             if r.depends_on.iter().flatten().any(|d| d == &r.id) {
-                return Err(graph_error(&[r], format!("revision {} depends on itself", r.id)));
+                return Err(graph_error(
+                    &[r],
+                    format!("revision {} depends on itself", r.id),
+                ));
             }
             if let Some(&j) = index.get(&r.id) {
                 return Err(graph_error(
@@ -96,7 +105,10 @@ impl RevisionGraph {
                 let j = index.get(d).copied().ok_or_else(|| {
                     graph_error(
                         &[r],
-                        format!("revision {d}, the down_revision of {}, is not present", r.id),
+                        format!(
+                            "revision {d}, the down_revision of {}, is not present",
+                            r.id
+                        ),
                     )
                 })?;
                 if !down[i].contains(&j) {
@@ -134,8 +146,13 @@ impl RevisionGraph {
         let mut graph = RevisionGraph {
             heads: (0..n).filter(|&i| is_head[i]).collect(),
             real_heads: (0..n).filter(|&i| is_real_head[i]).collect(),
-            bases: (0..n).filter(|&i| revs[i].down_revision.is_none()).collect(),
-            labels: revs.iter().map(|r| r.branch_labels.iter().cloned().collect()).collect(),
+            bases: (0..n)
+                .filter(|&i| revs[i].down_revision.is_none())
+                .collect(),
+            labels: revs
+                .iter()
+                .map(|r| r.branch_labels.iter().cloned().collect())
+                .collect(),
             normalized_deps: vec![Vec::new(); n],
             revs,
             index,
@@ -170,9 +187,13 @@ impl RevisionGraph {
             .collect();
         let check = |heads: &[usize], bases: &[usize], dependency: bool| -> Result<(), Error> {
             let up: HashSet<usize> = if dependency {
-                self.related(heads, |g, r| g.all_down(r)).into_iter().collect()
+                self.related(heads, |g, r| g.all_down(r))
+                    .into_iter()
+                    .collect()
             } else {
-                self.related(heads, |g, r| g.down[r].clone()).into_iter().collect()
+                self.related(heads, |g, r| g.down[r].clone())
+                    .into_iter()
+                    .collect()
             };
             let down: HashSet<usize> = if dependency {
                 self.related(bases, |g, r| g.all_next[r].iter().copied().collect())
@@ -184,15 +205,24 @@ impl RevisionGraph {
                     .collect()
             };
             let stuck: Vec<&Revision> = (0..n)
-                .filter(|i| heads.is_empty() || bases.is_empty() || !(up.contains(i) && down.contains(i)))
+                .filter(|i| {
+                    heads.is_empty() || bases.is_empty() || !(up.contains(i) && down.contains(i))
+                })
                 .map(|i| &self.revs[i])
                 .collect();
             if stuck.is_empty() {
                 return Ok(());
             }
             let ids: Vec<&str> = stuck.iter().map(|r| r.id.as_str()).collect();
-            let what = if dependency { "dependency cycle" } else { "cycle" };
-            Err(graph_error(&stuck, format!("{what} among revisions {}", ids.join(", "))))
+            let what = if dependency {
+                "dependency cycle"
+            } else {
+                "cycle"
+            };
+            Err(graph_error(
+                &stuck,
+                format!("{what} among revisions {}", ids.join(", ")),
+            ))
         };
         check(&self.heads, &self.bases, false)?;
         check(&self.real_heads, &real_bases, true)
@@ -263,15 +293,24 @@ impl RevisionGraph {
     }
 
     fn ancestors(&self, targets: &[usize]) -> HashSet<usize> {
-        self.related(targets, |g, r| g.normalized_down(r)).into_iter().collect()
+        self.related(targets, |g, r| g.normalized_down(r))
+            .into_iter()
+            .collect()
     }
 
     /// Alembic's `_topological_sort`: newest first, walking one branch down
     /// until another head still needs what comes next.
     fn topological_sort(&self, revisions: &HashSet<usize>, heads: &[usize]) -> Vec<usize> {
         let mut todo = revisions.clone();
-        let mut current: Vec<usize> = heads.iter().copied().filter(|h| todo.contains(h)).collect::<BTreeSet<_>>().into_iter().collect();
-        let mut ancestors: Vec<HashSet<usize>> = current.iter().map(|&h| self.ancestors(&[h])).collect();
+        let mut current: Vec<usize> = heads
+            .iter()
+            .copied()
+            .filter(|h| todo.contains(h))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut ancestors: Vec<HashSet<usize>> =
+            current.iter().map(|&h| self.ancestors(&[h])).collect();
         let mut output = Vec::new();
         let mut idx = 0;
         while !current.is_empty() {
@@ -297,7 +336,8 @@ impl RevisionGraph {
                 current.remove(idx);
                 ancestors.remove(idx);
                 idx = idx.saturating_sub(1);
-            } else if self.normalized_deps[candidate].is_empty() && self.down[candidate].len() == 1 {
+            } else if self.normalized_deps[candidate].is_empty() && self.down[candidate].len() == 1
+            {
                 current[idx] = to_add[0];
                 ancestors[idx].remove(&candidate);
             } else {
@@ -351,13 +391,17 @@ impl RevisionGraph {
 
     /// Revisions more than one revision builds on (`alembic branches`).
     pub fn branch_points(&self) -> Vec<&str> {
-        let list: Vec<usize> = (0..self.revs.len()).filter(|&i| self.next[i].len() > 1).collect();
+        let list: Vec<usize> = (0..self.revs.len())
+            .filter(|&i| self.next[i].len() > 1)
+            .collect();
         self.ids(&list)
     }
 
     /// Revisions with several down revisions.
     pub fn merge_points(&self) -> Vec<&str> {
-        let list: Vec<usize> = (0..self.revs.len()).filter(|&i| self.down[i].len() > 1).collect();
+        let list: Vec<usize> = (0..self.revs.len())
+            .filter(|&i| self.down[i].len() > 1)
+            .collect();
         self.ids(&list)
     }
 
@@ -400,11 +444,16 @@ impl RevisionGraph {
         let heads: Vec<usize> = match lineage_of {
             None => self.heads.clone(),
             Some(r) => {
-                let up: HashSet<usize> = self.related(&[r], |g, x| g.next[x].iter().copied().collect()).into_iter().collect();
+                let up: HashSet<usize> = self
+                    .related(&[r], |g, x| g.next[x].iter().copied().collect())
+                    .into_iter()
+                    .collect();
                 self.heads
                     .iter()
                     .copied()
-                    .filter(|&h| up.contains(&h) || self.related(&[h], |g, x| g.down[x].clone()).contains(&r))
+                    .filter(|&h| {
+                        up.contains(&h) || self.related(&[h], |g, x| g.down[x].clone()).contains(&r)
+                    })
                     .collect()
             }
         };
@@ -427,7 +476,9 @@ impl RevisionGraph {
                 "no such revision or branch `{name}`; give at least four characters of a revision id"
             ));
         }
-        let matches: Vec<usize> = (0..self.revs.len()).filter(|&i| self.revs[i].id.starts_with(name)).collect();
+        let matches: Vec<usize> = (0..self.revs.len())
+            .filter(|&i| self.revs[i].id.starts_with(name))
+            .collect();
         match matches.as_slice() {
             [one] => Ok(*one),
             [] => Err(format!("no such revision or branch `{name}`")),
@@ -444,10 +495,15 @@ impl RevisionGraph {
         let targets = self.resolve_idx(target)?;
         let mut cur = Vec::new();
         for c in current {
-            let i = self.index.get(c).copied().ok_or_else(|| Error::AlembicTarget {
-                target: c.clone(),
-                reason: "the database is at a revision that is not in the versions folder".into(),
-            })?;
+            let i = self
+                .index
+                .get(c)
+                .copied()
+                .ok_or_else(|| Error::AlembicTarget {
+                    target: c.clone(),
+                    reason: "the database is at a revision that is not in the versions folder"
+                        .into(),
+                })?;
             cur.push(i);
         }
         let mut required = self.ancestors(&targets);
@@ -467,7 +523,11 @@ impl RevisionGraph {
         heads_after.sort_unstable();
         Ok(UpgradePlan {
             steps: order.into_iter().map(|i| &self.revs[i]).collect(),
-            heads_after: self.ids(&heads_after).into_iter().map(str::to_string).collect(),
+            heads_after: self
+                .ids(&heads_after)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         })
     }
 }

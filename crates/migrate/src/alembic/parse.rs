@@ -82,20 +82,21 @@ fn logical_lines(text: &str) -> Vec<LogicalLine> {
     let mut at_line_start = true;
     let mut indented = false;
     let mut i = 0;
-    let flush = |current: &mut String, out: &mut Vec<LogicalLine>, start_line: usize, indented: bool| {
-        let t = current.trim().to_string();
-        if !t.is_empty() {
-            // `a = 1; b = 2` on one line.
-            for part in split_semicolons(&t) {
-                out.push(LogicalLine {
-                    text: part,
-                    line: start_line,
-                    indented,
-                });
+    let flush =
+        |current: &mut String, out: &mut Vec<LogicalLine>, start_line: usize, indented: bool| {
+            let t = current.trim().to_string();
+            if !t.is_empty() {
+                // `a = 1; b = 2` on one line.
+                for part in split_semicolons(&t) {
+                    out.push(LogicalLine {
+                        text: part,
+                        line: start_line,
+                        indented,
+                    });
+                }
             }
-        }
-        current.clear();
-    };
+            current.clear();
+        };
     while i < chars.len() {
         let c = chars[i];
         if at_line_start {
@@ -238,7 +239,10 @@ fn top_level_eq(s: &str) -> Option<usize> {
                 '\'' | '"' => quote = Some(c),
                 '(' | '[' | '{' => depth += 1,
                 ')' | ']' | '}' => depth = depth.saturating_sub(1),
-                '=' if depth == 0 && bytes.get(k + 1) != Some(&'=') && (k == 0 || !"=!<>".contains(bytes[k - 1])) => {
+                '=' if depth == 0
+                    && bytes.get(k + 1) != Some(&'=')
+                    && (k == 0 || !"=!<>".contains(bytes[k - 1])) =>
+                {
                     return Some(offset);
                 }
                 _ => {}
@@ -252,7 +256,10 @@ fn top_level_eq(s: &str) -> Option<usize> {
 /// Parses a literal: `None`, strings (prefixes r/u, any quotes, implicit
 /// concatenation), tuples and lists of strings; anything else is `Other`.
 fn parse_value(src: &str) -> PyValue {
-    let mut p = Parser { s: src.chars().collect(), i: 0 };
+    let mut p = Parser {
+        s: src.chars().collect(),
+        i: 0,
+    };
     let value = p.value_or_bare_tuple();
     p.skip_ws();
     match value {
@@ -284,7 +291,9 @@ impl Parser {
         if self.peek() != Some(',') {
             return Some(first);
         }
-        let PyValue::Str(first) = first else { return None };
+        let PyValue::Str(first) = first else {
+            return None;
+        };
         let mut items = vec![first];
         while self.peek() == Some(',') {
             self.i += 1;
@@ -398,7 +407,11 @@ impl Parser {
                     self.i += 2;
                     continue;
                 }
-                if c == q && (!triple || (self.s.get(self.i + 1) == Some(&q) && self.s.get(self.i + 2) == Some(&q))) {
+                if c == q
+                    && (!triple
+                        || (self.s.get(self.i + 1) == Some(&q)
+                            && self.s.get(self.i + 2) == Some(&q)))
+                {
                     self.i += n;
                     break;
                 }
@@ -418,6 +431,18 @@ pub(crate) fn is_script_name(path: &Path) -> bool {
         return false;
     };
     name.ends_with(".py") && !name.starts_with(".#") && !name.starts_with("__init__")
+}
+
+/// The first line of the module docstring, Alembic's revision message.
+pub(crate) fn docstring(text: &str) -> String {
+    logical_lines(text)
+        .into_iter()
+        .find(|l| !l.indented)
+        .and_then(|l| match parse_value(&l.text) {
+            PyValue::Str(s) => s.trim().lines().next().map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -458,12 +483,15 @@ def upgrade() -> None:
 "#;
         let got = values(text);
         let pick = |n: &str| got.iter().find(|(name, _, _)| name == n).cloned().unwrap();
-        assert_eq!(pick("revision"), ("revision".into(), PyValue::Str("ab12cd34".into()), 12));
+        assert_eq!(
+            pick("revision"),
+            ("revision".into(), PyValue::Str("ab12cd34".into()), 11)
+        );
         assert_eq!(
             pick("down_revision").1,
             PyValue::Seq(vec!["0001".into(), "0002".into()])
         );
-        assert_eq!(pick("down_revision").2, 13);
+        assert_eq!(pick("down_revision").2, 12);
         assert_eq!(pick("branch_labels").1, PyValue::None);
         assert_eq!(pick("depends_on").1, PyValue::Str("extra".into()));
         assert_eq!(pick("y").1, PyValue::Str("two".into()));
@@ -472,7 +500,9 @@ def upgrade() -> None:
 
     #[test]
     fn non_literals_are_reported_as_such() {
-        let got = values("branch_labels = (cli.EXPAND_BRANCH,)\nrevision = f'{x}'\ndown_revision = ['a', 'b']\nd = 'a',\n");
+        let got = values(
+            "branch_labels = (cli.EXPAND_BRANCH,)\nrevision = f'{x}'\ndown_revision = ['a', 'b']\nd = 'a',\n",
+        );
         assert_eq!(got[0].1, PyValue::Other("(cli.EXPAND_BRANCH,)".into()));
         assert!(matches!(got[1].1, PyValue::Other(_)));
         assert_eq!(got[2].1, PyValue::Seq(vec!["a".into(), "b".into()]));

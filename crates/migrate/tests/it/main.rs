@@ -1,6 +1,7 @@
 //! Integration tests of preflight-migrate against real PostgreSQL clusters
 //! started by the tests (Debian's `postgresql`; `scripts/setup` installs it).
 
+mod alembic;
 mod concurrency;
 mod ledger_ops;
 mod splitter;

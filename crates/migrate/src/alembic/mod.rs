@@ -1,0 +1,502 @@
+//! Alembic projects: the revision graph read statically, `alembic_version`,
+//! and upgrades run by the project's own Alembic under Preflight's lock.
+
+mod graph;
+mod parse;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::PgConnection;
+
+pub use graph::{Revision, RevisionGraph, UpgradePlan};
+use parse::PyValue;
+
+use crate::error::Error;
+use crate::runner::{connect, lock, unlock};
+
+/// A value Preflight could not read statically; the graph is built without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlembicWarning {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads every revision file in `versions` (and its subfolders when
+/// `recursive`, like `recursive_version_locations`), in Alembic's order.
+pub fn load_revisions(
+    versions: &Path,
+    recursive: bool,
+) -> Result<(RevisionGraph, Vec<AlembicWarning>), Error> {
+    let mut files = Vec::new();
+    collect(versions, recursive, &mut files)?;
+    let mut revisions = Vec::new();
+    let mut warnings = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        revisions.push(read_revision(&path, &text, &mut warnings)?);
+    }
+    Ok((RevisionGraph::build(revisions)?, warnings))
+}
+
+fn collect(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let read_err = |source| Error::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()).map_err(read_err))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
+    out.extend(files.into_iter().filter(|p| parse::is_script_name(p)));
+    if recursive {
+        for d in dirs {
+            if !d.ends_with("__pycache__") {
+                collect(&d, recursive, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_revision(
+    path: &Path,
+    text: &str,
+    warnings: &mut Vec<AlembicWarning>,
+) -> Result<Revision, Error> {
+    let assignments = parse::assignments(text);
+    // The last assignment wins, as when Python runs the module.
+    let find = |name: &str| assignments.iter().rev().find(|a| a.name == name);
+    let script_err = |line: usize, message: String| Error::AlembicScript {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let (id, line) = match find("revision") {
+        Some(a) => match &a.value {
+            PyValue::Str(s) => (s.clone(), a.line),
+            other => {
+                return Err(script_err(
+                    a.line,
+                    format!(
+                        "`revision` must be a string literal, found {}",
+                        describe(other)
+                    ),
+                ));
+            }
+        },
+        None => {
+            // Alembic's legacy fallback: a hex file name is the id.
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            if !stem.is_empty()
+                && stem
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
+                (stem.to_string(), 1)
+            } else {
+                return Err(script_err(
+                    1,
+                    "no `revision = \"…\"` at module level; Alembic cannot determine the revision id either".into(),
+                ));
+            }
+        }
+    };
+    let down_revision = match find("down_revision") {
+        None => {
+            return Err(script_err(
+                line,
+                format!("revision {id} has no `down_revision`"),
+            ));
+        }
+        Some(a) => match &a.value {
+            PyValue::None => None,
+            PyValue::Str(s) => Some(vec![s.clone()]),
+            PyValue::Seq(v) => Some(v.clone()),
+            PyValue::Other(src) => {
+                return Err(script_err(
+                    a.line,
+                    format!(
+                        "`down_revision = {src}` is not a literal; the graph cannot be built without it"
+                    ),
+                ));
+            }
+        },
+    };
+    let mut optional = |name: &str| -> Option<Vec<String>> {
+        let a = find(name)?;
+        match &a.value {
+            PyValue::None => None,
+            PyValue::Str(s) => Some(vec![s.clone()]),
+            PyValue::Seq(v) => Some(v.clone()),
+            PyValue::Other(src) => {
+                warnings.push(AlembicWarning {
+                    path: path.to_path_buf(),
+                    line: a.line,
+                    message: format!("`{name} = {src}` is not a literal; read as None"),
+                });
+                None
+            }
+        }
+    };
+    let branch_labels = optional("branch_labels").unwrap_or_default();
+    let depends_on = optional("depends_on");
+    Ok(Revision {
+        id,
+        down_revision,
+        branch_labels,
+        depends_on,
+        path: path.to_path_buf(),
+        line,
+        message: parse::docstring(text),
+    })
+}
+
+fn describe(v: &PyValue) -> String {
+    match v {
+        PyValue::None => "None".into(),
+        PyValue::Str(s) => format!("{s:?}"),
+        PyValue::Seq(_) => "a tuple".into(),
+        PyValue::Other(src) => format!("`{src}`"),
+    }
+}
+
+/// An Alembic project as Preflight runs it.
+#[derive(Debug, Clone)]
+pub struct AlembicProject {
+    /// The versions folder.
+    pub versions: PathBuf,
+    pub recursive: bool,
+    /// Where the command runs (the folder of `alembic.ini`).
+    pub workdir: PathBuf,
+    /// The command before `upgrade TARGET`; default `alembic -c alembic.ini`.
+    pub command: Vec<String>,
+    /// Extra environment for the command.
+    pub env: Vec<(String, String)>,
+    /// The variable that carries the database URL to the project's `env.py`.
+    pub url_env: String,
+    pub version_table: String,
+    pub version_schema: Option<String>,
+}
+
+impl AlembicProject {
+    /// Defaults for a versions folder: the command runs beside the nearest
+    /// `alembic.ini` above it.
+    pub fn new(versions: PathBuf) -> AlembicProject {
+        let workdir = versions
+            .ancestors()
+            .find(|d| d.join("alembic.ini").is_file())
+            .unwrap_or(&versions)
+            .to_path_buf();
+        AlembicProject {
+            versions,
+            recursive: false,
+            workdir,
+            command: vec!["alembic".into(), "-c".into(), "alembic.ini".into()],
+            env: Vec::new(),
+            url_env: "DATABASE_URL".into(),
+            version_table: "alembic_version".into(),
+            version_schema: None,
+        }
+    }
+
+    pub fn graph(&self) -> Result<(RevisionGraph, Vec<AlembicWarning>), Error> {
+        load_revisions(&self.versions, self.recursive)
+    }
+
+    fn version_table_sql(&self) -> String {
+        let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        match &self.version_schema {
+            Some(schema) => format!("{}.{}", ident(schema), ident(&self.version_table)),
+            None => ident(&self.version_table),
+        }
+    }
+}
+
+/// Where an Alembic database stands against a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlembicStatus {
+    /// The rows of `alembic_version`.
+    pub current: Vec<String>,
+    pub target: String,
+    /// What the target resolves to.
+    pub target_heads: Vec<String>,
+    /// Revisions `upgrade` would run, in order.
+    pub pending: Vec<String>,
+    /// `alembic_version` after the upgrade.
+    pub heads_after: Vec<String>,
+}
+
+impl AlembicStatus {
+    /// The database is exactly at the target.
+    pub fn at_target(&self) -> bool {
+        let mut now = self.current.clone();
+        now.sort();
+        self.pending.is_empty() && now == self.heads_after
+    }
+}
+
+/// What an upgrade did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlembicReport {
+    pub applied: Vec<String>,
+    pub heads: Vec<String>,
+    /// Alembic's own output (stdout and stderr), for the record.
+    pub output: String,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// Runs one Alembic project against one database.
+#[derive(Debug, Clone)]
+pub struct AlembicMigrator {
+    pub project: AlembicProject,
+    /// Never printed.
+    pub database_url: String,
+    pub lock_timeout: Duration,
+}
+
+impl AlembicMigrator {
+    /// The rows of `alembic_version` (empty when the table does not exist).
+    pub async fn current(&self, conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+        let sql = format!(
+            "SELECT version_num FROM {} ORDER BY 1",
+            self.project.version_table_sql()
+        );
+        match sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Ok(Vec::new()),
+            Err(source) => Err(Error::Query {
+                context: format!("read {}", self.project.version_table),
+                source,
+            }),
+        }
+    }
+
+    pub async fn status(&self, target: &str) -> Result<AlembicStatus, Error> {
+        let (graph, _) = self.project.graph()?;
+        let mut conn = connect(&self.database_url).await?;
+        let current = self.current(&mut conn).await?;
+        status_of(&graph, current, target)
+    }
+
+    /// `upgrade TARGET` through the project's Alembic, holding the migration
+    /// lock; afterwards `alembic_version` must hold exactly the expected heads.
+    pub async fn upgrade(&self, target: &str) -> Result<AlembicReport, Error> {
+        let started = Instant::now();
+        let (graph, _) = self.project.graph()?;
+        let mut conn = connect(&self.database_url).await?;
+        lock(&mut conn, self.lock_timeout).await?;
+        let result = async {
+            let before = self.current(&mut conn).await?;
+            let status = status_of(&graph, before, target)?;
+            if status.pending.is_empty() {
+                return Ok(AlembicReport {
+                    applied: Vec::new(),
+                    heads: status.current,
+                    output: String::new(),
+                    elapsed: started.elapsed(),
+                });
+            }
+            let output = self.run(&["upgrade", target]).await;
+            let after = self.current(&mut conn).await?;
+            let (ok, output) = output?;
+            if !ok {
+                let failing = failing_revision(&graph, &output, &status.pending, &after)
+                    .map(|r| (r.id.clone(), r.path.clone()));
+                return Err(Error::AlembicFailed {
+                    revision: failing.as_ref().map(|f| f.0.clone()),
+                    path: failing.map(|f| f.1),
+                    now_at: after,
+                    output: tail(&output, 30),
+                });
+            }
+            let mut expected = status.heads_after.clone();
+            expected.sort();
+            if after != expected {
+                return Err(Error::AlembicVersionMismatch {
+                    expected,
+                    found: after,
+                });
+            }
+            Ok(AlembicReport {
+                applied: status.pending,
+                heads: after,
+                output,
+                elapsed: started.elapsed(),
+            })
+        }
+        .await;
+        unlock(&mut conn).await;
+        result
+    }
+
+    /// The SQL an upgrade would run, from Alembic's offline mode (`--sql`).
+    pub async fn offline_sql(&self, target: &str) -> Result<String, Error> {
+        let mut conn = connect(&self.database_url).await?;
+        let current = self.current(&mut conn).await?;
+        let range = match current.as_slice() {
+            [one] => format!("{one}:{target}"),
+            _ => target.to_string(),
+        };
+        let (ok, output) = self.run_stdout(&["upgrade", &range, "--sql"]).await?;
+        if !ok {
+            return Err(Error::AlembicFailed {
+                revision: None,
+                path: None,
+                now_at: current,
+                output: tail(&output, 30),
+            });
+        }
+        Ok(output)
+    }
+
+    async fn run(&self, args: &[&str]) -> Result<(bool, String), Error> {
+        let out = self
+            .command(args)
+            .output()
+            .await
+            .map_err(|source| Error::Spawn {
+                program: self.project.command.join(" "),
+                source,
+            })?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.success(), redact(&text, &self.database_url)))
+    }
+
+    async fn run_stdout(&self, args: &[&str]) -> Result<(bool, String), Error> {
+        let out = self
+            .command(args)
+            .output()
+            .await
+            .map_err(|source| Error::Spawn {
+                program: self.project.command.join(" "),
+                source,
+            })?;
+        let text = if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        } else {
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        Ok((out.status.success(), redact(&text, &self.database_url)))
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let program = self
+            .project
+            .command
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "alembic".into());
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(&self.project.command[1.min(self.project.command.len())..])
+            .args(args)
+            .current_dir(&self.project.workdir)
+            .env(&self.project.url_env, &self.database_url)
+            .envs(self.project.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
+fn status_of(
+    graph: &RevisionGraph,
+    current: Vec<String>,
+    target: &str,
+) -> Result<AlembicStatus, Error> {
+    let plan = graph.upgrade_plan(&current, target)?;
+    Ok(AlembicStatus {
+        target: target.to_string(),
+        target_heads: graph
+            .resolve(target)?
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        pending: plan.steps.iter().map(|r| r.id.clone()).collect(),
+        heads_after: plan.heads_after,
+        current,
+    })
+}
+
+/// Which revision failed: the last revision file in the traceback, else the
+/// last "Running upgrade A -> B" log line, else the first planned step the
+/// database did not reach.
+fn failing_revision<'g>(
+    graph: &'g RevisionGraph,
+    output: &str,
+    pending: &[String],
+    now_at: &[String],
+) -> Option<&'g Revision> {
+    let in_traceback = output.lines().rev().find_map(|l| {
+        let file = l.trim_start().strip_prefix("File \"")?.split('"').next()?;
+        graph
+            .revisions()
+            .iter()
+            .find(|r| Path::new(file).file_name() == r.path.file_name())
+    });
+    if in_traceback.is_some() {
+        return in_traceback;
+    }
+    if let Some(id) = logged_revision(output) {
+        return graph.get(&id);
+    }
+    let done: std::collections::HashSet<&str> = now_at
+        .iter()
+        .filter_map(|h| graph.upgrade_plan(&[], h).ok())
+        .flat_map(|p| p.steps.into_iter().map(|r| r.id.as_str()))
+        .collect();
+    pending.iter().find(|p| !done.contains(p.as_str())).and_then(|id| graph.get(id))
+}
+
+/// The revision of the last "Running upgrade A -> B, message" log line.
+fn logged_revision(output: &str) -> Option<String> {
+    output
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("Running upgrade ").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split_once("-> "))
+        .map(|(_, to)| to.split(", ").next().unwrap_or(to).trim().to_string())
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Drops the password of `url` from child output.
+pub(crate) fn redact(text: &str, url: &str) -> String {
+    match crate::backup::password_of(url) {
+        Some(p) if !p.is_empty() => text.replace(&p, "***"),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_failing_revision_in_alembic_output() {
+        let out = "INFO  [alembic.runtime.migration] Running upgrade  -> 0001, init\n\
+                   INFO  [alembic.runtime.migration] Running upgrade 0001 -> 0002, add, things\n\
+                   Traceback (most recent call last):\n";
+        assert_eq!(logged_revision(out).as_deref(), Some("0002"));
+        assert_eq!(logged_revision("nothing"), None);
+    }
+}
