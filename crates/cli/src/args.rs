@@ -293,6 +293,19 @@ pub enum MigrateCommand {
     New(NewMigrationArgs),
     /// Scaffold a new migration that reverts an earlier one (never edits it).
     Rollback(RollbackArgs),
+    /// Alembic: the head revisions, read from the files (no Python).
+    Heads(GraphArgs),
+    /// Alembic: every revision, newest first, as `alembic history` orders them.
+    History(GraphArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Also drop revisions other revisions depend on (`--resolve-dependencies`).
+    #[arg(long)]
+    pub resolve_dependencies: bool,
 }
 
 /// Where migrations come from: `--kind K --dir D`, or `--config F --module M`.
@@ -301,7 +314,7 @@ pub struct SourceArgs {
     /// The migration flavour (with --dir).
     #[arg(long, value_enum, requires = "dir", required_unless_present = "config")]
     pub kind: Option<MigrationKindArg>,
-    /// The migrations folder (with --kind).
+    /// The migrations folder (with --kind; Alembic's versions folder).
     #[arg(long, requires = "kind")]
     pub dir: Option<PathBuf>,
     /// The platform config (with --module, and --env for commands that touch a database).
@@ -319,6 +332,9 @@ pub struct MigrateArgs {
     /// The environment whose database to use (with --config).
     #[arg(long, requires = "config")]
     pub env: Option<String>,
+    /// A release manifest: check (or migrate) to exactly what it pins.
+    #[arg(long, requires = "env")]
+    pub manifest: Option<PathBuf>,
     /// The database (with --kind/--dir; never printed).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -331,6 +347,7 @@ pub struct MigrateArgs {
 pub enum MigrationKindArg {
     Sql,
     Supabase,
+    Alembic,
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +369,9 @@ pub struct UpArgs {
     /// Where backups go with --database-url (default .preflight/artifacts).
     #[arg(long, conflicts_with = "config")]
     pub backup_dir: Option<PathBuf>,
+    /// Alembic: print the SQL of the upgrade (offline mode) instead of running it.
+    #[arg(long)]
+    pub sql: bool,
 }
 
 #[derive(Debug, Args)]

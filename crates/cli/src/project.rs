@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use preflight_manifest::{MigrationKind, Module, PlatformConfig, UrlSource};
-use preflight_migrate::{
-    ArtifactStore, LocalDirStore, LocalPostgres, Migrator, SourceKind, SqlDir, SupabaseDir,
+use preflight_manifest::{
+    Manifest, MigrationKind, MigrationPin, Module, PlatformConfig, UrlSource,
 };
+use preflight_migrate::{
+    AlembicMigrator, AlembicProject, ArtifactStore, LocalDirStore, LocalPostgres, MigrationState,
+    Migrator, ScriptEntry, ScriptList, SourceKind, SqlDir, SupabaseDir,
+};
+use serde::Serialize;
 
 /// The name of the environment that runs on the project's own throwaway cluster.
 pub const LOCAL_ENV: &str = "local";
@@ -119,44 +123,6 @@ impl Project {
         })
     }
 
-    /// The migrator for `module` in `env`, for `sql` and `supabase` sources.
-    pub fn migrator(
-        &self,
-        env: &str,
-        module: &str,
-        applied_by: &str,
-        lock_timeout: Duration,
-    ) -> anyhow::Result<(Migrator, ResolvedDatabase)> {
-        let m = self.module(module)?;
-        let source = m
-            .migrations
-            .as_ref()
-            .with_context(|| format!("module `{module}` declares no migrations"))?;
-        let database = m
-            .database
-            .as_deref()
-            .with_context(|| format!("module `{module}` has migrations but no `database`"))?;
-        let dir = self.root().join(&m.repo).join(&source.dir);
-        let (kind, source): (SourceKind, Box<dyn preflight_migrate::MigrationSource>) =
-            match source.kind {
-                MigrationKind::Sql => (SourceKind::Sql, Box::new(SqlDir { dir })),
-                MigrationKind::Supabase => (SourceKind::Supabase, Box::new(SupabaseDir { dir })),
-                other => bail!(
-                    "module `{module}` migrates with {}, which this command does not run",
-                    other.as_str()
-                ),
-            };
-        let db = self.database(env, database)?;
-        let migrator = Migrator {
-            kind,
-            source,
-            database_url: db.url.clone(),
-            applied_by: applied_by.to_string(),
-            lock_timeout,
-        };
-        Ok((migrator, db))
-    }
-
     /// Where `env` keeps backups and evidence: its `artifacts` setting, else
     /// `.preflight/artifacts/<env>`.
     pub fn artifact_store(&self, env: &str) -> anyhow::Result<Box<dyn ArtifactStore>> {
@@ -187,5 +153,371 @@ pub fn operator() -> String {
         user
     } else {
         format!("{user}@{host}")
+    }
+}
+
+/// How one module migrates, resolved for an environment (and a manifest's pins).
+#[derive(Debug)]
+pub enum ModuleMigrations {
+    /// `sql` and `supabase` folders; `target` is the newest pinned version.
+    Files {
+        migrator: Migrator,
+        target: Option<String>,
+        /// Pinned versions that must be applied.
+        pinned: Vec<String>,
+    },
+    /// Alembic; `target` is the pinned revision, else `heads`.
+    Alembic {
+        migrator: AlembicMigrator,
+        target: String,
+    },
+    /// `python:` and `sql:` entries from the manifest, in order.
+    Scripts(ScriptList),
+}
+
+/// One module's database against what the manifest pins.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleCheck {
+    pub module: String,
+    pub kind: String,
+    /// The database and how it was reached (never the password).
+    pub database: String,
+    /// `at manifest`, `pending`, `drift` or `error`.
+    pub state: String,
+    /// What `up` would apply, in order.
+    pub pending: Vec<String>,
+    pub detail: String,
+}
+
+impl ModuleCheck {
+    pub fn ok(&self) -> bool {
+        self.state == "at manifest"
+    }
+}
+
+impl Project {
+    /// Modules that declare migrations, in config order.
+    pub fn migrating_modules(&self) -> Vec<&Module> {
+        self.config
+            .modules
+            .iter()
+            .filter(|m| m.migrations.is_some())
+            .collect()
+    }
+
+    /// Resolves `module`'s migrations in `env`; `manifest` supplies the pins.
+    pub fn module_migrations(
+        &self,
+        env: &str,
+        module: &str,
+        manifest: Option<&Manifest>,
+        applied_by: &str,
+        lock_timeout: Duration,
+    ) -> anyhow::Result<(ModuleMigrations, ResolvedDatabase)> {
+        let m = self.module(module)?;
+        let source = m
+            .migrations
+            .as_ref()
+            .with_context(|| format!("module `{module}` declares no migrations"))?;
+        let database = m
+            .database
+            .as_deref()
+            .with_context(|| format!("module `{module}` has migrations but no `database`"))?;
+        let repo = self.root().join(&m.repo);
+        let dir = repo.join(&source.dir);
+        let pins: Option<&Vec<MigrationPin>> = manifest.and_then(|mf| mf.migrations.get(module));
+        let db = self.database(env, database)?;
+        let resolved = match source.kind {
+            MigrationKind::Sql | MigrationKind::Supabase => {
+                let kind = if source.kind == MigrationKind::Sql {
+                    SourceKind::Sql
+                } else {
+                    SourceKind::Supabase
+                };
+                let files: Box<dyn preflight_migrate::MigrationSource> = match kind {
+                    SourceKind::Sql => Box::new(SqlDir { dir: dir.clone() }),
+                    SourceKind::Supabase => Box::new(SupabaseDir { dir: dir.clone() }),
+                };
+                ModuleMigrations::Files {
+                    migrator: Migrator {
+                        kind,
+                        source: files,
+                        database_url: db.url.clone(),
+                        applied_by: applied_by.to_string(),
+                        lock_timeout,
+                    },
+                    target: None,
+                    pinned: pins
+                        .map(|p| p.iter().map(|pin| pin_version(&pin.name)).collect())
+                        .unwrap_or_default(),
+                }
+            }
+            MigrationKind::Alembic => {
+                let mut project = AlembicProject::new(dir);
+                if let Some(command) = &source.command {
+                    project.command = command.clone();
+                }
+                let target = match pins.map(Vec::as_slice) {
+                    Some([pin]) => pin.name.clone(),
+                    Some([]) | None => "heads".to_string(),
+                    Some(_) => bail!("module `{module}` pins several Alembic revisions; pin one"),
+                };
+                ModuleMigrations::Alembic {
+                    migrator: AlembicMigrator {
+                        project,
+                        database_url: db.url.clone(),
+                        lock_timeout,
+                    },
+                    target,
+                }
+            }
+            MigrationKind::Python => {
+                let pins = pins.with_context(|| {
+                    format!("module `{module}` runs the scripts a release manifest lists; pass --manifest")
+                })?;
+                let entries = pins
+                    .iter()
+                    .map(|p| match p.kind {
+                        MigrationKind::Python => Ok(ScriptEntry::Python(p.name.clone())),
+                        MigrationKind::Sql => Ok(ScriptEntry::Sql(p.name.clone())),
+                        other => bail!("module `{module}` lists `{}:{}`; script lists take python: and sql: entries", other.as_str(), p.name),
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                ModuleMigrations::Scripts(ScriptList {
+                    dir,
+                    workdir: repo,
+                    command: source.command.clone().unwrap_or_default(),
+                    env: Vec::new(),
+                    url_env: "DATABASE_URL".into(),
+                    entries,
+                    database_url: db.url.clone(),
+                    applied_by: applied_by.to_string(),
+                    lock_timeout,
+                    script_timeout: Duration::from_secs(600),
+                })
+            }
+        };
+        Ok((resolved, db))
+    }
+
+    /// Checks every migrating module (or just `only`) in `env` against the
+    /// manifest's pins; reads only. A module that cannot be checked is an
+    /// `error` row, never a pass.
+    pub async fn check_migrations(
+        &self,
+        env: &str,
+        manifest: Option<&Manifest>,
+        only: Option<&str>,
+    ) -> anyhow::Result<Vec<ModuleCheck>> {
+        let modules: Vec<String> = match only {
+            Some(m) => vec![self.module(m)?.name.clone()],
+            None => self
+                .migrating_modules()
+                .iter()
+                .map(|m| m.name.clone())
+                .collect(),
+        };
+        let mut checks = Vec::new();
+        for module in modules {
+            let kind = self
+                .module(&module)?
+                .migrations
+                .as_ref()
+                .map(|s| s.kind.as_str().to_string())
+                .unwrap_or_default();
+            let check = match self.module_migrations(
+                env,
+                &module,
+                manifest,
+                &operator(),
+                Duration::from_secs(60),
+            ) {
+                Ok((migrations, db)) => check_one(&module, &kind, migrations, &db).await,
+                Err(e) => ModuleCheck {
+                    module: module.clone(),
+                    kind,
+                    database: String::new(),
+                    state: "error".into(),
+                    pending: Vec::new(),
+                    detail: format!("{e:#}"),
+                },
+            };
+            checks.push(check);
+        }
+        Ok(checks)
+    }
+}
+
+/// `db/schema/001_init.sql` → `001`; `20260201120000` stays as it is.
+fn pin_version(name: &str) -> String {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let stem = file.strip_suffix(".sql").unwrap_or(file);
+    stem.split_once('_').map_or(stem, |(v, _)| v).to_string()
+}
+
+async fn check_one(
+    module: &str,
+    kind: &str,
+    migrations: ModuleMigrations,
+    db: &ResolvedDatabase,
+) -> ModuleCheck {
+    let mut check = ModuleCheck {
+        module: module.to_string(),
+        kind: kind.to_string(),
+        database: format!("{} ({})", db.name, db.via),
+        state: "error".into(),
+        pending: Vec::new(),
+        detail: String::new(),
+    };
+    match migrations {
+        ModuleMigrations::Files {
+            migrator, pinned, ..
+        } => match migrator.status().await {
+            Ok(status) => {
+                let drift: Vec<String> = status
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.state,
+                            MigrationState::Modified
+                                | MigrationState::Missing
+                                | MigrationState::Failed
+                                | MigrationState::OutOfOrder
+                        )
+                    })
+                    .map(|e| format!("{} {}", e.version, e.state.as_str()))
+                    .collect();
+                let unknown: Vec<&String> = pinned
+                    .iter()
+                    .filter(|p| !status.entries.iter().any(|e| &e.version == *p))
+                    .collect();
+                // Without pins, everything on disk is the target.
+                let needed: Vec<String> = if pinned.is_empty() {
+                    status.entries.iter().map(|e| e.version.clone()).collect()
+                } else {
+                    let newest = pinned
+                        .iter()
+                        .max_by(|a, b| version_cmp(a, b))
+                        .cloned()
+                        .unwrap_or_default();
+                    status
+                        .entries
+                        .iter()
+                        .map(|e| e.version.clone())
+                        .filter(|v| version_cmp(v, &newest).is_le())
+                        .collect()
+                };
+                check.pending = status
+                    .entries
+                    .iter()
+                    .filter(|e| e.state == MigrationState::Pending && needed.contains(&e.version))
+                    .map(|e| e.version.clone())
+                    .collect();
+                if !unknown.is_empty() {
+                    check.detail = format!(
+                        "pinned but not on disk: {}",
+                        unknown
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                } else if !drift.is_empty() {
+                    check.state = "drift".into();
+                    check.detail = drift.join(", ");
+                } else if !check.pending.is_empty() {
+                    check.state = "pending".into();
+                    check.detail = format!("{} to apply", check.pending.len());
+                } else {
+                    check.state = "at manifest".into();
+                    check.detail = format!("{} applied", status.count(MigrationState::Applied));
+                }
+            }
+            Err(e) => check.detail = error_text(&e),
+        },
+        ModuleMigrations::Alembic { migrator, target } => match migrator.status(&target).await {
+            Ok(status) => {
+                check.pending = status.pending.clone();
+                let current = if status.current.is_empty() {
+                    "empty".to_string()
+                } else {
+                    status.current.join(", ")
+                };
+                if status.at_target() {
+                    check.state = "at manifest".into();
+                    check.detail = format!("at {current}");
+                } else if !status.pending.is_empty() {
+                    check.state = "pending".into();
+                    check.detail = format!("at {current}, target {target}");
+                } else {
+                    check.state = "drift".into();
+                    check.detail = format!("at {current}, which is not target {target}");
+                }
+            }
+            Err(e) => check.detail = error_text(&e),
+        },
+        ModuleMigrations::Scripts(list) => match list.status().await {
+            Ok(status) => {
+                let drift: Vec<String> = status
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(e.state, MigrationState::Modified | MigrationState::Failed)
+                    })
+                    .map(|e| format!("{} {}", e.version, e.state.as_str()))
+                    .collect();
+                check.pending = status
+                    .entries
+                    .iter()
+                    .filter(|e| e.state == MigrationState::Pending)
+                    .map(|e| e.version.clone())
+                    .collect();
+                if !drift.is_empty() {
+                    check.state = "drift".into();
+                    check.detail = drift.join(", ");
+                } else if !check.pending.is_empty() {
+                    check.state = "pending".into();
+                    check.detail = format!("{} to run", check.pending.len());
+                } else {
+                    check.state = "at manifest".into();
+                    check.detail = format!("{} applied", status.entries.len());
+                }
+            }
+            Err(e) => check.detail = error_text(&e),
+        },
+    }
+    check
+}
+
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<u128>(), b.parse::<u128>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+fn error_text(e: &preflight_migrate::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Loads and validates a manifest for `env`; errors carry every problem.
+pub fn load_manifest(project: &Project, path: &Path, env: &str) -> anyhow::Result<Manifest> {
+    let options = preflight_manifest::ValidateOptions {
+        expected_env: Some(env.to_string()),
+        known_envs: Some(project.config.env_names()),
+    };
+    let mut checked = Manifest::load(path, &options)?;
+    let rendered = checked.render();
+    match checked.value.take() {
+        Some(m) if !checked.has_errors() => Ok(m),
+        _ => bail!("invalid release manifest\n{}", rendered.trim_end()),
     }
 }

@@ -38,6 +38,7 @@ mod pg;
 mod plan;
 mod runner;
 mod scaffold;
+mod scripts;
 mod source;
 mod split;
 
@@ -55,6 +56,7 @@ pub use runner::{
     LedgerChange, MIGRATION_LOCK_KEY, Migrator, RepairStatus, UpEvent, UpOptions, UpReport,
 };
 pub use scaffold::{migration_slug, new_migration, rollback_migration};
+pub use scripts::{ScriptEntry, ScriptList, ScriptReport};
 pub use source::{
     Migration, MigrationSource, NO_TRANSACTION_MARKER, Skipped, SourceKind, SqlDir, SupabaseDir,
     checksum, normalise,

@@ -269,6 +269,11 @@ pub struct LocalStatus {
 
 impl LocalPostgres {
     fn at(state_dir: &Path) -> Result<LocalPostgres, Error> {
+        // The server commands run from `/`, so the path must not be relative.
+        let state_dir = std::path::absolute(state_dir).map_err(|source| Error::Read {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
         let root = state_dir.join("postgres");
         let mut cluster = Cluster::new(root.join("data"))?;
         cluster.port = std::fs::read_to_string(root.join("port"))

@@ -318,7 +318,7 @@ impl Migrator {
             if m.no_transaction {
                 self.apply_without_transaction(conn, m).await?;
             } else {
-                self.apply_in_transaction(conn, m).await?;
+                apply_in_transaction(conn, self.kind, &self.applied_by, m).await?;
             }
             on_event(UpEvent::Applied {
                 version: m.version.clone(),
@@ -331,30 +331,6 @@ impl Migrator {
             dry_run: false,
             plan: plan_of(&pending),
         })
-    }
-
-    /// One round trip: the file and its ledger row in one explicit transaction.
-    async fn apply_in_transaction(
-        &self,
-        conn: &mut PgConnection,
-        m: &Migration,
-    ) -> Result<(), Error> {
-        const PREFIX: &str = "BEGIN;\n";
-        let reset = if self.kind == SourceKind::Supabase {
-            "RESET ALL;\n"
-        } else {
-            ""
-        };
-        let message = format!(
-            "{PREFIX}{}\n;\n{};\n{reset}COMMIT;",
-            m.sql,
-            self.kind.insert_sql(m, &self.applied_by, true)
-        );
-        if let Err(e) = execute(conn, message).await {
-            let _ = execute(conn, "ROLLBACK".to_string()).await;
-            return Err(failure(m, &e, PREFIX.chars().count(), 0));
-        }
-        Ok(())
     }
 
     /// `CREATE INDEX CONCURRENTLY` and friends: each statement on its own,
@@ -385,6 +361,31 @@ impl Migrator {
                 source,
             })
     }
+}
+
+/// One round trip: the file and its ledger row in one explicit transaction.
+pub(crate) async fn apply_in_transaction(
+    conn: &mut PgConnection,
+    kind: SourceKind,
+    applied_by: &str,
+    m: &Migration,
+) -> Result<(), Error> {
+    const PREFIX: &str = "BEGIN;\n";
+    let reset = if kind == SourceKind::Supabase {
+        "RESET ALL;\n"
+    } else {
+        ""
+    };
+    let message = format!(
+        "{PREFIX}{}\n;\n{};\n{reset}COMMIT;",
+        m.sql,
+        kind.insert_sql(m, applied_by, true)
+    );
+    if let Err(e) = execute(conn, message).await {
+        let _ = execute(conn, "ROLLBACK".to_string()).await;
+        return Err(failure(m, &e, PREFIX.chars().count(), 0));
+    }
+    Ok(())
 }
 
 fn plan_of(pending: &[&Migration]) -> Vec<(String, String)> {

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use preflight_migrate::{
-    ArtifactStore, LocalDirStore, MigrationState, Migrator, RepairStatus, SourceKind, SqlDir,
-    Status, SupabaseDir, UpEvent, UpOptions,
+    AlembicMigrator, AlembicProject, ArtifactStore, LocalDirStore, MigrationState, Migrator,
+    RepairStatus, SourceKind, SqlDir, Status, SupabaseDir, UpEvent, UpOptions,
 };
 
 use crate::args::{
-    MigrateArgs, MigrateCommand, MigrationKindArg, RepairStatusArg, SourceArgs, UpArgs,
+    GraphArgs, MigrateArgs, MigrateCommand, MigrationKindArg, RepairStatusArg, SourceArgs, UpArgs,
 };
-use crate::project::{LOCAL_ENV, Project, operator};
+use crate::project::{LOCAL_ENV, ModuleCheck, ModuleMigrations, Project, load_manifest, operator};
 use crate::{Outcome, Output};
 
 pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -24,17 +24,16 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
         match command {
             MigrateCommand::Status(args) => status(&args, output).await,
             MigrateCommand::Plan(args) => {
-                let target = resolve(&args)?;
                 let options = UpOptions {
                     dry_run: true,
                     ..Default::default()
                 };
-                up(&target, &options, output).await
+                run_up(resolve(&args)?, &options, false, output).await
             }
             MigrateCommand::Up(args) => up_command(&args, output).await,
             MigrateCommand::Baseline(args) => {
                 let target = resolve(&args.migrate)?;
-                let changes = target.migrator.baseline(&args.up_to).await;
+                let changes = files_only(&target)?.baseline(&args.up_to).await;
                 ledger_changes(changes, output)
             }
             MigrateCommand::Repair(args) => {
@@ -43,11 +42,14 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
                     RepairStatusArg::Applied => RepairStatus::Applied,
                     RepairStatusArg::Reverted => RepairStatus::Reverted,
                 };
-                let changes = target.migrator.repair(status, &args.versions).await;
+                let changes = files_only(&target)?.repair(status, &args.versions).await;
                 ledger_changes(changes, output)
             }
+            MigrateCommand::Heads(args) => heads(&args, false, output),
+            MigrateCommand::History(args) => heads(&args, true, output),
             MigrateCommand::New(args) => {
                 let (kind, dir) = source_dir(&args.source)?;
+                let kind = file_kind(kind, "`migrate new`")?;
                 let path =
                     preflight_migrate::new_migration(kind, &dir, &args.name, jiff::Timestamp::now())
                         .await?;
@@ -56,6 +58,7 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
             }
             MigrateCommand::Rollback(args) => {
                 let (kind, dir) = source_dir(&args.source)?;
+                let kind = file_kind(kind, "`migrate rollback`")?;
                 let path = preflight_migrate::rollback_migration(
                     kind,
                     &dir,
@@ -76,9 +79,9 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
     })
 }
 
-/// A migrator and what the command needs to know about where it points.
+/// What a command migrates and where it points.
 struct Target {
-    migrator: Migrator,
+    migrations: ModuleMigrations,
     /// The config's environment, when one was named.
     env: Option<String>,
     project: Option<Project>,
@@ -86,15 +89,22 @@ struct Target {
     database: String,
 }
 
-fn kind_of(arg: MigrationKindArg) -> SourceKind {
-    match arg {
-        MigrationKindArg::Sql => SourceKind::Sql,
-        MigrationKindArg::Supabase => SourceKind::Supabase,
+fn files_only(target: &Target) -> anyhow::Result<&Migrator> {
+    match &target.migrations {
+        ModuleMigrations::Files { migrator, .. } => Ok(migrator),
+        ModuleMigrations::Alembic { .. } => {
+            bail!(
+                "baseline and repair are for sql and supabase ledgers; for Alembic use `alembic stamp`"
+            )
+        }
+        ModuleMigrations::Scripts(_) => {
+            bail!("baseline and repair are for sql and supabase ledgers")
+        }
     }
 }
 
 /// The migrations folder of `--kind/--dir` or `--config/--module`.
-fn source_dir(args: &SourceArgs) -> anyhow::Result<(SourceKind, PathBuf)> {
+fn source_dir(args: &SourceArgs) -> anyhow::Result<(MigrationKindArg, PathBuf)> {
     match (&args.config, args.kind, &args.dir) {
         (Some(config), _, _) => {
             let project = Project::load(config)?;
@@ -105,17 +115,29 @@ fn source_dir(args: &SourceArgs) -> anyhow::Result<(SourceKind, PathBuf)> {
                 .as_ref()
                 .with_context(|| format!("module `{module}` declares no migrations"))?;
             let kind = match source.kind {
-                preflight_manifest::MigrationKind::Sql => SourceKind::Sql,
-                preflight_manifest::MigrationKind::Supabase => SourceKind::Supabase,
-                other => bail!(
-                    "module `{module}` migrates with {}; create its files with that tool",
-                    other.as_str()
-                ),
+                preflight_manifest::MigrationKind::Sql => MigrationKindArg::Sql,
+                preflight_manifest::MigrationKind::Supabase => MigrationKindArg::Supabase,
+                preflight_manifest::MigrationKind::Alembic => MigrationKindArg::Alembic,
+                preflight_manifest::MigrationKind::Python => {
+                    bail!(
+                        "module `{module}` migrates with Python scripts; this command does not apply"
+                    )
+                }
             };
             Ok((kind, project.root().join(&m.repo).join(&source.dir)))
         }
-        (None, Some(kind), Some(dir)) => Ok((kind_of(kind), dir.clone())),
+        (None, Some(kind), Some(dir)) => Ok((kind, dir.clone())),
         _ => bail!("name the migrations with --kind and --dir, or --config and --module"),
+    }
+}
+
+fn file_kind(kind: MigrationKindArg, what: &str) -> anyhow::Result<SourceKind> {
+    match kind {
+        MigrationKindArg::Sql => Ok(SourceKind::Sql),
+        MigrationKindArg::Supabase => Ok(SourceKind::Supabase),
+        MigrationKindArg::Alembic => {
+            bail!("{what} is for sql and supabase folders; use `alembic revision` for Alembic")
+        }
     }
 }
 
@@ -130,9 +152,14 @@ fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
             .module
             .as_deref()
             .context("--config needs --module")?;
-        let (migrator, db) = project.migrator(env, module, &applied_by, lock_timeout)?;
+        let manifest = match &args.manifest {
+            Some(path) => Some(load_manifest(&project, path, env)?),
+            None => None,
+        };
+        let (migrations, db) =
+            project.module_migrations(env, module, manifest.as_ref(), &applied_by, lock_timeout)?;
         return Ok(Target {
-            migrator,
+            migrations,
             env: Some(env.to_string()),
             project: Some(project),
             database: format!("{} ({})", db.name, db.via),
@@ -145,35 +172,200 @@ fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
         .context("name the database with --database-url (or DATABASE_URL)")?;
     // The name only: hosts and users stay out of logs.
     let database = preflight_migrate::database_name(&url).unwrap_or_else(|| "the database".into());
-    Ok(Target {
-        migrator: Migrator {
-            kind,
-            source: match kind {
-                SourceKind::Sql => Box::new(SqlDir { dir }),
-                SourceKind::Supabase => Box::new(SupabaseDir { dir }),
+    let migrations = match kind {
+        MigrationKindArg::Alembic => ModuleMigrations::Alembic {
+            migrator: AlembicMigrator {
+                project: AlembicProject::new(dir),
+                database_url: url,
+                lock_timeout,
             },
-            database_url: url,
-            applied_by,
-            lock_timeout,
+            target: "heads".into(),
         },
+        _ => {
+            let kind = file_kind(kind, "this")?;
+            ModuleMigrations::Files {
+                migrator: Migrator {
+                    kind,
+                    source: match kind {
+                        SourceKind::Sql => Box::new(SqlDir { dir }),
+                        SourceKind::Supabase => Box::new(SupabaseDir { dir }),
+                    },
+                    database_url: url,
+                    applied_by,
+                    lock_timeout,
+                },
+                target: None,
+                pinned: Vec::new(),
+            }
+        }
+    };
+    Ok(Target {
+        migrations,
         env: None,
         project: None,
         database,
     })
 }
 
-async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let status = resolve(args)?.migrator.status().await?;
-    if output.json() {
-        output.print_json(&status)?;
-    } else {
-        print_status(output, &status)?;
+/// `migrate heads` / `migrate history` for Alembic, from the files alone.
+fn heads(args: &GraphArgs, history: bool, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let (kind, dir) = source_dir(&args.source)?;
+    if kind != MigrationKindArg::Alembic {
+        bail!("heads and history read Alembic revisions; this module is not Alembic");
     }
-    Ok(if status.is_clean() {
-        Outcome::Ok
+    let (graph, warnings) = preflight_migrate::load_revisions(&dir, false)?;
+    for w in &warnings {
+        writeln!(
+            output.err,
+            "warning: {}:{}: {}",
+            w.path.display(),
+            w.line,
+            w.message
+        )?;
+    }
+    let head_ids = if args.resolve_dependencies {
+        graph.real_heads()
     } else {
-        Outcome::NotOk
-    })
+        graph.heads()
+    };
+    if history {
+        let revs = graph.history();
+        if output.json() {
+            output.print_json(&revs)?;
+            return Ok(Outcome::Ok);
+        }
+        for r in revs {
+            let down = match &r.down_revision {
+                None => "<base>".to_string(),
+                Some(d) => d.join(", "),
+            };
+            let mut marks = String::new();
+            if head_ids.contains(&r.id.as_str()) {
+                marks.push_str(" (head)");
+            }
+            if graph.branch_points().contains(&r.id.as_str()) {
+                marks.push_str(" (branchpoint)");
+            }
+            if graph.merge_points().contains(&r.id.as_str()) {
+                marks.push_str(" (mergepoint)");
+            }
+            writeln!(output.out, "{down} -> {}{marks}, {}", r.id, r.message)?;
+        }
+    } else if output.json() {
+        output.print_json(&head_ids)?;
+    } else {
+        for id in head_ids {
+            let labels = graph.labels(id);
+            if labels.is_empty() {
+                writeln!(output.out, "{id} (head)")?;
+            } else {
+                writeln!(output.out, "{id} ({}) (head)", labels.join(", "))?;
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    // With a config: one table for every module (or the one named), against the manifest.
+    if let Some(config) = &args.source.config {
+        let project = Project::load(config)?;
+        let env = args.env.as_deref().context("--config needs --env")?;
+        let manifest = match &args.manifest {
+            Some(path) => Some(load_manifest(&project, path, env)?),
+            None => None,
+        };
+        let checks = project
+            .check_migrations(env, manifest.as_ref(), args.source.module.as_deref())
+            .await?;
+        if output.json() {
+            output.print_json(&checks)?;
+        } else {
+            print_checks(output, &checks)?;
+        }
+        return Ok(if checks.iter().all(ModuleCheck::ok) {
+            Outcome::Ok
+        } else {
+            Outcome::NotOk
+        });
+    }
+    match resolve(args)?.migrations {
+        ModuleMigrations::Files { migrator, .. } => {
+            let status = migrator.status().await?;
+            if output.json() {
+                output.print_json(&status)?;
+            } else {
+                print_status(output, &status)?;
+            }
+            Ok(if status.is_clean() {
+                Outcome::Ok
+            } else {
+                Outcome::NotOk
+            })
+        }
+        ModuleMigrations::Alembic { migrator, target } => {
+            let status = migrator.status(&target).await?;
+            if output.json() {
+                output.print_json(&status)?;
+            } else {
+                let current = if status.current.is_empty() {
+                    "(empty)".to_string()
+                } else {
+                    status.current.join(", ")
+                };
+                writeln!(output.out, "current  {current}")?;
+                writeln!(
+                    output.out,
+                    "target   {} ({})",
+                    status.target,
+                    status.target_heads.join(", ")
+                )?;
+                for p in &status.pending {
+                    writeln!(output.out, "pending  {p}")?;
+                }
+                let verdict = if status.at_target() {
+                    "at target"
+                } else {
+                    "not at target"
+                };
+                writeln!(output.out, "{verdict}")?;
+            }
+            Ok(if status.at_target() {
+                Outcome::Ok
+            } else {
+                Outcome::NotOk
+            })
+        }
+        ModuleMigrations::Scripts(_) => unreachable!("scripts need --config"),
+    }
+}
+
+fn print_checks(output: &mut Output<'_>, checks: &[ModuleCheck]) -> anyhow::Result<()> {
+    let width = checks
+        .iter()
+        .map(|c| c.module.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    writeln!(
+        output.out,
+        "{:<width$}  {:<8}  {:<12}  {:<28}  detail",
+        "module", "kind", "state", "database"
+    )?;
+    for c in checks {
+        writeln!(
+            output.out,
+            "{:<width$}  {:<8}  {:<12}  {:<28}  {}",
+            c.module, c.kind, c.state, c.database, c.detail
+        )?;
+    }
+    let ok = checks.iter().filter(|c| c.ok()).count();
+    writeln!(
+        output.out,
+        "{ok} of {} module(s) at the manifest",
+        checks.len()
+    )?;
+    Ok(())
 }
 
 fn print_status(output: &mut Output<'_>, status: &Status) -> anyhow::Result<()> {
@@ -232,64 +424,211 @@ fn ledger_changes(
     Ok(Outcome::Ok)
 }
 
-/// `up`: a backup first (except on `local`, or with --no-backup), then apply.
-async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let target = resolve(&args.migrate)?;
-    let options = UpOptions {
-        target: args.target.clone(),
-        allow_out_of_order: args.allow_out_of_order,
-        dry_run: args.dry_run,
-    };
-    let is_local = target.env.as_deref() == Some(LOCAL_ENV);
-    if !args.dry_run && !args.no_backup && !is_local {
-        let pending = target
-            .migrator
+/// How many migrations `up` would run; errors count as "some" (so a backup is taken).
+async fn pending_count(target: &Target, options: &UpOptions) -> anyhow::Result<usize> {
+    Ok(match &target.migrations {
+        ModuleMigrations::Files { migrator, .. } => migrator
             .status()
             .await?
             .pending(options.target.as_deref(), options.allow_out_of_order)
-            .len();
-        if pending > 0 {
-            let store: Box<dyn ArtifactStore> = match (&target.project, &target.env) {
-                (Some(project), Some(env)) => project.artifact_store(env)?,
-                _ => Box::new(LocalDirStore {
-                    root: args
-                        .backup_dir
-                        .clone()
-                        .unwrap_or_else(|| PathBuf::from(".preflight/artifacts")),
-                }),
-            };
-            let name = preflight_migrate::database_name(&target.migrator.database_url)
-                .unwrap_or_else(|| "database".into());
-            let key = preflight_migrate::backup_key(&name, jiff::Timestamp::now());
-            if !output.quiet && !output.json() {
-                writeln!(
-                    output.err,
-                    "backing up {} before migrating…",
-                    target.database
-                )?;
+            .len(),
+        ModuleMigrations::Alembic { migrator, target } => {
+            migrator.status(target).await?.pending.len()
+        }
+        ModuleMigrations::Scripts(list) => list.status().await?.count(MigrationState::Pending),
+    })
+}
+
+fn database_url(target: &Target) -> &str {
+    match &target.migrations {
+        ModuleMigrations::Files { migrator, .. } => &migrator.database_url,
+        ModuleMigrations::Alembic { migrator, .. } => &migrator.database_url,
+        ModuleMigrations::Scripts(list) => &list.database_url,
+    }
+}
+
+/// `up`: a backup first (except on `local`, or with --no-backup), then apply.
+async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let mut target = resolve(&args.migrate)?;
+    let mut options = UpOptions {
+        target: args.target.clone(),
+        allow_out_of_order: args.allow_out_of_order,
+        dry_run: args.dry_run || args.sql,
+    };
+    match &mut target.migrations {
+        ModuleMigrations::Alembic { target: t, .. } => {
+            if let Some(explicit) = &args.target {
+                *t = explicit.clone();
             }
-            let backup =
-                preflight_migrate::backup_database(&target.migrator.database_url, &*store, &key)
-                    .await
-                    .context("the backup failed, so nothing was migrated (use --no-backup to skip it deliberately)")?;
-            if !output.json() {
-                writeln!(
-                    output.err,
-                    "backup: {} ({} bytes, sha256 {})",
-                    backup.artifact.uri, backup.artifact.size, backup.artifact.sha256
-                )?;
+        }
+        ModuleMigrations::Files {
+            target: t, pinned, ..
+        } => {
+            // A manifest's pins set the target: its newest pinned version.
+            if options.target.is_none() && !pinned.is_empty() {
+                options.target = pinned
+                    .iter()
+                    .max_by_key(|v| (v.len(), (*v).clone()))
+                    .cloned();
+            }
+            *t = options.target.clone();
+        }
+        ModuleMigrations::Scripts(_) => {}
+    }
+    let is_local = target.env.as_deref() == Some(LOCAL_ENV);
+    if !options.dry_run
+        && !args.no_backup
+        && !is_local
+        && pending_count(&target, &options).await? > 0
+    {
+        let store: Box<dyn ArtifactStore> = match (&target.project, &target.env) {
+            (Some(project), Some(env)) => project.artifact_store(env)?,
+            _ => Box::new(LocalDirStore {
+                root: args
+                    .backup_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(".preflight/artifacts")),
+            }),
+        };
+        let url = database_url(&target).to_string();
+        let name = preflight_migrate::database_name(&url).unwrap_or_else(|| "database".into());
+        let key = preflight_migrate::backup_key(&name, jiff::Timestamp::now());
+        if !output.quiet && !output.json() {
+            writeln!(
+                output.err,
+                "backing up {} before migrating…",
+                target.database
+            )?;
+        }
+        let backup = preflight_migrate::backup_database(&url, &*store, &key)
+            .await
+            .context("the backup failed, so nothing was migrated (use --no-backup to skip it deliberately)")?;
+        if !output.json() {
+            writeln!(
+                output.err,
+                "backup: {} ({} bytes, sha256 {})",
+                backup.artifact.uri, backup.artifact.size, backup.artifact.sha256
+            )?;
+        }
+    }
+    run_up(target, &options, args.sql, output).await
+}
+
+async fn run_up(
+    target: Target,
+    options: &UpOptions,
+    sql: bool,
+    output: &mut Output<'_>,
+) -> anyhow::Result<Outcome> {
+    match &target.migrations {
+        ModuleMigrations::Files { migrator, .. } => {
+            up(migrator, &target.database, options, output).await
+        }
+        ModuleMigrations::Alembic {
+            migrator,
+            target: revision,
+        } => {
+            if sql {
+                write!(output.out, "{}", migrator.offline_sql(revision).await?)?;
+                return Ok(Outcome::Ok);
+            }
+            if options.dry_run {
+                let status = migrator.status(revision).await?;
+                if output.json() {
+                    output.print_json(&status)?;
+                } else {
+                    writeln!(
+                        output.out,
+                        "{} revision(s) would be applied (alembic upgrade {revision}):",
+                        status.pending.len()
+                    )?;
+                    for p in &status.pending {
+                        writeln!(output.out, "  {p}")?;
+                    }
+                }
+                return Ok(Outcome::Ok);
+            }
+            match migrator.upgrade(revision).await {
+                Ok(report) => {
+                    if output.json() {
+                        output.print_json(&report)?;
+                    } else {
+                        if output.verbose {
+                            write!(output.err, "{}", report.output)?;
+                        }
+                        if !output.quiet {
+                            writeln!(
+                                output.out,
+                                "applied {} revision(s) to {}; alembic_version is [{}]",
+                                report.applied.len(),
+                                target.database,
+                                report.heads.join(", ")
+                            )?;
+                        }
+                    }
+                    Ok(Outcome::Ok)
+                }
+                Err(
+                    e @ (preflight_migrate::Error::AlembicFailed { .. }
+                    | preflight_migrate::Error::AlembicVersionMismatch { .. }),
+                ) => {
+                    writeln!(output.err, "error: {e}")?;
+                    Ok(Outcome::NotOk)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        ModuleMigrations::Scripts(list) => {
+            if options.dry_run {
+                let status = list.status().await?;
+                if output.json() {
+                    output.print_json(&status)?;
+                } else {
+                    print_status(output, &status)?;
+                }
+                return Ok(Outcome::Ok);
+            }
+            match list.up().await {
+                Ok(report) => {
+                    if output.json() {
+                        output.print_json(&report)?;
+                    } else {
+                        if output.verbose {
+                            for (entry, text) in &report.outputs {
+                                writeln!(output.err, "{entry}:\n{text}")?;
+                            }
+                        }
+                        if !output.quiet {
+                            writeln!(
+                                output.out,
+                                "ran {} script migration(s) on {}",
+                                report.applied.len(),
+                                target.database
+                            )?;
+                        }
+                    }
+                    Ok(Outcome::Ok)
+                }
+                Err(
+                    e @ (preflight_migrate::Error::Refused { .. }
+                    | preflight_migrate::Error::ScriptFailed { .. }
+                    | preflight_migrate::Error::MigrationFailed { .. }),
+                ) => {
+                    writeln!(output.err, "error: {e}")?;
+                    Ok(Outcome::NotOk)
+                }
+                Err(e) => Err(e.into()),
             }
         }
     }
-    up(&target, &options, output).await
 }
 
 async fn up(
-    target: &Target,
+    migrator: &Migrator,
+    database: &str,
     options: &UpOptions,
     output: &mut Output<'_>,
 ) -> anyhow::Result<Outcome> {
-    let migrator = &target.migrator;
     let quiet = output.quiet || output.json();
     let bar = (!quiet && output.color && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(0);
@@ -377,7 +716,7 @@ async fn up(
             output.out,
             "applied {} migration(s) to {}",
             report.applied.len(),
-            target.database
+            database
         )?;
     }
     Ok(Outcome::Ok)

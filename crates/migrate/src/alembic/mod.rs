@@ -239,11 +239,13 @@ pub struct AlembicStatus {
 }
 
 impl AlembicStatus {
-    /// The database is exactly at the target.
+    /// The database is exactly at the target: nothing pending, and not ahead of it either.
     pub fn at_target(&self) -> bool {
         let mut now = self.current.clone();
         now.sort();
-        self.pending.is_empty() && now == self.heads_after
+        let mut target = self.target_heads.clone();
+        target.sort();
+        self.pending.is_empty() && now == target
     }
 }
 
@@ -461,7 +463,10 @@ fn failing_revision<'g>(
         .filter_map(|h| graph.upgrade_plan(&[], h).ok())
         .flat_map(|p| p.steps.into_iter().map(|r| r.id.as_str()))
         .collect();
-    pending.iter().find(|p| !done.contains(p.as_str())).and_then(|id| graph.get(id))
+    pending
+        .iter()
+        .find(|p| !done.contains(p.as_str()))
+        .and_then(|id| graph.get(id))
 }
 
 /// The revision of the last "Running upgrade A -> B, message" log line.
