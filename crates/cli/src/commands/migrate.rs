@@ -283,7 +283,9 @@ async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<O
         } else {
             print_checks(output, &checks)?;
         }
-        return Ok(if checks.iter().all(ModuleCheck::ok) {
+        return Ok(if checks.iter().any(|c| c.state == "error") {
+            Outcome::CouldNotCheck
+        } else if checks.iter().all(ModuleCheck::ok) {
             Outcome::Ok
         } else {
             Outcome::NotOk

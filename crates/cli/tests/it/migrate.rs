@@ -415,7 +415,7 @@ fn up_backs_up_first_outside_local() {
         .unwrap();
     assert_eq!(unset.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&unset.stderr).contains("$DEV_CHAT_DATABASE_URL, which is not set")
+        String::from_utf8_lossy(&unset.stdout).contains("$DEV_CHAT_DATABASE_URL, which is not set")
     );
 }
 
@@ -492,4 +492,132 @@ async fn baseline_repair_new_and_rollback_through_the_cli() {
         scalar(&url, "SELECT count(*) FROM preflight.ledger_audit").await,
         3
     );
+}
+
+/// `PATH` with the repo's `.venv/bin` first, so `alembic` and `python` are the venv's.
+fn venv_path() -> std::ffi::OsString {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
+    let mut paths = vec![venv];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+#[test]
+fn every_flavour_reaches_the_manifest_and_status_says_so() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let config = project.path().join("preflight.yaml");
+    let manifest = project
+        .path()
+        .join("release-manifests/2026-02-14-local.yaml");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .args(["--env", "local", "--manifest"])
+            .arg(&manifest)
+            .env("PATH", venv_path())
+            .env("NO_COLOR", "1")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let before = run(&["migrate", "status"]);
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&before.stderr)
+    );
+    assert!(String::from_utf8_lossy(&before.stdout).contains("0 of 5 module(s) at the manifest"));
+    for module in [
+        "mobius-os",
+        "mobius-rag",
+        "mobius-chat",
+        "mobius-user",
+        "mobius-ops",
+    ] {
+        let up = run(&["migrate", "up", "--module", module]);
+        assert!(
+            up.status.success(),
+            "{module}: {}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+    }
+    let after = run(&["--format", "json", "migrate", "status"]);
+    assert_eq!(
+        after.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+    let checks: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    let states: Vec<(&str, &str)> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["module"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("mobius-os", "at manifest"),
+            ("mobius-rag", "at manifest"),
+            ("mobius-chat", "at manifest"),
+            ("mobius-user", "at manifest"),
+            ("mobius-ops", "at manifest"),
+        ]
+    );
+    // Re-running applies nothing; an edited script is refused.
+    let again = run(&["migrate", "up", "--module", "mobius-rag"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("ran 0 script migration(s)"));
+    let script = project
+        .path()
+        .join("mobius-rag/app/migrations/add_publish_tables.py");
+    let mut text = std::fs::read_to_string(&script).unwrap();
+    text.push_str("# edited after release\n");
+    std::fs::write(&script, text).unwrap();
+    let refused = run(&["migrate", "up", "--module", "mobius-rag"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("python:add_publish_tables was applied and has been modified since")
+    );
+    let drift = run(&["migrate", "status", "--module", "mobius-rag"]);
+    assert_eq!(drift.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&drift.stdout).contains("drift"));
+}
+
+#[test]
+fn alembic_heads_and_history_read_the_files() {
+    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args([
+            "migrate",
+            "history",
+            "--config",
+            "../../examples/mobius/preflight.yaml",
+            "--module",
+            "mobius-os",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a1b2c3d4e5f6 -> c4d5e6f7a8b9 (head), add publish state to documents\n<base> -> a1b2c3d4e5f6, create documents\n"
+    );
+    let heads = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args([
+            "migrate",
+            "heads",
+            "--kind",
+            "alembic",
+            "--dir",
+            "../../examples/mobius/mobius-user/migrations/versions",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&heads.stdout), "001 (head)\n");
 }
