@@ -164,6 +164,9 @@ impl RevisionGraph {
         };
         // Dependencies already implied by an ancestor's dependencies are dropped.
         for i in 0..n {
+            if graph.resolved_deps[i].is_empty() {
+                continue;
+            }
             let mut keep = graph.resolved_deps[i].clone();
             for a in graph.related(&[i], |g, r| g.down[r].clone()) {
                 if a != i {
@@ -515,10 +518,11 @@ impl RevisionGraph {
         order.reverse();
         let mut after: HashSet<usize> = have;
         after.extend(order.iter().copied());
+        let below: HashSet<usize> = after.iter().flat_map(|&o| self.all_down(o)).collect();
         let mut heads_after: Vec<usize> = after
             .iter()
             .copied()
-            .filter(|&r| !after.iter().any(|&o| self.all_down(o).contains(&r)))
+            .filter(|r| !below.contains(r))
             .collect();
         heads_after.sort_unstable();
         Ok(UpgradePlan {

@@ -33,14 +33,17 @@ pub fn load_revisions(
 ) -> Result<(RevisionGraph, Vec<AlembicWarning>), Error> {
     let mut files = Vec::new();
     collect(versions, recursive, &mut files)?;
-    let mut revisions = Vec::new();
+    let read = crate::source::par_map(&files, |path| {
+        let text = crate::source::read(path)?;
+        let mut warnings = Vec::new();
+        let revision = read_revision(path, &text, &mut warnings)?;
+        Ok((revision, warnings))
+    })?;
+    let mut revisions = Vec::with_capacity(read.len());
     let mut warnings = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
-        revisions.push(read_revision(&path, &text, &mut warnings)?);
+    for (r, w) in read {
+        revisions.push(r);
+        warnings.extend(w);
     }
     Ok((RevisionGraph::build(revisions)?, warnings))
 }
@@ -50,12 +53,21 @@ fn collect(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), Er
         path: dir.to_path_buf(),
         source,
     };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(read_err)?
-        .map(|e| e.map(|e| e.path()).map_err(read_err))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
+    let mut entries: Vec<(PathBuf, bool)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let entry = entry.map_err(read_err)?;
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => entry.path().is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => false,
+        };
+        entries.push((entry.path(), is_dir));
+    }
+    // One folder: byte order of the paths is the order of the names, without parsing components.
+    entries.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
+    let (dirs, files): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(_, d)| *d);
+    let dirs: Vec<PathBuf> = dirs.into_iter().map(|(p, _)| p).collect();
+    let files: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
     out.extend(files.into_iter().filter(|p| parse::is_script_name(p)));
     if recursive {
         for d in dirs {
@@ -72,7 +84,7 @@ fn read_revision(
     text: &str,
     warnings: &mut Vec<AlembicWarning>,
 ) -> Result<Revision, Error> {
-    let assignments = parse::assignments(text);
+    let (assignments, message) = parse::module(text);
     // The last assignment wins, as when Python runs the module.
     let find = |name: &str| assignments.iter().rev().find(|a| a.name == name);
     let script_err = |line: usize, message: String| Error::AlembicScript {
@@ -159,7 +171,7 @@ fn read_revision(
         depends_on,
         path: path.to_path_buf(),
         line,
-        message: parse::docstring(text),
+        message,
     })
 }
 

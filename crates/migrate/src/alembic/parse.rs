@@ -25,12 +25,27 @@ pub(crate) struct Assignment {
 }
 
 /// Module-level `NAME [: ANNOTATION] = VALUE` statements, in order.
+#[cfg(test)]
 pub(crate) fn assignments(text: &str) -> Vec<Assignment> {
+    module(text).0
+}
+
+/// The module's assignments and the first line of its docstring, in one pass.
+pub(crate) fn module(text: &str) -> (Vec<Assignment>, String) {
+    let lines = logical_lines(text);
+    let doc = lines
+        .first()
+        .and_then(|l| match parse_value(&l.text) {
+            PyValue::Str(s) => s.trim().lines().next().map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default();
+    (assignments_in(lines), doc)
+}
+
+fn assignments_in(lines: Vec<LogicalLine>) -> Vec<Assignment> {
     let mut out = Vec::new();
-    for stmt in logical_lines(text) {
-        if stmt.indented {
-            continue;
-        }
+    for stmt in lines {
         let s = stmt.text.as_str();
         let name_len = s
             .char_indices()
@@ -66,126 +81,137 @@ pub(crate) fn assignments(text: &str) -> Vec<Assignment> {
 struct LogicalLine {
     text: String,
     line: usize,
-    indented: bool,
 }
 
-/// Joins physical lines into statements: brackets, strings (triple-quoted
-/// too) and `\` continuations keep a statement open; comments are dropped.
-/// Strings are kept verbatim so values can be parsed afterwards.
+/// Joins physical lines into module-level statements: brackets, strings
+/// (triple-quoted too) and `\` continuations keep a statement open; comments
+/// and indented statements are dropped. Strings are kept verbatim so values
+/// can be parsed afterwards. Works on bytes: every token that matters is ASCII.
 fn logical_lines(text: &str) -> Vec<LogicalLine> {
-    let chars: Vec<char> = text.chars().collect();
+    let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut current = String::new();
+    let mut current: Vec<u8> = Vec::new();
     let mut start_line = 1;
     let mut line = 1;
     let mut depth = 0usize;
     let mut at_line_start = true;
-    let mut indented = false;
+    let mut keep = true;
     let mut i = 0;
     let flush =
-        |current: &mut String, out: &mut Vec<LogicalLine>, start_line: usize, indented: bool| {
-            let t = current.trim().to_string();
-            if !t.is_empty() {
-                // `a = 1; b = 2` on one line.
-                for part in split_semicolons(&t) {
+        |current: &mut Vec<u8>, out: &mut Vec<LogicalLine>, start_line: usize, keep: bool| {
+            if keep {
+                let t = String::from_utf8_lossy(current);
+                let t = t.trim();
+                if t.contains(';') {
+                    // `a = 1; b = 2` on one line.
+                    for part in split_semicolons(t) {
+                        out.push(LogicalLine {
+                            text: part,
+                            line: start_line,
+                        });
+                    }
+                } else if !t.is_empty() {
                     out.push(LogicalLine {
-                        text: part,
+                        text: t.to_string(),
                         line: start_line,
-                        indented,
                     });
                 }
             }
             current.clear();
         };
-    while i < chars.len() {
-        let c = chars[i];
+    while i < b.len() {
+        let c = b[i];
         if at_line_start {
-            if c == ' ' || c == '\t' || c == '\x0c' {
-                i += 1;
-                continue;
-            }
-            if c == '\n' {
-                line += 1;
-                i += 1;
-                continue;
-            }
-            if c == '#' {
-                while i < chars.len() && chars[i] != '\n' {
+            match c {
+                b' ' | b'\t' | b'\x0c' | b'\r' => {
                     i += 1;
+                    continue;
                 }
-                continue;
+                b'\n' => {
+                    line += 1;
+                    i += 1;
+                    continue;
+                }
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                _ => {}
             }
             at_line_start = false;
-            indented = i > 0 && chars[i - 1] != '\n';
+            keep = i == 0 || b[i - 1] == b'\n';
             start_line = line;
         }
         match c {
-            '#' => {
-                while i < chars.len() && chars[i] != '\n' {
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
                 continue;
             }
-            '\\' if chars.get(i + 1) == Some(&'\n') => {
-                current.push(' ');
+            b'\\' if b.get(i + 1) == Some(&b'\n') => {
+                if keep {
+                    current.push(b' ');
+                }
                 line += 1;
                 i += 2;
                 continue;
             }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            '\'' | '"' => {
-                let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\'' | b'"' => {
+                let triple = b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&c);
                 let quote_len = if triple { 3 } else { 1 };
-                current.extend(&chars[i..i + quote_len]);
+                let start = i;
                 i += quote_len;
-                while i < chars.len() {
-                    let d = chars[i];
-                    if d == '\\' && i + 1 < chars.len() {
-                        current.push(d);
-                        current.push(chars[i + 1]);
-                        if chars[i + 1] == '\n' {
+                while i < b.len() {
+                    let d = b[i];
+                    if d == b'\\' && i + 1 < b.len() {
+                        if b[i + 1] == b'\n' {
                             line += 1;
                         }
                         i += 2;
                         continue;
                     }
-                    if d == '\n' {
+                    if d == b'\n' {
                         line += 1;
                         if !triple {
                             break;
                         }
                     }
-                    if d == c
-                        && (!triple
-                            || (chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c)))
+                    if d == c && (!triple || (b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&c)))
                     {
-                        current.extend(&chars[i..i + quote_len]);
                         i += quote_len;
                         break;
                     }
-                    current.push(d);
                     i += 1;
+                }
+                if keep {
+                    current.extend_from_slice(&b[start..i.min(b.len())]);
                 }
                 continue;
             }
-            '\n' => {
+            b'\n' => {
                 line += 1;
                 if depth == 0 {
-                    flush(&mut current, &mut out, start_line, indented);
+                    flush(&mut current, &mut out, start_line, keep);
                     at_line_start = true;
-                } else {
-                    current.push(' ');
+                } else if keep {
+                    current.push(b' ');
                 }
                 i += 1;
                 continue;
             }
             _ => {}
         }
-        current.push(c);
+        if keep {
+            current.push(c);
+        }
         i += 1;
     }
-    flush(&mut current, &mut out, start_line, indented);
+    flush(&mut current, &mut out, start_line, keep);
     out
 }
 
@@ -431,18 +457,6 @@ pub(crate) fn is_script_name(path: &Path) -> bool {
         return false;
     };
     name.ends_with(".py") && !name.starts_with(".#") && !name.starts_with("__init__")
-}
-
-/// The first line of the module docstring, Alembic's revision message.
-pub(crate) fn docstring(text: &str) -> String {
-    logical_lines(text)
-        .into_iter()
-        .find(|l| !l.indented)
-        .and_then(|l| match parse_value(&l.text) {
-            PyValue::Str(s) => s.trim().lines().next().map(str::to_string),
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
