@@ -1,7 +1,9 @@
 //! Migration sources and runners: ordered SQL directories and Supabase
-//! folders on PostgreSQL, their ledgers, the advisory lock that keeps two
-//! runners from applying anything twice, status and plans, and a throwaway
-//! PostgreSQL for tests and local rehearsals.
+//! folders, Alembic revision graphs (read without Python, applied by the
+//! project's Alembic) and Python-script lists, on PostgreSQL; their ledgers,
+//! the advisory lock that keeps two runners from applying anything twice,
+//! status, plans, baseline/repair, `pg_dump` backups into an
+//! [`ArtifactStore`], and PostgreSQL clusters for tests and local rehearsals.
 //!
 //! Main types:
 //! - [`MigrationSource`] (with [`SqlDir`] and [`SupabaseDir`]): where
@@ -10,7 +12,10 @@
 //!   out-of-order or failed.
 //! - [`Migrator`]: `status` and `up` against one database, under
 //!   [`MIGRATION_LOCK_KEY`], one transaction (and one round trip) per migration.
-//! - [`TempPostgres`]: a cluster in a temp dir on a free loopback port.
+//! - [`RevisionGraph`] and [`AlembicMigrator`]: Alembic's heads, history and
+//!   upgrade order, and upgrades checked against `alembic_version`.
+//! - [`TempPostgres`] (a cluster in a temp dir) and [`LocalPostgres`] (kept
+//!   under a project's `.preflight/`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), preflight_migrate::Error> {

@@ -140,6 +140,19 @@ pub(crate) fn read(path: &Path) -> Result<String, Error> {
     Ok(text)
 }
 
+/// Reads and hashes `(version, name, path)` files, in order, on all cores.
+fn read_all(files: &[(String, String, PathBuf)]) -> Result<Vec<Migration>, Error> {
+    par_map(files, |(version, name, path)| {
+        let raw = read(path)?;
+        Ok(Migration::from_file(
+            version.clone(),
+            name.clone(),
+            path.clone(),
+            &raw,
+        ))
+    })
+}
+
 /// Runs `f` on every item on all cores, keeping the order; the first error wins.
 pub(crate) fn par_map<I: Sync, T: Send>(
     items: &[I],
@@ -213,16 +226,9 @@ impl MigrationSource for SqlDir {
             found.push((number, digits.to_string(), name.to_string(), path.clone()));
         }
         found.sort_by_key(|(n, _, _, _)| *n);
-        let migrations = par_map(&found, |(_, version, name, path)| {
-            let raw = read(path)?;
-            Ok(Migration::from_file(
-                version.clone(),
-                name.clone(),
-                path.clone(),
-                &raw,
-            ))
-        })?;
-        Ok((migrations, skipped))
+        let named: Vec<(String, String, PathBuf)> =
+            found.into_iter().map(|(_, v, n, p)| (v, n, p)).collect();
+        Ok((read_all(&named)?, skipped))
     }
 }
 
@@ -262,15 +268,6 @@ impl MigrationSource for SupabaseDir {
         }
         // Text ordering, as `ORDER BY version` on a text column.
         found.sort_by(|a, b| a.0.cmp(&b.0));
-        let migrations = par_map(&found, |(version, name, path)| {
-            let raw = read(path)?;
-            Ok(Migration::from_file(
-                version.clone(),
-                name.clone(),
-                path.clone(),
-                &raw,
-            ))
-        })?;
-        Ok((migrations, skipped))
+        Ok((read_all(&found)?, skipped))
     }
 }

@@ -379,21 +379,17 @@ impl AlembicMigrator {
         Ok(output)
     }
 
+    /// Runs Alembic with `args`; the output is stdout and stderr together.
     async fn run(&self, args: &[&str]) -> Result<(bool, String), Error> {
-        let out = self
-            .command(args)
-            .output()
-            .await
-            .map_err(|source| Error::Spawn {
-                program: self.project.command.join(" "),
-                source,
-            })?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.success(), redact(&text, &self.database_url)))
+        self.run_with(args, false).await
     }
 
+    /// Like `run`, but on success only stdout (offline SQL).
     async fn run_stdout(&self, args: &[&str]) -> Result<(bool, String), Error> {
+        self.run_with(args, true).await
+    }
+
+    async fn run_with(&self, args: &[&str], stdout_only: bool) -> Result<(bool, String), Error> {
         let out = self
             .command(args)
             .output()
@@ -402,12 +398,15 @@ impl AlembicMigrator {
                 program: self.project.command.join(" "),
                 source,
             })?;
-        let text = if out.status.success() {
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        } else {
-            String::from_utf8_lossy(&out.stderr).into_owned()
-        };
-        Ok((out.status.success(), redact(&text, &self.database_url)))
+        let ok = out.status.success();
+        let mut text = String::new();
+        if !stdout_only || ok {
+            text.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        if !stdout_only || !ok {
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
+        Ok((ok, redact(&text, &self.database_url)))
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
