@@ -129,7 +129,7 @@ pub async fn backup_database(
     if !output.status.success() {
         return Err(Error::Backup {
             database,
-            stderr: redact_stderr(&String::from_utf8_lossy(&output.stderr), database_url),
+            stderr: redact_password(String::from_utf8_lossy(&output.stderr).trim(), database_url),
         });
     }
     let artifact = store.put_file(&file, key).await?;
@@ -140,18 +140,13 @@ pub async fn backup_database(
     })
 }
 
-pub(crate) fn password_of(url: &str) -> Option<String> {
-    split_password(url).1
-}
-
-/// pg_dump echoes connection strings in some errors.
-fn redact_stderr(stderr: &str, url: &str) -> String {
-    let (_, password) = split_password(url);
-    let mut text = stderr.trim().to_string();
-    if let Some(p) = password.filter(|p| !p.is_empty()) {
-        text = text.replace(&p, "***");
+/// Replaces the password of `url` in a child's output with `***`
+/// (pg_dump, Alembic and scripts may echo connection strings).
+pub(crate) fn redact_password(text: &str, url: &str) -> String {
+    match split_password(url).1 {
+        Some(p) if !p.is_empty() => text.replace(&p, "***"),
+        _ => text.to_string(),
     }
-    text
 }
 
 #[cfg(test)]
@@ -176,6 +171,16 @@ mod tests {
             Some("mobius_chat")
         );
         assert_eq!(database_name("postgres://h"), None);
+    }
+
+    #[test]
+    fn child_output_loses_the_password() {
+        let url = "postgres://app:hunter2%21@db/x";
+        assert_eq!(
+            redact_password("FATAL: password hunter2! rejected for postgres://app:hunter2!@db", url),
+            "FATAL: password *** rejected for postgres://app:***@db"
+        );
+        assert_eq!(redact_password("no secret", "postgres://h/x"), "no secret");
     }
 
     #[test]

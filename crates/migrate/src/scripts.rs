@@ -236,7 +236,7 @@ impl ScriptList {
         };
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
-        let text = crate::alembic::redact(&text, &self.database_url);
+        let text = crate::backup::redact_password(&text, &self.database_url);
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(30)..].join("\n");
         if !out.status.success() {

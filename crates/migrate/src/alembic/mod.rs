@@ -406,7 +406,10 @@ impl AlembicMigrator {
         if !stdout_only || !ok {
             text.push_str(&String::from_utf8_lossy(&out.stderr));
         }
-        Ok((ok, redact(&text, &self.database_url)))
+        Ok((
+            ok,
+            crate::backup::redact_password(&text, &self.database_url),
+        ))
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
@@ -493,14 +496,6 @@ fn logged_revision(output: &str) -> Option<String> {
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Drops the password of `url` from child output.
-pub(crate) fn redact(text: &str, url: &str) -> String {
-    match crate::backup::password_of(url) {
-        Some(p) if !p.is_empty() => text.replace(&p, "***"),
-        _ => text.to_string(),
-    }
 }
 
 #[cfg(test)]
