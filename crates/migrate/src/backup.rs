@@ -177,7 +177,10 @@ mod tests {
     fn child_output_loses_the_password() {
         let url = "postgres://app:hunter2%21@db/x";
         assert_eq!(
-            redact_password("FATAL: password hunter2! rejected for postgres://app:hunter2!@db", url),
+            redact_password(
+                "FATAL: password hunter2! rejected for postgres://app:hunter2!@db",
+                url
+            ),
             "FATAL: password *** rejected for postgres://app:***@db"
         );
         assert_eq!(redact_password("no secret", "postgres://h/x"), "no secret");
