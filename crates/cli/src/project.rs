@@ -205,6 +205,19 @@ impl Project {
             .collect()
     }
 
+    /// A module's migration source and the folder it reads, under its checkout.
+    pub fn migrations_dir(
+        &self,
+        module: &str,
+    ) -> anyhow::Result<(&Module, &preflight_manifest::MigrationSource, PathBuf)> {
+        let m = self.module(module)?;
+        let source = m
+            .migrations
+            .as_ref()
+            .with_context(|| format!("module `{module}` declares no migrations"))?;
+        Ok((m, source, self.root().join(&m.repo).join(&source.dir)))
+    }
+
     /// Resolves `module`'s migrations in `env`; `manifest` supplies the pins.
     pub fn module_migrations(
         &self,
@@ -214,17 +227,12 @@ impl Project {
         applied_by: &str,
         lock_timeout: Duration,
     ) -> anyhow::Result<(ModuleMigrations, ResolvedDatabase)> {
-        let m = self.module(module)?;
-        let source = m
-            .migrations
-            .as_ref()
-            .with_context(|| format!("module `{module}` declares no migrations"))?;
+        let (m, source, dir) = self.migrations_dir(module)?;
         let database = m
             .database
             .as_deref()
             .with_context(|| format!("module `{module}` has migrations but no `database`"))?;
         let repo = self.root().join(&m.repo);
-        let dir = repo.join(&source.dir);
         let pins: Option<&Vec<MigrationPin>> = manifest.and_then(|mf| mf.migrations.get(module));
         let db = self.database(env, database)?;
         let resolved = match source.kind {
@@ -234,6 +242,9 @@ impl Project {
                 } else {
                     SourceKind::Supabase
                 };
+                let pinned: Vec<String> = pins
+                    .map(|p| p.iter().map(|pin| pin_version(&pin.name)).collect())
+                    .unwrap_or_default();
                 let files: Box<dyn preflight_migrate::MigrationSource> = match kind {
                     SourceKind::Sql => Box::new(SqlDir { dir: dir.clone() }),
                     SourceKind::Supabase => Box::new(SupabaseDir { dir: dir.clone() }),
@@ -246,10 +257,8 @@ impl Project {
                         applied_by: applied_by.to_string(),
                         lock_timeout,
                     },
-                    target: None,
-                    pinned: pins
-                        .map(|p| p.iter().map(|pin| pin_version(&pin.name)).collect())
-                        .unwrap_or_default(),
+                    target: pinned.iter().max_by(|a, b| version_cmp(a, b)).cloned(),
+                    pinned,
                 }
             }
             MigrationKind::Alembic => {
@@ -371,7 +380,9 @@ async fn check_one(
     };
     match migrations {
         ModuleMigrations::Files {
-            migrator, pinned, ..
+            migrator,
+            pinned,
+            target,
         } => match migrator.status().await {
             Ok(status) => {
                 let drift: Vec<String> = status
@@ -393,21 +404,12 @@ async fn check_one(
                     .filter(|p| !status.entries.iter().any(|e| &e.version == *p))
                     .collect();
                 // Without pins, everything on disk is the target.
-                let needed: Vec<String> = if pinned.is_empty() {
-                    status.entries.iter().map(|e| e.version.clone()).collect()
-                } else {
-                    let newest = pinned
-                        .iter()
-                        .max_by(|a, b| version_cmp(a, b))
-                        .cloned()
-                        .unwrap_or_default();
-                    status
-                        .entries
-                        .iter()
-                        .map(|e| e.version.clone())
-                        .filter(|v| version_cmp(v, &newest).is_le())
-                        .collect()
-                };
+                let needed: Vec<String> = status
+                    .entries
+                    .iter()
+                    .map(|e| e.version.clone())
+                    .filter(|v| target.as_ref().is_none_or(|t| version_cmp(v, t).is_le()))
+                    .collect();
                 check.pending = status
                     .entries
                     .iter()

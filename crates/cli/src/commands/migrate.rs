@@ -109,11 +109,7 @@ fn source_dir(args: &SourceArgs) -> anyhow::Result<(MigrationKindArg, PathBuf)> 
         (Some(config), _, _) => {
             let project = Project::load(config)?;
             let module = args.module.as_deref().context("--config needs --module")?;
-            let m = project.module(module)?;
-            let source = m
-                .migrations
-                .as_ref()
-                .with_context(|| format!("module `{module}` declares no migrations"))?;
+            let (_, source, dir) = project.migrations_dir(module)?;
             let kind = match source.kind {
                 preflight_manifest::MigrationKind::Sql => MigrationKindArg::Sql,
                 preflight_manifest::MigrationKind::Supabase => MigrationKindArg::Supabase,
@@ -124,7 +120,7 @@ fn source_dir(args: &SourceArgs) -> anyhow::Result<(MigrationKindArg, PathBuf)> 
                     )
                 }
             };
-            Ok((kind, project.root().join(&m.repo).join(&source.dir)))
+            Ok((kind, dir))
         }
         (None, Some(kind), Some(dir)) => Ok((kind, dir.clone())),
         _ => bail!("name the migrations with --kind and --dir, or --config and --module"),
@@ -223,6 +219,8 @@ fn heads(args: &GraphArgs, history: bool, output: &mut Output<'_>) -> anyhow::Re
             w.message
         )?;
     }
+    let branch_points = graph.branch_points();
+    let merge_points = graph.merge_points();
     let head_ids = if args.resolve_dependencies {
         graph.real_heads()
     } else {
@@ -243,10 +241,10 @@ fn heads(args: &GraphArgs, history: bool, output: &mut Output<'_>) -> anyhow::Re
             if head_ids.contains(&r.id.as_str()) {
                 marks.push_str(" (head)");
             }
-            if graph.branch_points().contains(&r.id.as_str()) {
+            if branch_points.contains(&r.id.as_str()) {
                 marks.push_str(" (branchpoint)");
             }
-            if graph.merge_points().contains(&r.id.as_str()) {
+            if merge_points.contains(&r.id.as_str()) {
                 marks.push_str(" (mergepoint)");
             }
             writeln!(output.out, "{down} -> {}{marks}, {}", r.id, r.message)?;
@@ -463,17 +461,11 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
                 *t = explicit.clone();
             }
         }
-        ModuleMigrations::Files {
-            target: t, pinned, ..
-        } => {
-            // A manifest's pins set the target: its newest pinned version.
-            if options.target.is_none() && !pinned.is_empty() {
-                options.target = pinned
-                    .iter()
-                    .max_by_key(|v| (v.len(), (*v).clone()))
-                    .cloned();
+        ModuleMigrations::Files { target: pinned, .. } => {
+            // Without --target, a manifest's newest pinned version is the target.
+            if options.target.is_none() {
+                options.target = pinned.clone();
             }
-            *t = options.target.clone();
         }
         ModuleMigrations::Scripts(_) => {}
     }
