@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Code, Sink};
 use crate::manifest::{Checked, MigrationKind, syntax_error, valid_env_name};
+use crate::probes::ProbeConfig;
 use crate::reader::{self, Fields};
 use crate::yaml::{self, Node, Value};
 
@@ -20,6 +21,7 @@ const TOP_KEYS: &[&str] = &[
     "databases",
     "environments",
     "gates",
+    "probes",
 ];
 const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
@@ -49,6 +51,8 @@ pub struct PlatformConfig {
     pub databases: Vec<Database>,
     pub environments: Vec<Environment>,
     pub gates: Vec<Gate>,
+    /// Probes for `preflight verify` and the release's verify and smoke phases.
+    pub probes: Vec<ProbeConfig>,
 }
 
 /// The release checklist and how the pipeline fills it in.
@@ -486,6 +490,15 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         }
     }
 
+    let probes = match top.get("probes") {
+        Some(node) => {
+            let envs: Vec<&str> = env_names.iter().map(String::as_str).collect();
+            let module_names: Vec<&str> = modules.iter().map(|m| m.name.as_str()).collect();
+            crate::probes::probes(sink, node, &envs, &db_names, &module_names)
+        }
+        None => Vec::new(),
+    };
+
     Some(PlatformConfig {
         path: path.to_path_buf(),
         platform: platform?,
@@ -495,6 +508,7 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         databases,
         environments,
         gates,
+        probes,
     })
 }
 
@@ -612,7 +626,7 @@ fn check_identifier(sink: &mut Sink<'_>, key: &Node, name: &str, what: &str) {
     }
 }
 
-fn reference(
+pub(crate) fn reference(
     sink: &mut Sink<'_>,
     node: &Node,
     name: &str,
@@ -809,52 +823,12 @@ fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gat
             format!("gate `{name}` has an empty command"),
         );
     }
-    let severity = match f.get("severity") {
-        None => Severity::Hard,
-        Some(n) => match reader::string(sink, n, "`severity`").as_deref() {
-            Some("hard") => Severity::Hard,
-            Some("soft") => Severity::Soft,
-            Some(other) => {
-                sink.error(
-                    n.pos,
-                    Code::InvalidValue,
-                    format!("severity `{other}` is neither `hard` nor `soft`"),
-                )
-                .width(other.chars().count());
-                Severity::Hard
-            }
-            None => Severity::Hard,
-        },
-    };
-    let envs = match f.get("envs") {
-        Some(n) => {
-            let list = reader::string_list(sink, n, "`envs`", false).unwrap_or_default();
-            let known: Vec<&str> = env_names.iter().map(String::as_str).collect();
-            for (e, pos) in &list {
-                let node = Node {
-                    value: Value::Str(e.clone()),
-                    pos: *pos,
-                };
-                reference(sink, &node, e, &known, "environment", "environments");
-            }
-            list.into_iter().map(|(s, _)| s).collect()
-        }
-        None => Vec::new(),
-    };
-    let timeout_secs = match f.get("timeout_secs") {
-        Some(n) => match &n.value {
-            Value::Number(t) if t.parse::<u64>().is_ok_and(|t| t > 0) => t.parse().ok(),
-            _ => {
-                sink.error(
-                    n.pos,
-                    Code::InvalidValue,
-                    "`timeout_secs` must be a positive whole number of seconds",
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    let severity = severity(sink, f);
+    let known: Vec<&str> = env_names.iter().map(String::as_str).collect();
+    let envs = env_list(sink, f, &known);
+    let timeout_secs = f
+        .get("timeout_secs")
+        .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false));
     let dir = f
         .get("dir")
         .and_then(|n| reader::nonempty_string(sink, n, "`dir`"))
@@ -867,6 +841,42 @@ fn gate(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[String]) -> Option<Gat
         envs,
         timeout_secs,
     })
+}
+
+/// `severity: hard|soft`, hard when absent.
+pub(crate) fn severity(sink: &mut Sink<'_>, f: &Fields<'_>) -> Severity {
+    let Some(n) = f.get("severity") else {
+        return Severity::Hard;
+    };
+    match reader::string(sink, n, "`severity`").as_deref() {
+        Some("soft") => Severity::Soft,
+        Some("hard") | None => Severity::Hard,
+        Some(other) => {
+            sink.error(
+                n.pos,
+                Code::InvalidValue,
+                format!("severity `{other}` is neither `hard` nor `soft`"),
+            )
+            .width(other.chars().count());
+            Severity::Hard
+        }
+    }
+}
+
+/// `envs: [...]`, each a defined environment; empty means all.
+pub(crate) fn env_list(sink: &mut Sink<'_>, f: &Fields<'_>, known: &[&str]) -> Vec<String> {
+    let Some(n) = f.get("envs") else {
+        return Vec::new();
+    };
+    let list = reader::string_list(sink, n, "`envs`", false).unwrap_or_default();
+    for (e, pos) in &list {
+        let node = Node {
+            value: Value::Str(e.clone()),
+            pos: *pos,
+        };
+        reference(sink, &node, e, known, "environment", "environments");
+    }
+    list.into_iter().map(|(s, _)| s).collect()
 }
 
 /// GCP project ids: 6–30 characters, lower-case letters, digits and `-`,

@@ -4,7 +4,7 @@
 //! commit, the container images, the migrations each module must reach and
 //! the feature flags (`dev_dry_run_playbook.md` §3). The **platform config**
 //! (`preflight.yaml`) describes the platform those releases run against:
-//! modules, databases, environments and gates.
+//! modules, databases, environments, gates and probes.
 //!
 //! Main types:
 //! - [`Manifest`]: a validated manifest; [`Manifest::check`] reports every
@@ -38,6 +38,7 @@ mod gitref;
 mod image;
 mod manifest;
 mod new;
+mod probes;
 mod promote;
 mod reader;
 mod yaml;
@@ -55,6 +56,7 @@ pub use manifest::{
     Checked, FlagValue, Manifest, MigrationKind, MigrationPin, ReleaseId, ValidateOptions,
 };
 pub use new::{NewOptions, TEMPLATE, TEMPLATE_REPOS, head_commit, new_manifest};
+pub use probes::{ExpectConfig, JsonCondition, ProbeCheck, ProbeConfig, ProbePhase, RequestConfig};
 pub use promote::{ImageRewrite, PromoteOptions, Promotion, promote};
 
 /// Reads a UTF-8 file, naming it in the error.

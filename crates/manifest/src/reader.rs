@@ -217,3 +217,33 @@ mod tests {
         assert_eq!(suggest("zzz", allowed), None);
     }
 }
+
+/// A positive whole number (`timeout_secs`, `retries`…), or `None` after
+/// reporting what was found instead.
+pub(crate) fn positive_int(
+    sink: &mut Sink<'_>,
+    node: &Node,
+    what: &str,
+    zero_ok: bool,
+) -> Option<u64> {
+    match &node.value {
+        Value::Number(t) if t.parse::<u64>().is_ok_and(|t| zero_ok || t > 0) => t.parse().ok(),
+        other => {
+            let found = match other {
+                Value::Number(n) => format!("`{n}`"),
+                _ => other.kind().to_string(),
+            };
+            let expected = if zero_ok {
+                "a whole number"
+            } else {
+                "a positive whole number"
+            };
+            sink.error(
+                node.pos,
+                Code::InvalidValue,
+                format!("expected {what} to be {expected}, found {found}"),
+            );
+            None
+        }
+    }
+}
