@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::probe::{Check, Probe, ProbeContext};
 
-/// How many of the last output lines are kept as evidence.
+/// How many of the last lines of stdout, and of stderr, are kept as evidence.
 pub const OUTPUT_TAIL: usize = 20;
 
 /// Runs a program and checks its exit code. The runner's timeout kills it.
@@ -91,34 +91,35 @@ impl Probe for CommandProbe {
     }
 }
 
-/// The last [`OUTPUT_TAIL`] lines of stdout and stderr, in the order they
-/// arrived, without holding the whole output.
+/// The last [`OUTPUT_TAIL`] lines of stdout, then those of stderr, without
+/// holding the whole output. The two pipes are kept apart because their
+/// relative order is lost in the pipes anyway, and stderr usually holds the
+/// line that explains a failure.
 async fn tail_lines(
     stdout: Option<impl AsyncRead + Unpin>,
     stderr: Option<impl AsyncRead + Unpin>,
-) -> VecDeque<String> {
+) -> Vec<String> {
+    let (out, err) = tokio::join!(tail_of(stdout), tail_of(stderr));
+    let mut lines: Vec<String> = out.into();
+    if !err.is_empty() {
+        lines.push("--- stderr ---".to_string());
+        lines.extend(err);
+    }
+    lines
+}
+
+async fn tail_of(stream: Option<impl AsyncRead + Unpin>) -> VecDeque<String> {
     let mut tail = VecDeque::with_capacity(OUTPUT_TAIL);
-    let mut push = |line: Vec<u8>| {
+    let Some(stream) = stream else { return tail };
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    while matches!(reader.read_until(b'\n', &mut line).await, Ok(n) if n > 0) {
         if tail.len() == OUTPUT_TAIL {
             tail.pop_front();
         }
         let text = String::from_utf8_lossy(&line);
         tail.push_back(text.trim_end_matches(['\n', '\r']).to_string());
-    };
-    let mut out = stdout.map(BufReader::new);
-    let mut err = stderr.map(BufReader::new);
-    let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
-    while out.is_some() || err.is_some() {
-        tokio::select! {
-            n = async { out.as_mut().expect("guarded").read_until(b'\n', &mut out_buf).await }, if out.is_some() => {
-                if matches!(n, Ok(0) | Err(_)) { out = None; }
-                if !out_buf.is_empty() { push(std::mem::take(&mut out_buf)); }
-            }
-            n = async { err.as_mut().expect("guarded").read_until(b'\n', &mut err_buf).await }, if err.is_some() => {
-                if matches!(n, Ok(0) | Err(_)) { err = None; }
-                if !err_buf.is_empty() { push(std::mem::take(&mut err_buf)); }
-            }
-        }
+        line.clear();
     }
     tail
 }
