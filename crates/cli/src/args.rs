@@ -48,6 +48,63 @@ pub enum Command {
     /// The project's kept PostgreSQL cluster for the `local` environment.
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Run the probes (and optionally gates) configured for an environment.
+    Verify(VerifyArgs),
+    /// `.env` files: compare keys with their example.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment whose probes run.
+    #[arg(long)]
+    pub env: String,
+    /// Only these probes, gates or modules (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Only the probes of this release phase.
+    #[arg(long, value_enum)]
+    pub phase: Option<PhaseArg>,
+    /// Also run the config's gates (test suites) for the environment.
+    #[arg(long)]
+    pub gates: bool,
+    /// How many probes run at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a Markdown report here.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    Verify,
+    Smoke,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Keys missing from, empty in, or extra in ACTUAL compared with EXAMPLE.
+    /// Values are never shown.
+    Diff(EnvDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvDiffArgs {
+    /// The example file, e.g. `.env.example`.
+    pub example: PathBuf,
+    /// The file in use, e.g. `.env`.
+    pub actual: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

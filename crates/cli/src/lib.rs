@@ -13,6 +13,7 @@
 mod args;
 mod commands;
 mod output;
+mod probes;
 mod project;
 
 use std::ffi::OsString;
@@ -23,12 +24,13 @@ use clap::Parser;
 
 pub use args::{
     ApproveArgs, ArchiveArgs, BaselineArgs, CheckArgs, ChecklistCommand, ChecklistFileArgs,
-    ChecklistTarget, Cli, Command, DiffArgs, Format, GateArgs, GlobalArgs, LocalArgs, LocalCommand,
-    ManifestCommand, MigrateArgs, MigrateCommand, MigrationKindArg, NewArgs, NewMigrationArgs,
-    PromoteArgs, RenderArgs, RepairArgs, RepairStatusArg, RollbackArgs, SignArgs, SourceArgs,
-    UncheckArgs, UpArgs, ValidateArgs,
+    ChecklistTarget, Cli, Command, DiffArgs, EnvCommand, EnvDiffArgs, Format, GateArgs, GlobalArgs,
+    LocalArgs, LocalCommand, ManifestCommand, MigrateArgs, MigrateCommand, MigrationKindArg,
+    NewArgs, NewMigrationArgs, PhaseArg, PromoteArgs, RenderArgs, RepairArgs, RepairStatusArg,
+    RollbackArgs, SignArgs, SourceArgs, UncheckArgs, UpArgs, ValidateArgs, VerifyArgs,
 };
 pub use output::Output;
+pub use probes::ProbeSelection;
 pub use project::{LOCAL_ENV, Project, ResolvedDatabase, operator};
 
 /// How a command ended; the process exit code.

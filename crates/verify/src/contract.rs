@@ -567,7 +567,10 @@ async fn ledger_problem(
         .fetch_one(&mut *conn)
         .await?;
     if !exists {
-        return Ok(Some(format!("ledger {table}: missing (nothing applied)")));
+        return Ok(Some(format!(
+            "ledger {table}: missing (nothing applied; expected {})",
+            ledger.versions.join(", ")
+        )));
     }
     let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
         .fetch_all(&mut *conn)

@@ -1,9 +1,11 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
 mod checklist;
+mod env;
 mod local;
 mod manifest;
 mod migrate;
+mod verify;
 
 use crate::args::Command;
 use crate::{Outcome, Output};
@@ -14,6 +16,8 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Migrate(cmd) => migrate::run(cmd, output),
         Command::Checklist(cmd) => checklist::run(cmd, output),
         Command::Local(cmd) => local::run(cmd, output),
+        Command::Verify(args) => verify::run(args, output),
+        Command::Env(cmd) => env::run(cmd, output),
     }
 }
 
