@@ -53,6 +53,69 @@ pub enum Command {
     /// `.env` files: compare keys with their example.
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Releases: run the B3 pipeline from a manifest.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+    /// Check, without changing anything, that a release could run.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Preflight checks, freeze, hard gate, soft gate, backup, migrate,
+    /// verify, deploy, smoke (and watch); stops at the first failed hard step.
+    Run(ReleaseRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseRunArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The release manifest.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// The target environment (`local` rehearses on a throwaway database).
+    #[arg(long)]
+    pub env: String,
+    /// Print every step that would run, with commands and migration plans; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Continue a failed release from the phase that failed.
+    #[arg(long, conflicts_with_all = ["only", "from"])]
+    pub resume: bool,
+    /// Run only this phase (after the preflight checks).
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase, conflicts_with = "from")]
+    pub only: Option<crate::release::Phase>,
+    /// Start at this phase (after the preflight checks).
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
+    pub from: Option<crate::release::Phase>,
+    /// How many probes run at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+fn parse_phase(text: &str) -> Result<crate::release::Phase, String> {
+    crate::release::Phase::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = crate::release::Phase::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        format!("expected one of: {}", names.join(", "))
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment to check.
+    #[arg(long)]
+    pub env: String,
+    /// Also validate this manifest and compare the ledgers with its pins.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod commands;
 mod output;
 mod probes;
 mod project;
+mod release;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -32,6 +33,10 @@ pub use args::{
 pub use output::Output;
 pub use probes::ProbeSelection;
 pub use project::{LOCAL_ENV, Project, ResolvedDatabase, operator};
+pub use release::{
+    DoctorCheck, Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions,
+    ReleaseStatus, StepRecord, doctor, run_release,
+};
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

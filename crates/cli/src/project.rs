@@ -175,6 +175,28 @@ pub enum ModuleMigrations {
     Scripts(ScriptList),
 }
 
+impl ModuleMigrations {
+    /// Applies everything up to the target under the migration lock and
+    /// returns the versions (or revisions, or script entries) applied.
+    pub async fn apply(&self) -> Result<Vec<String>, preflight_migrate::Error> {
+        match self {
+            ModuleMigrations::Files {
+                migrator, target, ..
+            } => {
+                let options = preflight_migrate::UpOptions {
+                    target: target.clone(),
+                    ..Default::default()
+                };
+                Ok(migrator.up(&options, &mut |_| {}).await?.applied)
+            }
+            ModuleMigrations::Alembic { migrator, target } => {
+                Ok(migrator.upgrade(target).await?.applied)
+            }
+            ModuleMigrations::Scripts(list) => Ok(list.up().await?.applied),
+        }
+    }
+}
+
 /// One module's database against what the manifest pins.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModuleCheck {
@@ -499,7 +521,7 @@ fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-fn error_text(e: &preflight_migrate::Error) -> String {
+pub(crate) fn error_text(e: &preflight_migrate::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

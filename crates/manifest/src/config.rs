@@ -11,6 +11,7 @@ use crate::diagnostic::{Code, Sink};
 use crate::manifest::{Checked, MigrationKind, syntax_error, valid_env_name};
 use crate::probes::ProbeConfig;
 use crate::reader::{self, Fields};
+use crate::release::ReleaseConfig;
 use crate::yaml::{self, Node, Value};
 
 const TOP_KEYS: &[&str] = &[
@@ -22,6 +23,7 @@ const TOP_KEYS: &[&str] = &[
     "environments",
     "gates",
     "probes",
+    "release",
 ];
 const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
@@ -53,6 +55,8 @@ pub struct PlatformConfig {
     pub gates: Vec<Gate>,
     /// Probes for `preflight verify` and the release's verify and smoke phases.
     pub probes: Vec<ProbeConfig>,
+    /// Freeze, deploy and unfreeze steps, watch window, notifications.
+    pub release: ReleaseConfig,
 }
 
 /// The release checklist and how the pipeline fills it in.
@@ -499,6 +503,14 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         None => Vec::new(),
     };
 
+    let release = match top.get("release") {
+        Some(node) => {
+            let envs: Vec<&str> = env_names.iter().map(String::as_str).collect();
+            crate::release::release(sink, node, &envs)
+        }
+        None => ReleaseConfig::default(),
+    };
+
     Some(PlatformConfig {
         path: path.to_path_buf(),
         platform: platform?,
@@ -509,6 +521,7 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         environments,
         gates,
         probes,
+        release,
     })
 }
 

@@ -41,6 +41,7 @@ mod new;
 mod probes;
 mod promote;
 mod reader;
+mod release;
 mod yaml;
 
 pub use config::{
@@ -58,6 +59,9 @@ pub use manifest::{
 pub use new::{NewOptions, TEMPLATE, TEMPLATE_REPOS, head_commit, new_manifest};
 pub use probes::{ExpectConfig, JsonCondition, ProbeCheck, ProbeConfig, ProbePhase, RequestConfig};
 pub use promote::{ImageRewrite, PromoteOptions, Promotion, promote};
+pub use release::{
+    NotifyConfig, ReleaseConfig, ReleaseStep, STEP_PLACEHOLDERS, WatchConfig, placeholders,
+};
 
 /// Reads a UTF-8 file, naming it in the error.
 fn read_file(path: &std::path::Path) -> Result<String, Error> {

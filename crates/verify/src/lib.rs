@@ -58,6 +58,6 @@ pub use http::{HttpExpect, HttpProbe, HttpRequest, JsonEquals, PollProbe};
 pub use preflight_manifest::GateSeverity as Severity;
 pub use probe::{Check, CheckStatus, Probe, ProbeContext};
 pub use redact::Redactor;
-pub use report::{Outcome, ProbeResult, Report, Tally};
+pub use report::{Outcome, ProbeResult, Report, Tally, junit};
 pub use runner::{ProbeSpec, RetryPolicy, Runner};
 pub use tcp::TcpProbe;

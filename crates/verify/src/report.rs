@@ -257,29 +257,47 @@ impl Report {
     /// JUnit XML: one test case per probe. A soft failure is a `<failure
     /// type="soft">`: CI shows it, and the exit code says whether it blocks.
     pub fn to_junit(&self, suite: &str) -> String {
-        let t = self.tally();
-        let errors = self
-            .results
+        junit(&[(suite, self)])
+    }
+
+    /// Pretty JSON of the whole report.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+}
+
+/// A JUnit XML document with one `<testsuite>` per report (a release writes
+/// one per phase).
+pub fn junit(suites: &[(&str, &Report)]) -> String {
+    let count = |f: &dyn Fn(&ProbeResult) -> bool| -> usize {
+        suites
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Errored | Outcome::Cancelled))
-            .count();
-        let failures = t.hard_failed + t.soft_failed - errors;
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"preflight\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
-            self.results.len(),
-            self.duration.as_secs_f64()
-        );
+            .map(|(_, r)| r.results.iter().filter(|p| f(p)).count())
+            .sum()
+    };
+    let is_error = |r: &ProbeResult| matches!(r.outcome, Outcome::Errored | Outcome::Cancelled);
+    let is_failure = |r: &ProbeResult| matches!(r.outcome, Outcome::Failed | Outcome::TimedOut);
+    let total: usize = suites.iter().map(|(_, r)| r.results.len()).sum();
+    let time: f64 = suites.iter().map(|(_, r)| r.duration.as_secs_f64()).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"preflight\" tests=\"{total}\" failures=\"{}\" errors=\"{}\" time=\"{time:.3}\">",
+        count(&is_failure),
+        count(&is_error)
+    );
+    for (suite, report) in suites {
+        let failures = report.results.iter().filter(|r| is_failure(r)).count();
+        let errors = report.results.iter().filter(|r| is_error(r)).count();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\" timestamp=\"{}\">",
             xml(suite),
-            self.results.len(),
-            self.duration.as_secs_f64(),
-            self.started_at
+            report.results.len(),
+            report.duration.as_secs_f64(),
+            report.started_at
         );
-        for r in &self.results {
+        for r in &report.results {
             let _ = write!(
                 out,
                 "    <testcase name=\"{}\" classname=\"{}.{}\" time=\"{:.3}\"",
@@ -295,38 +313,32 @@ impl Report {
             out.push_str(">\n");
             let body = r.evidence.join("\n");
             let kind = severity_str(r.severity);
-            match r.outcome {
-                Outcome::Passed => {}
-                Outcome::Errored | Outcome::Cancelled => {
+            let element = if is_error(r) {
+                Some("error")
+            } else if is_failure(r) {
+                Some("failure")
+            } else {
+                None
+            };
+            match element {
+                Some(el) => {
                     let _ = writeln!(
                         out,
-                        "      <error type=\"{kind}\" message=\"{}\">{}</error>",
+                        "      <{el} type=\"{kind}\" message=\"{}\">{}</{el}>",
                         xml(&r.summary),
                         xml(&body)
                     );
                 }
-                Outcome::Failed | Outcome::TimedOut => {
-                    let _ = writeln!(
-                        out,
-                        "      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
-                        xml(&r.summary),
-                        xml(&body)
-                    );
+                None => {
+                    let _ = writeln!(out, "      <system-out>{}</system-out>", xml(&body));
                 }
-            }
-            if r.outcome.passed() {
-                let _ = writeln!(out, "      <system-out>{}</system-out>", xml(&body));
             }
             out.push_str("    </testcase>\n");
         }
-        out.push_str("  </testsuite>\n</testsuites>\n");
-        out
+        out.push_str("  </testsuite>\n");
     }
-
-    /// Pretty JSON of the whole report.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a report always serialises")
-    }
+    out.push_str("</testsuites>\n");
+    out
 }
 
 pub(crate) fn severity_str(s: Severity) -> &'static str {

@@ -5,6 +5,7 @@ mod env;
 mod local;
 mod manifest;
 mod migrate;
+mod release;
 mod verify;
 
 use crate::args::Command;
@@ -18,6 +19,8 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Local(cmd) => local::run(cmd, output),
         Command::Verify(args) => verify::run(args, output),
         Command::Env(cmd) => env::run(cmd, output),
+        Command::Release(cmd) => release::run(cmd, output),
+        Command::Doctor(args) => release::doctor(args, output),
     }
 }
 

@@ -1,0 +1,150 @@
+//! `preflight doctor`: whether a release could run, changing nothing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::project::{Project, load_manifest};
+
+/// One readiness check.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorCheck {
+    pub name: String,
+    /// `ok`, `failed` or `skipped`.
+    pub state: &'static str,
+    pub detail: String,
+}
+
+impl DoctorCheck {
+    fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> DoctorCheck {
+        DoctorCheck {
+            name: name.into(),
+            state: if ok { "ok" } else { "failed" },
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Config, manifest, database connectivity, ledger states and probe
+/// configuration for `env`. Cloud readiness needs the gcp integration;
+/// for an environment with a GCP project it is reported as failed, not
+/// assumed (an unknown state is a failure).
+pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<DoctorCheck> {
+    let mut checks = Vec::new();
+    let project = match Project::load(config) {
+        Ok(p) => {
+            checks.push(DoctorCheck::new(
+                "config",
+                true,
+                format!("{} is valid", config.display()),
+            ));
+            p
+        }
+        Err(e) => {
+            checks.push(DoctorCheck::new("config", false, format!("{e:#}")));
+            return checks;
+        }
+    };
+    let Some(environment) = project.config.environment(env) else {
+        checks.push(DoctorCheck::new(
+            "environment",
+            false,
+            format!(
+                "no environment `{env}` (environments: {})",
+                project.config.env_names().join(", ")
+            ),
+        ));
+        return checks;
+    };
+    let manifest = match manifest {
+        Some(path) => match load_manifest(&project, path, env) {
+            Ok(m) => {
+                checks.push(DoctorCheck::new(
+                    "manifest",
+                    true,
+                    format!("{} valid for `{env}`", m.release_id),
+                ));
+                Some(m)
+            }
+            Err(e) => {
+                checks.push(DoctorCheck::new("manifest", false, format!("{e:#}")));
+                None
+            }
+        },
+        None => None,
+    };
+    for db in environment.databases.keys() {
+        let check = match project.database(env, db) {
+            Ok(resolved) => {
+                match tokio::time::timeout(Duration::from_secs(15), super::ping(&resolved.url))
+                    .await
+                {
+                    Ok(Ok(v)) => DoctorCheck::new(
+                        format!("database {db}"),
+                        true,
+                        format!("reachable via {} ({v})", resolved.via),
+                    ),
+                    Ok(Err(e)) => DoctorCheck::new(
+                        format!("database {db}"),
+                        false,
+                        format!("via {}: {e}", resolved.via),
+                    ),
+                    Err(_) => DoctorCheck::new(
+                        format!("database {db}"),
+                        false,
+                        format!("via {}: no answer in 15 s", resolved.via),
+                    ),
+                }
+            }
+            Err(e) => DoctorCheck::new(format!("database {db}"), false, format!("{e:#}")),
+        };
+        checks.push(check);
+    }
+    match project.check_migrations(env, manifest.as_ref(), None).await {
+        Ok(list) => {
+            for c in list {
+                // Pending is what a release is for; drift and errors block it.
+                let ok = matches!(c.state.as_str(), "at manifest" | "pending");
+                let detail = format!("{}: {}", c.state, c.detail);
+                checks.push(DoctorCheck::new(format!("ledger {}", c.module), ok, detail));
+            }
+        }
+        Err(e) => checks.push(DoctorCheck::new("ledgers", false, format!("{e:#}"))),
+    }
+    let selection = crate::probes::ProbeSelection {
+        phase: None,
+        only: Vec::new(),
+        gates: true,
+        probes: true,
+    };
+    match project.probe_specs(env, &selection) {
+        Ok(specs) => {
+            let unresolved: Vec<String> = specs
+                .iter()
+                .filter(|s| s.probe.target() == "(unresolved)")
+                .map(|s| s.name.clone())
+                .collect();
+            let detail = if unresolved.is_empty() {
+                format!("{} probe(s) and gate(s) resolve", specs.len())
+            } else {
+                format!("cannot resolve: {}", unresolved.join(", "))
+            };
+            checks.push(DoctorCheck::new("probes", unresolved.is_empty(), detail));
+        }
+        Err(e) => checks.push(DoctorCheck::new("probes", false, format!("{e:#}"))),
+    }
+    match &environment.gcp_project {
+        Some(p) => checks.push(DoctorCheck::new(
+            "gcp readiness",
+            false,
+            format!("project {p}: APIs, IAM and Cloud SQL were not checked — this build has no gcp integration"),
+        )),
+        None => checks.push(DoctorCheck {
+            name: "gcp readiness".into(),
+            state: "skipped",
+            detail: format!("`{env}` has no gcp_project"),
+        }),
+    }
+    checks
+}

@@ -1,0 +1,256 @@
+//! The `release:` section of `preflight.yaml`: the per-environment steps of
+//! the B3 pipeline that are commands (freeze, deploy, unfreeze), the watch
+//! window, the webhook to notify and where release logs go.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Code, Sink};
+use crate::reader::{self, Fields};
+use crate::yaml::{Node, Value};
+
+const RELEASE_KEYS: &[&str] = &["log_dir", "freeze", "deploy", "unfreeze", "watch", "notify"];
+const STEP_KEYS: &[&str] = &["name", "command", "dir", "envs", "timeout_secs"];
+const WATCH_KEYS: &[&str] = &["envs", "interval_secs", "window_secs"];
+const NOTIFY_KEYS: &[&str] = &["webhook", "envs"];
+/// Placeholders a step's command may use.
+pub const STEP_PLACEHOLDERS: &[&str] = &[
+    "release_id",
+    "env",
+    "gcp_project",
+    "region",
+    "image:NAME",
+    "commit:REPO",
+];
+
+/// How releases run, beyond gates and probes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReleaseConfig {
+    /// Where release logs are written, relative to the config
+    /// (`docs/release_logs`); `local` rehearsals write under `.preflight/`.
+    pub log_dir: PathBuf,
+    pub freeze: Vec<ReleaseStep>,
+    pub deploy: Vec<ReleaseStep>,
+    pub unfreeze: Vec<ReleaseStep>,
+    pub watch: Option<WatchConfig>,
+    pub notify: Option<NotifyConfig>,
+}
+
+impl Default for ReleaseConfig {
+    fn default() -> Self {
+        ReleaseConfig {
+            log_dir: PathBuf::from("docs/release_logs"),
+            freeze: Vec::new(),
+            deploy: Vec::new(),
+            unfreeze: Vec::new(),
+            watch: None,
+            notify: None,
+        }
+    }
+}
+
+/// A command the release runs. `{release_id}`, `{env}`, `{gcp_project}`,
+/// `{region}`, `{image:NAME}` and `{commit:REPO}` in its arguments are
+/// filled from the environment and the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReleaseStep {
+    pub name: String,
+    pub command: Vec<String>,
+    /// Relative to the config's folder.
+    pub dir: Option<PathBuf>,
+    /// Environments the step runs in; all when empty.
+    pub envs: Vec<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl ReleaseStep {
+    pub fn runs_in(&self, env: &str) -> bool {
+        self.envs.is_empty() || self.envs.iter().any(|e| e == env)
+    }
+}
+
+/// Re-run the smoke probes every `interval_secs` for `window_secs` after
+/// the deploy ("monitor for 15 minutes").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WatchConfig {
+    pub envs: Vec<String>,
+    pub interval_secs: u64,
+    pub window_secs: u64,
+}
+
+/// A Slack-compatible webhook told the outcome of each release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyConfig {
+    /// A URL, or `env:NAME` to read it from the environment (webhook URLs are secrets).
+    pub webhook: String,
+    pub envs: Vec<String>,
+}
+
+pub(crate) fn release(sink: &mut Sink<'_>, node: &Node, env_names: &[&str]) -> ReleaseConfig {
+    let mut config = ReleaseConfig::default();
+    let Some(f) = reader::fields(sink, node, "`release`", RELEASE_KEYS, &[]) else {
+        return config;
+    };
+    if let Some(dir) = f
+        .get("log_dir")
+        .and_then(|n| reader::nonempty_string(sink, n, "`log_dir`"))
+    {
+        config.log_dir = PathBuf::from(dir);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (key, list) in [
+        ("freeze", &mut config.freeze),
+        ("deploy", &mut config.deploy),
+        ("unfreeze", &mut config.unfreeze),
+    ] {
+        let Some(node) = f.get(key) else { continue };
+        let items = match &node.value {
+            Value::Seq(items) => items,
+            Value::Null => continue,
+            other => {
+                sink.error(
+                    node.pos,
+                    Code::WrongType,
+                    format!(
+                        "expected `{key}` to be a list of steps, found {}",
+                        other.kind()
+                    ),
+                );
+                continue;
+            }
+        };
+        for item in items {
+            let Some(s) = reader::fields(
+                sink,
+                item,
+                "a release step",
+                STEP_KEYS,
+                &["name", "command"],
+            ) else {
+                continue;
+            };
+            if let Some(step) = step(sink, &s, env_names) {
+                if names.contains(&step.name) {
+                    sink.error(
+                        s.key_pos("name").unwrap_or(item.pos),
+                        Code::DuplicateKey,
+                        format!("release step `{}` is defined twice", step.name),
+                    );
+                }
+                names.push(step.name.clone());
+                list.push(step);
+            }
+        }
+    }
+    if let Some(node) = f.get("watch")
+        && let Some(w) = reader::fields(sink, node, "`watch`", WATCH_KEYS, &["window_secs"])
+    {
+        let window_secs = w
+            .get("window_secs")
+            .and_then(|n| reader::positive_int(sink, n, "`window_secs`", false));
+        let interval_secs = w
+            .get("interval_secs")
+            .and_then(|n| reader::positive_int(sink, n, "`interval_secs`", false))
+            .unwrap_or(60);
+        if let Some(window_secs) = window_secs {
+            config.watch = Some(WatchConfig {
+                envs: crate::config::env_list(sink, &w, env_names),
+                interval_secs,
+                window_secs,
+            });
+        }
+    }
+    if let Some(node) = f.get("notify")
+        && let Some(n) = reader::fields(sink, node, "`notify`", NOTIFY_KEYS, &["webhook"])
+        && let Some(webhook) = n
+            .get("webhook")
+            .and_then(|w| reader::nonempty_string(sink, w, "`webhook`"))
+    {
+        let ok = webhook.starts_with("https://")
+            || webhook.starts_with("http://")
+            || webhook.starts_with("env:");
+        if !ok {
+            sink.error(
+                n.get("webhook").map_or(n.pos, |w| w.pos),
+                Code::InvalidValue,
+                "`webhook` must be an http(s) URL or `env:NAME`",
+            )
+            .hint("webhook URLs carry a token; prefer `env:SLACK_WEBHOOK_URL`");
+        }
+        config.notify = Some(NotifyConfig {
+            webhook,
+            envs: crate::config::env_list(sink, &n, env_names),
+        });
+    }
+    config
+}
+
+fn step(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[&str]) -> Option<ReleaseStep> {
+    let name = reader::nonempty_string(sink, f.get("name")?, "`name`")?;
+    let node = f.get("command")?;
+    let command: Vec<String> = reader::string_list(sink, node, "`command`", false)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    if command.is_empty() {
+        sink.error(
+            node.pos,
+            Code::InvalidValue,
+            format!("release step `{name}` has an empty command"),
+        );
+        return None;
+    }
+    for arg in &command {
+        for placeholder in placeholders(arg) {
+            let known = STEP_PLACEHOLDERS.iter().any(|p| match p.split_once(':') {
+                Some((prefix, _)) => placeholder
+                    .strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix(':'))
+                    .is_some_and(|rest| !rest.is_empty()),
+                None => *p == placeholder,
+            });
+            if !known {
+                sink.error(
+                    node.pos,
+                    Code::InvalidValue,
+                    format!("unknown placeholder `{{{placeholder}}}` in release step `{name}`"),
+                )
+                .hint(format!(
+                    "known: {}",
+                    STEP_PLACEHOLDERS
+                        .iter()
+                        .map(|p| format!("{{{p}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    Some(ReleaseStep {
+        name,
+        command,
+        dir: f
+            .get("dir")
+            .and_then(|n| reader::nonempty_string(sink, n, "`dir`"))
+            .map(PathBuf::from),
+        envs: crate::config::env_list(sink, f, env_names),
+        timeout_secs: f
+            .get("timeout_secs")
+            .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false)),
+    })
+}
+
+/// The `{…}` placeholders in `text`.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push(&rest[start + 1..start + len]);
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
