@@ -158,13 +158,6 @@ pub async fn run_release(
             resumed: 0,
         }
     };
-    on_event(&ReleaseEvent::Started {
-        release_id: release_id.clone(),
-        env: env.to_string(),
-        dry_run: options.dry_run,
-        resumed: options.resume,
-    });
-
     // One release per environment; the lock is held until this returns.
     let _lock = if options.dry_run {
         None
@@ -191,6 +184,13 @@ pub async fn run_release(
             },
         )
     };
+    // Announced once the lock is held: a watcher knows the run owns the env.
+    on_event(&ReleaseEvent::Started {
+        release_id: release_id.clone(),
+        env: env.to_string(),
+        dry_run: options.dry_run,
+        resumed: options.resume,
+    });
     if !options.dry_run {
         std::fs::create_dir_all(&run_dir)
             .with_context(|| format!("cannot create {}", run_dir.display()))?;
@@ -228,9 +228,11 @@ pub async fn run_release(
         };
         record.started_at = Some(started_at);
         record.duration = clock.elapsed();
+        // A skipped phase proved nothing: its items stay open, with the reason.
+        let proved = matches!(record.status, PhaseStatus::Passed | PhaseStatus::Warned);
         pipeline.apply_checklist(
             &StepRef::Phase(phase.as_str().to_string()),
-            record.status != PhaseStatus::Failed,
+            proved,
             &record.summary,
         );
         (pipeline.on_event)(&ReleaseEvent::PhaseFinished {

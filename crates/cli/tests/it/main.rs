@@ -3,6 +3,7 @@
 mod checklist;
 mod manifest;
 mod migrate;
+mod release;
 mod verify;
 
 use std::path::Path;

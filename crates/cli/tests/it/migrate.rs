@@ -252,7 +252,7 @@ async fn the_example_chat_and_supabase_modules_apply() {
 }
 
 /// A copy of examples/mobius in a temp dir, so its `.preflight/` is private.
-fn example_copy() -> tempfile::TempDir {
+pub fn example_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("cp")
         .args(["-r", "../../examples/mobius/."])
@@ -265,7 +265,7 @@ fn example_copy() -> tempfile::TempDir {
 }
 
 /// Stops the kept cluster when a test ends, pass or fail.
-struct ResetLocal(std::path::PathBuf);
+pub struct ResetLocal(pub std::path::PathBuf);
 
 impl Drop for ResetLocal {
     fn drop(&mut self) {
@@ -495,7 +495,7 @@ async fn baseline_repair_new_and_rollback_through_the_cli() {
 }
 
 /// `PATH` with the repo's `.venv/bin` first, so `alembic` and `python` are the venv's.
-fn venv_path() -> std::ffi::OsString {
+pub fn venv_path() -> std::ffi::OsString {
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
     let mut paths = vec![venv];
     paths.extend(std::env::split_paths(

@@ -1,0 +1,392 @@
+//! The release pipeline end to end on the Mobius example, on a throwaway
+//! PostgreSQL: through the binary and through the library API.
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use preflight_cli::{Phase, PhaseStatus, ReleaseOptions, ReleaseStatus, run_release};
+
+use crate::migrate::{ResetLocal, example_copy, venv_path};
+
+const MANIFEST: &str = "release-manifests/2026-02-14-local.yaml";
+
+fn release(project: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["release", "run", "--env", "local", "--config"])
+        .arg(project.join("preflight.yaml"))
+        .arg("--manifest")
+        .arg(project.join(MANIFEST))
+        .args(extra)
+        .env("PATH", venv_path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn options(project: &Path) -> ReleaseOptions {
+    ReleaseOptions {
+        config: project.join("preflight.yaml"),
+        manifest: project.join(MANIFEST),
+        env: "local".into(),
+        dry_run: false,
+        resume: false,
+        only: None,
+        from: None,
+        operator: "release-test".into(),
+        concurrency: 8,
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The release log with what varies between runs filtered out.
+fn stable_log(text: &str, project: &Path) -> String {
+    let filters = [
+        (
+            regex::Regex::new(r"\d{4}-\d\d-\d\dT[0-9:.]+Z").unwrap(),
+            "[time]",
+        ),
+        (regex::Regex::new(r"\d{8}T\d{6}Z?").unwrap(), "[stamp]"),
+        (
+            regex::Regex::new(r"\| Run by \| [^|]+\|").unwrap(),
+            "| Run by | [operator] |",
+        ),
+        (
+            regex::Regex::new(r"\b\d+(\.\d+)? ?(ms|s)\b").unwrap(),
+            "[dur]",
+        ),
+        (
+            regex::Regex::new(r"sha256 `?[0-9a-f]{12,64}`?").unwrap(),
+            "sha256 [sha]",
+        ),
+        (regex::Regex::new(r"\d+ bytes").unwrap(), "[n] bytes"),
+        (
+            regex::Regex::new(r"PostgreSQL [0-9][^)]*\)?").unwrap(),
+            "PostgreSQL [version]",
+        ),
+        (
+            regex::Regex::new(r"(?m)^(platform|rootdir|cachedir|configfile).*$").unwrap(),
+            "[pytest header]",
+        ),
+    ];
+    let mut out = text.replace(&project.display().to_string(), "[project]");
+    for (re, with) in &filters {
+        out = re.replace_all(&out, *with).into_owned();
+    }
+    out
+}
+
+#[test]
+fn the_local_rehearsal_runs_every_phase_through_the_binary() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let out = release(project.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("release 2026-02-14-local to local succeeded"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skip deploy     no deploy steps configured for `local`"),
+        "{stdout}"
+    );
+
+    let logs = project.path().join(".preflight/release_logs");
+    let markdown = std::fs::read_to_string(logs.join("2026-02-14-local.md")).unwrap();
+    insta::assert_snapshot!(stable_log(&markdown, project.path()));
+    let junit = std::fs::read_to_string(logs.join("2026-02-14-local.junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite name=\"release local migrate\""),
+        "{junit}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(logs.join("2026-02-14-local.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["status"], "succeeded");
+    // Uploaded to the environment's artifact store.
+    assert!(
+        json["uploaded_to"][0]
+            .as_str()
+            .unwrap()
+            .contains("artifacts/local/release_logs/2026-02-14-local/")
+    );
+
+    // The bound checklist items were checked with evidence and archived.
+    let archive = json["checklist_archive"].as_str().unwrap();
+    let filled = std::fs::read_to_string(archive).unwrap();
+    let checked: Vec<&str> = filled.lines().filter(|l| l.starts_with("| [x]")).collect();
+    assert_eq!(
+        checked.len(),
+        5,
+        "3.1–3.4 (migrations) and 3.6 (backup); 6.8 (smoke) was skipped: {checked:#?}"
+    );
+
+    // A second run has nothing to migrate or back up.
+    let again = release(project.path(), &[]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("skip backup     nothing to migrate, so nothing to back up"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mobius-chat: mobius_chat already at the manifest"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
+    assert!(
+        Command::new("alembic").arg("--version").output().is_ok(),
+        "run through scripts/test, which puts the venv (alembic, pytest) on PATH"
+    );
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let schema = project.path().join("mobius-chat/db/schema");
+    std::fs::write(schema.join("003_chat_feedback.sql"), "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY, turn_id bigint REFERENCES chat_turn (id));\n").unwrap();
+    edit(
+        &project.path().join(MANIFEST),
+        "sql:db/schema/002_published_rag_metadata.sql]",
+        "sql:db/schema/002_published_rag_metadata.sql, sql:db/schema/003_chat_feedback.sql]",
+    );
+    // The release also moves the chat database's contract forward.
+    edit(
+        &project.path().join("contracts/mobius_chat.yaml"),
+        "version: \"002\"",
+        "version: \"003\"",
+    );
+    let opts = options(project.path());
+    let mut events = Vec::new();
+    let log = run_release(&opts, &mut |e| {
+        events.push(serde_json::to_string(e).unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(log.status, ReleaseStatus::Failed);
+    assert_eq!(log.failed_phase, Some(Phase::Migrate));
+    let migrate = log.phase(Phase::Migrate).unwrap();
+    let chat = migrate
+        .steps
+        .iter()
+        .find(|s| s.name == "mobius-chat")
+        .unwrap();
+    assert!(!chat.passed);
+    assert!(chat.summary.contains("003"), "{}", chat.summary);
+    assert!(
+        chat.evidence
+            .iter()
+            .chain([&chat.summary])
+            .any(|l| l.contains("chat_turn")),
+        "{chat:?}"
+    );
+    // Modules before it were applied; phases after it did not run.
+    assert!(
+        migrate
+            .steps
+            .iter()
+            .find(|s| s.name == "mobius-os")
+            .unwrap()
+            .passed
+    );
+    assert_eq!(
+        log.phase(Phase::Verify).unwrap().status,
+        PhaseStatus::NotRun
+    );
+    let markdown = std::fs::read_to_string(
+        project
+            .path()
+            .join(".preflight/release_logs/2026-02-14-local.md"),
+    )
+    .unwrap();
+    assert!(markdown.contains("**Stopped at `migrate`.**"), "{markdown}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"event\":\"phase_finished\"")
+                && e.contains("\"status\":\"failed\""))
+    );
+
+    // Fix the migration (the manifest is unchanged) and resume.
+    std::fs::write(schema.join("003_chat_feedback.sql"), "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY, turn_id bigint REFERENCES chat_turns (id));\n").unwrap();
+    let resumed = run_release(
+        &ReleaseOptions {
+            resume: true,
+            ..opts.clone()
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        resumed.status,
+        ReleaseStatus::Succeeded,
+        "{:#?}",
+        resumed.phases
+    );
+    assert_eq!(resumed.resumed, 1);
+    // Done phases were not repeated: their records are the first run's.
+    for phase in [Phase::HardGate, Phase::Backup] {
+        assert_eq!(
+            resumed.phase(phase).unwrap().started_at,
+            log.phase(phase).unwrap().started_at,
+            "{phase:?}"
+        );
+    }
+    assert_ne!(
+        resumed.phase(Phase::Migrate).unwrap().started_at,
+        migrate.started_at
+    );
+    let migrate = resumed.phase(Phase::Migrate).unwrap();
+    assert_eq!(
+        migrate
+            .steps
+            .iter()
+            .find(|s| s.name == "mobius-chat")
+            .unwrap()
+            .summary,
+        "applied 1 to mobius_chat"
+    );
+
+    // Resuming a finished release is refused.
+    let again = run_release(
+        &ReleaseOptions {
+            resume: true,
+            ..opts
+        },
+        &mut |_| {},
+    )
+    .await;
+    assert!(again.unwrap_err().to_string().contains("already succeeded"));
+}
+
+#[test]
+fn a_failing_hard_gate_aborts_before_anything_changes_and_a_soft_one_only_warns() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let tests = project.path().join("mobius-chat/tests");
+    std::fs::write(
+        tests.join("test_broken.py"),
+        "def test_unit_regression():\n    assert 1 + 1 == 3\n",
+    )
+    .unwrap();
+    let out = release(project.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL hard-gate"), "{stdout}");
+    assert!(
+        stdout.contains("release 2026-02-14-local to local FAILED at hard-gate"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--resume"), "{stdout}");
+    assert!(
+        !stdout.contains("pg_dump"),
+        "nothing after the gate ran: {stdout}"
+    );
+
+    // Now as an integration test run by the soft gate in `local` too.
+    std::fs::write(
+        tests.join("test_broken.py"),
+        "import pytest\n\n@pytest.mark.integration\ndef test_flaky_upstream():\n    assert False, 'upstream timed out'\n",
+    )
+    .unwrap();
+    edit(
+        &project.path().join("preflight.yaml"),
+        "    envs: [dev, staging, prod]\n    timeout_secs: 600",
+        "    timeout_secs: 600",
+    );
+    let out = release(project.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warn soft-gate  0 of 1 gate(s) passed, 1 soft failure(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("succeeded"), "{stdout}");
+}
+
+#[test]
+fn a_second_release_to_the_same_env_is_refused() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    // A freeze step that takes a while keeps the first run inside the lock.
+    edit(
+        &project.path().join("preflight.yaml"),
+        "  freeze:\n",
+        "  freeze:\n    - name: hold\n      command: [sleep, \"4\"]\n      envs: [local]\n",
+    );
+    let mut first = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["release", "run", "--env", "local", "--config"])
+        .arg(project.path().join("preflight.yaml"))
+        .arg("--manifest")
+        .arg(project.path().join(MANIFEST))
+        .env("PATH", venv_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first line is printed once the lock is held.
+    let mut line = String::new();
+    std::io::BufReader::new(first.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("release 2026-02-14-local → local"),
+        "{line}"
+    );
+
+    let second = release(project.path(), &[]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "another release to `local` is running (preflight release 2026-02-14-local by"
+        ),
+        "{stderr}"
+    );
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let out = release(project.path(), &["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("mobius-chat: apply 001, 002"), "{stdout}");
+    assert!(
+        stdout.contains("unit-and-contract-tests: pytest -m not integration (in mobius-chat)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("dry run: nothing was changed"), "{stdout}");
+    assert!(!project.path().join(".preflight/release_logs").exists());
+    assert!(!project.path().join(".preflight/releases").exists());
+
+    // The prod plan fills placeholders from the manifest and stops at the
+    // secret database URLs it cannot resolve without the gcp integration.
+    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["release", "run", "--env", "dev", "--dry-run", "--config"])
+        .arg(project.path().join("preflight.yaml"))
+        .arg("--manifest")
+        .arg(project.path().join("release-manifests/2026-02-10-dev.yaml"))
+        .env_remove("DEV_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("$DEV_DATABASE_URL, which is not set"),
+        "{stdout}"
+    );
+}
