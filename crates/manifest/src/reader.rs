@@ -205,19 +205,6 @@ pub(crate) fn scalar_span(source: &str, node: &Node) -> Option<(usize, usize, Op
     Some((start, start + text.len(), None))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_close_names_only() {
-        let allowed = ["commits", "images", "migrations", "feature_flags"];
-        assert_eq!(suggest("imagse", allowed), Some("images"));
-        assert_eq!(suggest("featureflags", allowed), Some("feature_flags"));
-        assert_eq!(suggest("zzz", allowed), None);
-    }
-}
-
 /// A positive whole number (`timeout_secs`, `retries`…), or `None` after
 /// reporting what was found instead.
 pub(crate) fn positive_int(
@@ -245,5 +232,18 @@ pub(crate) fn positive_int(
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let allowed = ["commits", "images", "migrations", "feature_flags"];
+        assert_eq!(suggest("imagse", allowed), Some("images"));
+        assert_eq!(suggest("featureflags", allowed), Some("feature_flags"));
+        assert_eq!(suggest("zzz", allowed), None);
     }
 }

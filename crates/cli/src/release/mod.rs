@@ -534,6 +534,8 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Records a probe-shaped step built here (not by the runner).
+    // One call shape for every step the pipeline builds by hand.
+    #[allow(clippy::too_many_arguments)]
     fn own_step(
         &mut self,
         phase: Phase,
@@ -793,9 +795,7 @@ impl<'a> Pipeline<'a> {
             .config
             .gates
             .iter()
-            .filter(|g| {
-                g.severity == severity && (g.envs.is_empty() || g.envs.iter().any(|e| *e == env))
-            })
+            .filter(|g| g.severity == severity && (g.envs.is_empty() || g.envs.contains(&env)))
             .map(|g| self.project.gate_spec(g))
             .collect();
         if specs.is_empty() {
@@ -1121,7 +1121,7 @@ impl<'a> Pipeline<'a> {
             .release
             .watch
             .clone()
-            .filter(|w| w.envs.is_empty() || w.envs.iter().any(|e| *e == env))
+            .filter(|w| w.envs.is_empty() || w.envs.contains(&env))
         else {
             return (PhaseStatus::Skipped, format!("no watch window for `{env}`"));
         };
