@@ -17,7 +17,7 @@ use preflight_verify::{
     TcpProbe,
 };
 
-use crate::project::Project;
+use crate::project::{Project, error_text};
 
 /// Probes get 30 s unless they say otherwise; gates (test suites) 10 min.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,12 +79,7 @@ impl Project {
         };
         let mut specs = Vec::new();
         if selection.gates {
-            for gate in self
-                .config
-                .gates
-                .iter()
-                .filter(|g| g.envs.is_empty() || g.envs.iter().any(|e| e == env))
-            {
+            for gate in self.config.gates.iter().filter(|g| g.runs_in(env)) {
                 if wanted(&gate.name, None) {
                     specs.push(self.gate_spec(gate));
                 }
@@ -232,17 +227,6 @@ fn kind_name(check: &ProbeCheck) -> &'static str {
         ProbeCheck::Tcp { .. } => "tcp",
         ProbeCheck::Dbt { .. } => "dbt",
     }
-}
-
-/// An error and its causes on one line.
-fn error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 /// `env:NAME` reads the variable; anything else is the value itself.

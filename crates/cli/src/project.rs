@@ -521,9 +521,10 @@ fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-pub(crate) fn error_text(e: &preflight_migrate::Error) -> String {
+/// An error and its causes on one line (`cannot connect: refused`).
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());

@@ -299,6 +299,13 @@ pub struct Gate {
     pub timeout_secs: Option<u64>,
 }
 
+impl Gate {
+    /// Whether the gate runs in `env`.
+    pub fn runs_in(&self, env: &str) -> bool {
+        self.envs.is_empty() || self.envs.iter().any(|e| e == env)
+    }
+}
+
 impl PlatformConfig {
     /// Parses and validates config text. `path` locates relative paths and diagnostics.
     pub fn check(path: &Path, source: &str) -> Checked<PlatformConfig> {

@@ -795,7 +795,7 @@ impl<'a> Pipeline<'a> {
             .config
             .gates
             .iter()
-            .filter(|g| g.severity == severity && (g.envs.is_empty() || g.envs.contains(&env)))
+            .filter(|g| g.severity == severity && g.runs_in(&env))
             .map(|g| self.project.gate_spec(g))
             .collect();
         if specs.is_empty() {
@@ -1190,9 +1190,13 @@ impl<'a> Pipeline<'a> {
                 } else {
                     Severity::Soft
                 };
-                for g in self.project.config.gates.iter().filter(|g| {
-                    g.severity == severity && (g.envs.is_empty() || g.envs.contains(&env))
-                }) {
+                for g in self
+                    .project
+                    .config
+                    .gates
+                    .iter()
+                    .filter(|g| g.severity == severity && g.runs_in(&env))
+                {
                     lines.push(format!(
                         "{}: {} (in {})",
                         g.name,
