@@ -1,7 +1,6 @@
 //! `preflight doctor`: whether a release could run, changing nothing.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -75,29 +74,9 @@ pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<Do
         None => None,
     };
     for db in environment.databases.keys() {
-        let check = match project.database(env, db) {
-            Ok(resolved) => {
-                match tokio::time::timeout(Duration::from_secs(15), super::ping(&resolved.url))
-                    .await
-                {
-                    Ok(Ok(v)) => DoctorCheck::new(
-                        format!("database {db}"),
-                        true,
-                        format!("reachable via {} ({v})", resolved.via),
-                    ),
-                    Ok(Err(e)) => DoctorCheck::new(
-                        format!("database {db}"),
-                        false,
-                        format!("via {}: {e}", resolved.via),
-                    ),
-                    Err(_) => DoctorCheck::new(
-                        format!("database {db}"),
-                        false,
-                        format!("via {}: no answer in 15 s", resolved.via),
-                    ),
-                }
-            }
-            Err(e) => DoctorCheck::new(format!("database {db}"), false, format!("{e:#}")),
+        let check = match super::reach_database(&project, env, db).await {
+            Ok(detail) => DoctorCheck::new(format!("database {db}"), true, detail),
+            Err(why) => DoctorCheck::new(format!("database {db}"), false, why),
         };
         checks.push(check);
     }

@@ -591,21 +591,9 @@ impl<'a> Pipeline<'a> {
             .map(|e| e.databases.keys().cloned().collect())
             .unwrap_or_default();
         for db in dbs {
-            let (passed, summary) = match self.project.database(&env, &db) {
-                Ok(resolved) => {
-                    match tokio::time::timeout(Duration::from_secs(15), ping(&resolved.url)).await {
-                        Ok(Ok(version)) => (
-                            true,
-                            format!("{} reachable via {} ({version})", db, resolved.via),
-                        ),
-                        Ok(Err(e)) => (false, format!("{db} via {}: {e}", resolved.via)),
-                        Err(_) => (
-                            false,
-                            format!("{db} via {}: no answer in 15 s", resolved.via),
-                        ),
-                    }
-                }
-                Err(e) => (false, format!("{e:#}")),
+            let (passed, summary) = match reach_database(self.project, &env, &db).await {
+                Ok(detail) => (true, format!("{db} {detail}")),
+                Err(why) => (false, format!("{db} {why}")),
             };
             let s = self.own_step(
                 Phase::Preflight,
@@ -1384,19 +1372,32 @@ fn conclude(steps: &[StepRecord], what: &str) -> (PhaseStatus, String) {
     }
 }
 
+/// Whether `db` of `env` resolves and answers within 15 s: `Ok("reachable
+/// via local (PostgreSQL 15.18 …)")` or why not. Used by the preflight
+/// phase and by `doctor`.
+pub(crate) async fn reach_database(
+    project: &Project,
+    env: &str,
+    db: &str,
+) -> Result<String, String> {
+    let resolved = project.database(env, db).map_err(|e| format!("{e:#}"))?;
+    let via = &resolved.via;
+    match tokio::time::timeout(Duration::from_secs(15), ping(&resolved.url)).await {
+        Ok(Ok(version)) => Ok(format!("reachable via {via} ({version})")),
+        Ok(Err(e)) => Err(format!("via {via}: {e}")),
+        Err(_) => Err(format!("via {via}: no answer in 15 s")),
+    }
+}
+
 async fn ping(url: &str) -> Result<String, String> {
     use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| {
-        let mut text = e.to_string();
-        if let Some(s) = std::error::Error::source(&e) {
-            text.push_str(&format!(": {s}"));
-        }
-        preflight_manifest::redact_url(&text)
-    })?;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| preflight_manifest::redact_url(&error_text(&e)))?;
     let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| error_text(&e))?;
     let _ = conn.close().await;
     Ok(format!("PostgreSQL {version}"))
 }
