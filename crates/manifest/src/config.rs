@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::diagnostic::{Code, Sink};
+use crate::gcp::GcpConfig;
 use crate::manifest::{Checked, MigrationKind, syntax_error, valid_env_name};
 use crate::probes::ProbeConfig;
 use crate::reader::{self, Fields};
@@ -24,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "gates",
     "probes",
     "release",
+    "gcp",
 ];
 const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
@@ -57,6 +59,8 @@ pub struct PlatformConfig {
     pub probes: Vec<ProbeConfig>,
     /// Freeze, deploy and unfreeze steps, watch window, notifications.
     pub release: ReleaseConfig,
+    /// Google Cloud readiness, Cloud Run services and jobs, Cloud Build.
+    pub gcp: GcpConfig,
 }
 
 /// The release checklist and how the pipeline fills it in.
@@ -518,6 +522,18 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         None => ReleaseConfig::default(),
     };
 
+    let gcp = match top.get("gcp") {
+        Some(node) => {
+            let module_names: Vec<&str> = modules.iter().map(|m| m.name.as_str()).collect();
+            let image_names: Vec<&str> = modules
+                .iter()
+                .flat_map(|m| m.images.iter().map(String::as_str))
+                .collect();
+            crate::gcp::gcp(sink, node, &module_names, &image_names)
+        }
+        None => GcpConfig::default(),
+    };
+
     Some(PlatformConfig {
         path: path.to_path_buf(),
         platform: platform?,
@@ -529,6 +545,7 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         gates,
         probes,
         release,
+        gcp,
     })
 }
 

@@ -34,6 +34,7 @@ mod config;
 mod diagnostic;
 mod diff;
 mod error;
+mod gcp;
 mod gitref;
 mod image;
 mod manifest;
@@ -51,6 +52,7 @@ pub use config::{
 pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};
 pub use error::Error;
+pub use gcp::{BuildTrigger, GCP_PLACEHOLDERS, GcpConfig, RunJob, RunService, SecretMapping};
 pub use gitref::GitRef;
 pub use image::{ImageRef, ImageRefError};
 pub use manifest::{

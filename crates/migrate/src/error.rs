@@ -110,4 +110,12 @@ pub enum Error {
         "no PostgreSQL server binaries (initdb, pg_ctl) found on PATH or under /usr/lib/postgresql/*/bin; install Debian's `postgresql` package"
     )]
     NoPostgres,
+    /// A plugged-in artifact store (Cloud Storage…) failed; the cause says why.
+    #[error("{location}: cannot {action}")]
+    Store {
+        location: String,
+        action: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

@@ -1,0 +1,358 @@
+//! The `gcp:` section of `preflight.yaml`: what a Google Cloud environment
+//! must have before a release (APIs, IAM permissions, buckets, the Cloud SQL
+//! instance, secrets for every `.env.example` key), the Cloud Run services
+//! and jobs the manifest's images run in, and the Cloud Build trigger.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Code, Sink};
+use crate::reader::{self, Fields};
+use crate::yaml::{Node, Value};
+
+const GCP_KEYS: &[&str] = &[
+    "apis",
+    "permissions",
+    "buckets",
+    "sql_instance",
+    "services",
+    "jobs",
+    "secrets",
+    "build",
+];
+const SERVICE_KEYS: &[&str] = &["image", "redis"];
+const JOB_KEYS: &[&str] = &["image", "args", "env", "timeout_secs"];
+const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
+const BUILD_KEYS: &[&str] = &["trigger", "timeout_secs"];
+/// Placeholders `buckets`, `sql_instance` and secret `name`s may use.
+pub const GCP_PLACEHOLDERS: &[&str] = &["env", "gcp_project", "region", "module", "key"];
+
+/// What Preflight checks and drives in a Google Cloud environment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GcpConfig {
+    /// Services that must be enabled, e.g. `run.googleapis.com`.
+    pub apis: Vec<String>,
+    /// IAM permissions the caller must hold on the project, e.g. `run.jobs.run`.
+    pub permissions: Vec<String>,
+    /// Buckets that must exist with a lifecycle policy (`{gcp_project}`, `{env}`).
+    pub buckets: Vec<String>,
+    /// The Cloud SQL instance holding the platform's databases.
+    pub sql_instance: Option<String>,
+    /// Cloud Run service name → what it must run.
+    pub services: BTreeMap<String, RunService>,
+    /// Cloud Run job name → its image and default overrides.
+    pub jobs: BTreeMap<String, RunJob>,
+    /// `.env.example` files whose keys must each have a secret.
+    pub secrets: Vec<SecretMapping>,
+    pub build: Option<BuildTrigger>,
+}
+
+/// A Cloud Run service: the manifest image it must run and whether it talks
+/// to Redis (then it needs VPC egress to private ranges).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunService {
+    /// A key of the manifest's `images`.
+    pub image: String,
+    pub redis: bool,
+}
+
+/// A Cloud Run job, e.g. the migration job `mobius-chat-migrate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunJob {
+    /// A key of the manifest's `images` the job must run, if any.
+    pub image: Option<String>,
+    /// Container argument overrides for each execution.
+    pub args: Vec<String>,
+    /// Environment overrides for each execution (values are not secrets:
+    /// secrets belong in Secret Manager references on the job itself).
+    pub env: BTreeMap<String, String>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// "Map .env keys → Secret Manager entries": every key of `env_example`
+/// must have a secret named by `name` (default `{module}-{key}`, where
+/// `{key}` is the key in lower case with `_` as `-`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretMapping {
+    pub module: String,
+    /// Relative to the config's folder.
+    pub env_example: PathBuf,
+    pub name: String,
+    /// Keys that are settings, not secrets.
+    pub ignore: Vec<String>,
+}
+
+/// The Cloud Build trigger a release runs, with `_RELEASE_MANIFEST` set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildTrigger {
+    /// Trigger name or id.
+    pub trigger: String,
+    pub timeout_secs: u64,
+}
+
+impl GcpConfig {
+    /// Whether anything here needs a Google Cloud project.
+    pub fn is_empty(&self) -> bool {
+        *self == GcpConfig::default()
+    }
+}
+
+pub(crate) fn gcp(
+    sink: &mut Sink<'_>,
+    node: &Node,
+    module_names: &[&str],
+    image_names: &[&str],
+) -> GcpConfig {
+    let mut config = GcpConfig::default();
+    let Some(f) = reader::fields(sink, node, "`gcp`", GCP_KEYS, &[]) else {
+        return config;
+    };
+    config.apis = list(sink, &f, "apis");
+    for api in &config.apis {
+        if !api.ends_with(".googleapis.com") {
+            let pos = f.get("apis").map_or(f.pos, |n| n.pos);
+            sink.error(
+                pos,
+                Code::InvalidValue,
+                format!("`{api}` is not a service name"),
+            )
+            .hint("services are named like `run.googleapis.com`");
+        }
+    }
+    config.permissions = list(sink, &f, "permissions");
+    for permission in &config.permissions {
+        if permission.split('.').count() < 3 {
+            let pos = f.get("permissions").map_or(f.pos, |n| n.pos);
+            sink.error(
+                pos,
+                Code::InvalidValue,
+                format!("`{permission}` is not an IAM permission"),
+            )
+            .hint("permissions look like `run.jobs.run`; roles are not accepted here");
+        }
+    }
+    config.buckets = list(sink, &f, "buckets");
+    for (key, text) in config.buckets.iter().map(|b| ("buckets", b)) {
+        check_placeholders(sink, &f, key, text, &["env", "gcp_project", "region"]);
+    }
+    if let Some(n) = f.get("sql_instance") {
+        config.sql_instance = reader::nonempty_string(sink, n, "`sql_instance`");
+        if let Some(text) = &config.sql_instance {
+            check_placeholders(sink, &f, "sql_instance", text, &["env", "gcp_project"]);
+        }
+    }
+    if let Some(node) = f.get("services")
+        && let Some(entries) = reader::mapping(sink, node, "`gcp.services`")
+    {
+        for (key, value) in entries {
+            let Some(name) = reader::key_text(sink, key) else {
+                continue;
+            };
+            let Some(s) = reader::fields(sink, value, "a Cloud Run service", SERVICE_KEYS, &[])
+            else {
+                continue;
+            };
+            // The image defaults to the service's own name.
+            let image = s
+                .get("image")
+                .and_then(|n| reader::nonempty_string(sink, n, "`image`"))
+                .unwrap_or_else(|| name.clone());
+            known_image(sink, s.get("image").unwrap_or(key), &image, image_names);
+            let redis = s.get("redis").is_some_and(|n| boolean(sink, n, "`redis`"));
+            config.services.insert(name, RunService { image, redis });
+        }
+    }
+    if let Some(node) = f.get("jobs")
+        && let Some(entries) = reader::mapping(sink, node, "`gcp.jobs`")
+    {
+        for (key, value) in entries {
+            let Some(name) = reader::key_text(sink, key) else {
+                continue;
+            };
+            let Some(j) = reader::fields(sink, value, "a Cloud Run job", JOB_KEYS, &[]) else {
+                continue;
+            };
+            let image = j
+                .get("image")
+                .and_then(|n| reader::nonempty_string(sink, n, "`image`"));
+            if let (Some(image), Some(n)) = (&image, j.get("image")) {
+                known_image(sink, n, image, image_names);
+            }
+            let args = j
+                .get("args")
+                .and_then(|n| reader::string_list(sink, n, "`args`", false))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            let mut env = BTreeMap::new();
+            if let Some(n) = j.get("env")
+                && let Some(entries) = reader::mapping(sink, n, "`env`")
+            {
+                for (k, v) in entries {
+                    if let (Some(k), Some(v)) = (
+                        reader::key_text(sink, k),
+                        reader::string(sink, v, "an env value"),
+                    ) {
+                        env.insert(k, v);
+                    }
+                }
+            }
+            let timeout_secs = j
+                .get("timeout_secs")
+                .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false));
+            config.jobs.insert(
+                name,
+                RunJob {
+                    image,
+                    args,
+                    env,
+                    timeout_secs,
+                },
+            );
+        }
+    }
+    if let Some(node) = f.get("secrets") {
+        match &node.value {
+            Value::Seq(items) => {
+                for item in items {
+                    if let Some(s) = reader::fields(
+                        sink,
+                        item,
+                        "a secret mapping",
+                        SECRETS_KEYS,
+                        &["module", "env_example"],
+                    ) && let Some(m) = secret_mapping(sink, &s, module_names)
+                    {
+                        config.secrets.push(m);
+                    }
+                }
+            }
+            Value::Null => {}
+            other => {
+                sink.error(
+                    node.pos,
+                    Code::WrongType,
+                    format!("expected `secrets` to be a list, found {}", other.kind()),
+                );
+            }
+        }
+    }
+    if let Some(node) = f.get("build")
+        && let Some(b) = reader::fields(sink, node, "`gcp.build`", BUILD_KEYS, &["trigger"])
+        && let Some(trigger) = b
+            .get("trigger")
+            .and_then(|n| reader::nonempty_string(sink, n, "`trigger`"))
+    {
+        let timeout_secs = b
+            .get("timeout_secs")
+            .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false))
+            .unwrap_or(3600);
+        config.build = Some(BuildTrigger {
+            trigger,
+            timeout_secs,
+        });
+    }
+    config
+}
+
+fn secret_mapping(
+    sink: &mut Sink<'_>,
+    f: &Fields<'_>,
+    module_names: &[&str],
+) -> Option<SecretMapping> {
+    let module_node = f.get("module")?;
+    let module = reader::nonempty_string(sink, module_node, "`module`")?;
+    if !module_names.contains(&module.as_str()) {
+        let d = sink.error(
+            module_node.pos,
+            Code::UndefinedReference,
+            format!("unknown module `{module}`"),
+        );
+        if let Some(s) = reader::suggest(&module, module_names.iter().copied()) {
+            d.hint(format!("did you mean `{s}`?"));
+        }
+    }
+    let env_example = reader::nonempty_string(sink, f.get("env_example")?, "`env_example`")?;
+    let name = f
+        .get("name")
+        .and_then(|n| reader::nonempty_string(sink, n, "`name`"))
+        .unwrap_or_else(|| "{module}-{key}".to_string());
+    check_placeholders(sink, f, "name", &name, GCP_PLACEHOLDERS);
+    let ignore = f
+        .get("ignore")
+        .and_then(|n| reader::string_list(sink, n, "`ignore`", false))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    Some(SecretMapping {
+        module,
+        env_example: PathBuf::from(env_example),
+        name,
+        ignore,
+    })
+}
+
+fn list(sink: &mut Sink<'_>, f: &Fields<'_>, key: &str) -> Vec<String> {
+    f.get(key)
+        .and_then(|n| reader::string_list(sink, n, &format!("`{key}`"), false))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
+}
+
+fn boolean(sink: &mut Sink<'_>, node: &Node, what: &str) -> bool {
+    match &node.value {
+        Value::Bool(b) => *b,
+        other => {
+            sink.error(
+                node.pos,
+                Code::WrongType,
+                format!(
+                    "expected {what} to be true or false, found {}",
+                    other.kind()
+                ),
+            );
+            false
+        }
+    }
+}
+
+fn known_image(sink: &mut Sink<'_>, node: &Node, image: &str, image_names: &[&str]) {
+    if !image_names.contains(&image) {
+        let d = sink.error(
+            node.pos,
+            Code::UndefinedReference,
+            format!("`{image}` is not an image of any module"),
+        );
+        match reader::suggest(image, image_names.iter().copied()) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint("list it under a module's `images`"),
+        };
+    }
+}
+
+fn check_placeholders(sink: &mut Sink<'_>, f: &Fields<'_>, key: &str, text: &str, known: &[&str]) {
+    for placeholder in crate::release::placeholders(text) {
+        if !known.contains(&placeholder) {
+            let pos = f.get(key).map_or(f.pos, |n| n.pos);
+            sink.error(
+                pos,
+                Code::InvalidValue,
+                format!("unknown placeholder `{{{placeholder}}}` in `{key}`"),
+            )
+            .hint(format!(
+                "known: {}",
+                known
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+}
