@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("permission denied to {action} {resource} in project {project}{}", permission.as_ref().map(|p| format!(": the caller needs `{p}`")).unwrap_or_default())]
+    #[error("permission denied to {action} {resource}{}{}", in_project(project), permission.as_ref().map(|p| format!(": the caller needs `{p}`")).unwrap_or_default())]
     PermissionDenied {
         action: String,
         resource: String,
@@ -26,7 +26,7 @@ pub enum Error {
         #[source]
         source: Box<google_cloud_gax::error::Error>,
     },
-    #[error("{resource} was not found in project {project} (while trying to {action} it)")]
+    #[error("cannot {action} {resource}: not found{}", in_project(project))]
     NotFound {
         action: String,
         resource: String,
@@ -109,6 +109,14 @@ pub enum Error {
     },
     #[error("cannot generate the Cloud Build config: {reason}")]
     BuildConfig { reason: String },
+}
+
+/// ` in project P`, or nothing where the project is not known (`_`).
+fn in_project(project: &str) -> String {
+    match project {
+        "" | "_" => String::new(),
+        p => format!(" in project {p}"),
+    }
 }
 
 /// What a call was doing, so its failure can say so.
