@@ -58,6 +58,62 @@ pub enum Command {
     Release(ReleaseCommand),
     /// Check, without changing anything, that a release could run.
     Doctor(DoctorArgs),
+    /// Google Cloud: readiness, Cloud Build config, Cloud Run jobs.
+    #[command(subcommand)]
+    Gcp(GcpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GcpCommand {
+    /// Every `gcp.*` readiness check for an environment: APIs enabled, IAM
+    /// permissions held, Cloud SQL instance and databases, buckets with
+    /// lifecycle rules, a secret for every `.env.example` key, VPC egress.
+    Doctor(GcpDoctorArgs),
+    /// Print (or write) the Cloud Build config for a release manifest.
+    BuildConfig(GcpBuildConfigArgs),
+    /// Execute a Cloud Run job (the migration job) configured under `gcp.jobs`.
+    RunJob(GcpRunJobArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcpDoctorArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment to check.
+    #[arg(long)]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GcpBuildConfigArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The release manifest to build.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// Write the config here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcpRunJobArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The job, a key of `gcp.jobs`.
+    pub name: String,
+    /// The environment whose project and region run it.
+    #[arg(long)]
+    pub env: String,
+    /// Wait for the execution to finish (and fail if it does).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait, in seconds (default: the job's timeout_secs, else 3600).
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

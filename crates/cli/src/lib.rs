@@ -12,6 +12,7 @@
 
 mod args;
 mod commands;
+mod gcp;
 mod output;
 mod probes;
 mod project;

@@ -34,6 +34,9 @@ pub struct ProbeSelection {
     pub gates: bool,
     /// Include probes (the gates-only phases of a release leave them out).
     pub probes: bool,
+    /// Image name → pinned reference: adds `gcp.image.<service>` smoke
+    /// checks that Cloud Run runs the pin. Empty outside a release.
+    pub images: std::collections::BTreeMap<String, String>,
 }
 
 /// A probe whose configuration could not be resolved in this environment.
@@ -112,12 +115,30 @@ impl Project {
                 });
             }
         }
+        let gcp_specs = if selection.probes {
+            self.gcp_specs(environment, &selection.images)
+        } else {
+            Vec::new()
+        };
+        let gcp_names: Vec<String> = gcp_specs.iter().map(|s| s.name.clone()).collect();
+        for spec in gcp_specs {
+            // Image checks are smoke (after the deploy); the rest is readiness.
+            let phase = if spec.name.starts_with("gcp.image.") {
+                ProbePhase::Smoke
+            } else {
+                ProbePhase::Verify
+            };
+            if selection.phase.is_none_or(|ph| ph == phase) && wanted(&spec.name, None) {
+                specs.push(spec);
+            }
+        }
         for name in &selection.only {
-            let known = self
-                .config
-                .probes
-                .iter()
-                .any(|p| &p.name == name || p.module.as_ref() == Some(name))
+            let known = gcp_names.contains(name)
+                || self
+                    .config
+                    .probes
+                    .iter()
+                    .any(|p| &p.name == name || p.module.as_ref() == Some(name))
                 || self.config.gates.iter().any(|g| &g.name == name);
             if !known {
                 anyhow::bail!(

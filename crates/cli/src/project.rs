@@ -79,7 +79,7 @@ impl Project {
         })
     }
 
-    fn check_env(&self, env: &str) -> anyhow::Result<&preflight_manifest::Environment> {
+    pub fn environment(&self, env: &str) -> anyhow::Result<&preflight_manifest::Environment> {
         self.config.environment(env).with_context(|| {
             format!(
                 "no environment `{env}` in {} (environments: {})",
@@ -91,9 +91,9 @@ impl Project {
 
     /// Resolves the URL of `database` in `env`. `local` starts (or reuses)
     /// the project's cluster and creates the database; `env:` reads the
-    /// variable; `secret://` needs Secret Manager.
+    /// variable; `secret://` is read from Secret Manager.
     pub fn database(&self, env: &str, database: &str) -> anyhow::Result<ResolvedDatabase> {
-        let environment = self.check_env(env)?;
+        let environment = self.environment(env)?;
         let source = environment.databases.get(database).with_context(|| {
             format!("environment `{env}` has no URL for database `{database}` (add it under environments.{env}.databases)")
         })?;
@@ -111,8 +111,10 @@ impl Project {
                 })?;
                 (url, format!("env:{var}"))
             }
-            UrlSource::Secret(secret) => bail!(
-                "database `{database}` in `{env}` is the secret {secret}; resolving Secret Manager references needs the gcp integration, which this build does not have — export the URL and use --database-url"
+            UrlSource::Secret(secret) => (
+                crate::gcp::resolve_secret(secret)
+                    .with_context(|| format!("database `{database}` in `{env}`"))?,
+                secret.to_string(),
             ),
             UrlSource::Literal(url) => (url.clone(), preflight_manifest::redact_url(url)),
         };
@@ -126,11 +128,9 @@ impl Project {
     /// Where `env` keeps backups and evidence: its `artifacts` setting, else
     /// `.preflight/artifacts/<env>`.
     pub fn artifact_store(&self, env: &str) -> anyhow::Result<Box<dyn ArtifactStore>> {
-        let environment = self.check_env(env)?;
+        let environment = self.environment(env)?;
         match environment.artifacts.as_deref() {
-            Some(uri) if uri.starts_with("gs://") => bail!(
-                "environment `{env}` keeps artifacts in {uri}; Cloud Storage needs the gcp integration, which this build does not have"
-            ),
+            Some(uri) if uri.starts_with("gs://") => Ok(Box::new(crate::gcp::gcs_store(uri)?)),
             Some(dir) => Ok(Box::new(LocalDirStore {
                 root: self.root().join(dir),
             })),

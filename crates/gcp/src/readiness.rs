@@ -41,18 +41,18 @@ impl ReadinessCheck {
         }
     }
 
-    /// An error while checking: the error and its causes, one per line.
+    /// An error while checking: the error, and its root cause as detail.
     fn unknown(error: &Error) -> ReadinessCheck {
-        let mut details = Vec::new();
+        let mut root: Option<&dyn std::error::Error> = None;
         let mut source = std::error::Error::source(error);
         while let Some(s) = source {
-            details.push(s.to_string());
+            root = Some(s);
             source = s.source();
         }
         ReadinessCheck {
             status: ReadinessStatus::Unknown,
             summary: error.to_string(),
-            details,
+            details: root.map(|r| r.to_string()).into_iter().collect(),
         }
     }
 

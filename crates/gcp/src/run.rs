@@ -213,9 +213,11 @@ impl CloudRun {
         })
     }
 
-    /// Runs a job execution (`gcloud run jobs execute J --wait`) and waits
-    /// for it up to `run.deadline`, polling with backoff.
-    pub async fn run_job(&self, run: &JobRun) -> Result<ExecutionOutcome, Error> {
+    /// The `run_job` request for `run`, with its overrides.
+    fn run_request(
+        &self,
+        run: &JobRun,
+    ) -> Result<google_cloud_run_v2::builder::jobs::RunJob, Error> {
         let name = format!(
             "projects/{}/locations/{}/jobs/{}",
             run.project, run.region, run.job
@@ -223,8 +225,7 @@ impl CloudRun {
         let mut overrides = Overrides::new();
         let has_container_override = !run.args.is_empty() || !run.env.is_empty();
         if has_container_override {
-            let mut container = ContainerOverride::new().set_args(run.args.clone());
-            container = container.set_env(
+            let container = ContainerOverride::new().set_args(run.args.clone()).set_env(
                 run.env
                     .iter()
                     .map(|(k, v)| EnvVar::new().set_name(k.clone()).set_value(v.clone())),
@@ -240,17 +241,54 @@ impl CloudRun {
                     }
                 })?);
         }
-        let action = Action {
-            verb: "run the Cloud Run job",
-            resource: name.clone(),
-            project: &run.project,
-            api: API,
-            permission: "run.jobs.run",
-        };
-        let mut builder = self.jobs.run_job().set_name(name.clone());
+        let mut builder = self.jobs.run_job().set_name(name);
         if has_container_override || run.task_timeout.is_some() {
             builder = builder.set_overrides(overrides);
         }
+        Ok(builder)
+    }
+
+    fn run_action<'a>(&self, run: &'a JobRun) -> Action<'a> {
+        Action {
+            verb: "run the Cloud Run job",
+            resource: format!(
+                "projects/{}/locations/{}/jobs/{}",
+                run.project, run.region, run.job
+            ),
+            project: &run.project,
+            api: API,
+            permission: "run.jobs.run",
+        }
+    }
+
+    /// Starts an execution (`gcloud run jobs execute J` without `--wait`)
+    /// and returns it as first reported, with its log link.
+    pub async fn start_job(&self, run: &JobRun) -> Result<ExecutionOutcome, Error> {
+        let operation = self
+            .run_request(run)?
+            .send()
+            .await
+            .map_err(|e| self.run_action(run).error(e))?;
+        let execution = operation
+            .metadata
+            .as_ref()
+            .and_then(|m| m.to_msg::<Execution>().ok())
+            .unwrap_or_default();
+        Ok(ExecutionOutcome {
+            execution: execution.name,
+            succeeded: false,
+            succeeded_tasks: execution.succeeded_count,
+            failed_tasks: execution.failed_count,
+            log_uri: execution.log_uri,
+            message: "started; not waited for".to_string(),
+        })
+    }
+
+    /// Runs a job execution (`gcloud run jobs execute J --wait`) and waits
+    /// for it up to `run.deadline`, polling with backoff.
+    pub async fn run_job(&self, run: &JobRun) -> Result<ExecutionOutcome, Error> {
+        let builder = self.run_request(run)?;
+        let action = self.run_action(run);
         let mut seen: Option<Execution> = None;
         let what = format!("execution of Cloud Run job {}", run.job);
         let result = crate::poll::wait(

@@ -2,6 +2,7 @@
 
 mod checklist;
 mod env;
+mod gcp;
 mod local;
 mod manifest;
 mod migrate;
@@ -21,6 +22,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Env(cmd) => env::run(cmd, output),
         Command::Release(cmd) => release::run(cmd, output),
         Command::Doctor(args) => release::doctor(args, output),
+        Command::Gcp(cmd) => gcp::run(cmd, output),
     }
 }
 

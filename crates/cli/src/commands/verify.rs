@@ -21,6 +21,7 @@ pub(crate) fn run(args: VerifyArgs, output: &mut Output<'_>) -> anyhow::Result<O
         only: args.only.clone(),
         gates: args.gates,
         probes: true,
+        images: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::project::{Project, load_manifest};
+use crate::project::{Project, error_text, load_manifest};
 
 /// One readiness check.
 #[derive(Debug, Clone, Serialize)]
@@ -26,9 +26,8 @@ impl DoctorCheck {
 }
 
 /// Config, manifest, database connectivity, ledger states and probe
-/// configuration for `env`. Cloud readiness needs the gcp integration;
-/// for an environment with a GCP project it is reported as failed, not
-/// assumed (an unknown state is a failure).
+/// configuration for `env`, and for an environment with a GCP project the
+/// `gcp.*` readiness checks (an unknown state is a failure).
 pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<DoctorCheck> {
     let mut checks = Vec::new();
     let project = match Project::load(config) {
@@ -96,6 +95,7 @@ pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<Do
         only: Vec::new(),
         gates: true,
         probes: true,
+        images: Default::default(),
     };
     match project.probe_specs(env, &selection) {
         Ok(specs) => {
@@ -113,17 +113,34 @@ pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<Do
         }
         Err(e) => checks.push(DoctorCheck::new("probes", false, format!("{e:#}"))),
     }
-    match &environment.gcp_project {
-        Some(p) => checks.push(DoctorCheck::new(
-            "gcp readiness",
-            false,
-            format!("project {p}: APIs, IAM and Cloud SQL were not checked — this build has no gcp integration"),
-        )),
-        None => checks.push(DoctorCheck {
+    // Google Cloud readiness: every `gcp.*` check, run, not assumed.
+    let gcp = project.gcp_specs(environment, &Default::default());
+    if environment.gcp_project.is_none() {
+        checks.push(DoctorCheck {
             name: "gcp readiness".into(),
             state: "skipped",
             detail: format!("`{env}` has no gcp_project"),
-        }),
+        });
+    } else if gcp.is_empty() {
+        checks.push(DoctorCheck {
+            name: "gcp readiness".into(),
+            state: "skipped",
+            detail: "the config has no `gcp:` section".into(),
+        });
+    } else {
+        match preflight_verify::Runner::new(4) {
+            Ok(runner) => {
+                let report = runner.run(gcp).await;
+                for r in &report.results {
+                    checks.push(DoctorCheck::new(
+                        r.name.clone(),
+                        r.outcome == preflight_verify::Outcome::Passed,
+                        r.summary.clone(),
+                    ));
+                }
+            }
+            Err(e) => checks.push(DoctorCheck::new("gcp readiness", false, error_text(&e))),
+        }
     }
     checks
 }

@@ -1050,6 +1050,7 @@ impl<'a> Pipeline<'a> {
             only: Vec::new(),
             gates: false,
             probes: true,
+            images: self.pinned_images(),
         };
         let specs = match self.project.probe_specs(self.env(), &selection) {
             Ok(s) => s,
@@ -1101,6 +1102,15 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// The manifest's images, for the smoke check that Cloud Run runs them.
+    fn pinned_images(&self) -> std::collections::BTreeMap<String, String> {
+        self.manifest
+            .images
+            .iter()
+            .map(|(name, image)| (name.clone(), image.to_string()))
+            .collect()
+    }
+
     async fn watch(&mut self, steps: &mut Vec<StepRecord>) -> (PhaseStatus, String) {
         let env = self.env().to_string();
         let Some(watch) = self
@@ -1118,6 +1128,7 @@ impl<'a> Pipeline<'a> {
             only: Vec::new(),
             gates: false,
             probes: true,
+            images: self.pinned_images(),
         };
         let deadline = Instant::now() + Duration::from_secs(watch.window_secs);
         let mut rounds = 0;

@@ -373,8 +373,8 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     assert!(!project.path().join(".preflight/release_logs").exists());
     assert!(!project.path().join(".preflight/releases").exists());
 
-    // The prod plan fills placeholders from the manifest and stops at the
-    // secret database URLs it cannot resolve without the gcp integration.
+    // The dev plan fills placeholders from the manifest and stops at the
+    // database URLs it cannot resolve (an unset variable).
     let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
         .args(["release", "run", "--env", "dev", "--dry-run", "--config"])
         .arg(project.path().join("preflight.yaml"))
