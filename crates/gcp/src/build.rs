@@ -37,10 +37,7 @@ impl CloudBuild {
             .configure(BuildClient::builder())?
             .build()
             .await
-            .map_err(|source| Error::Client {
-                service: "Cloud Build",
-                source: Box::new(source),
-            })?;
+            .map_err(crate::error::client_error("Cloud Build"))?;
         Ok(CloudBuild {
             client,
             options: options.clone(),

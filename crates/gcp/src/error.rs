@@ -111,6 +111,16 @@ pub enum Error {
     BuildConfig { reason: String },
 }
 
+/// Maps a client builder's failure for `service`.
+pub(crate) fn client_error(
+    service: &'static str,
+) -> impl Fn(google_cloud_gax::client_builder::Error) -> Error + Copy {
+    move |source| Error::Client {
+        service,
+        source: Box::new(source),
+    }
+}
+
 /// ` in project P`, or nothing where the project is not known (`_`).
 fn in_project(project: &str) -> String {
     match project {

@@ -112,10 +112,7 @@ impl Readiness {
             .configure(ServiceUsage::builder())?
             .build()
             .await
-            .map_err(|source| Error::Client {
-                service: "Service Usage",
-                source: Box::new(source),
-            })?;
+            .map_err(crate::error::client_error("Service Usage"))?;
         let action = crate::error::Action {
             verb: "read the enabled services of",
             resource: format!("projects/{project}"),
@@ -187,10 +184,7 @@ impl Readiness {
             .configure(Projects::builder())?
             .build()
             .await
-            .map_err(|source| Error::Client {
-                service: "Resource Manager",
-                source: Box::new(source),
-            })?;
+            .map_err(crate::error::client_error("Resource Manager"))?;
         let action = crate::error::Action {
             verb: "test IAM permissions on",
             resource: format!("projects/{project}"),
@@ -252,10 +246,7 @@ impl Readiness {
         use google_cloud_sql_v1::client::{SqlDatabasesService, SqlInstancesService};
         use google_cloud_sql_v1::model::database_instance::SqlInstanceState;
         let project = &self.target.project;
-        let client_err = |source: google_cloud_gax::client_builder::Error| Error::Client {
-            service: "Cloud SQL Admin",
-            source: Box::new(source),
-        };
+        let client_err = crate::error::client_error("Cloud SQL Admin");
         let instances = self
             .client
             .configure(SqlInstancesService::builder())?

@@ -136,10 +136,7 @@ pub struct ExecutionOutcome {
 
 impl CloudRun {
     pub async fn connect(options: &ClientOptions) -> Result<CloudRun, Error> {
-        let client_err = |source: google_cloud_gax::client_builder::Error| Error::Client {
-            service: "Cloud Run",
-            source: Box::new(source),
-        };
+        let client_err = crate::error::client_error("Cloud Run");
         Ok(CloudRun {
             services: options
                 .configure(Services::builder())?

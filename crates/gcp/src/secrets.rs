@@ -46,10 +46,7 @@ impl SecretResolver {
             .configure(SecretManagerService::builder())?
             .build()
             .await
-            .map_err(|source| Error::Client {
-                service: "Secret Manager",
-                source: Box::new(source),
-            })?;
+            .map_err(crate::error::client_error("Secret Manager"))?;
         Ok(SecretResolver { client })
     }
 

@@ -122,10 +122,7 @@ impl GcsStore {
             .with_backoff_policy(options.backoff())
             .build()
             .await
-            .map_err(|source| Error::Client {
-                service: "Cloud Storage",
-                source: Box::new(source),
-            })?;
+            .map_err(crate::error::client_error("Cloud Storage"))?;
         let http = reqwest::Client::builder()
             .build()
             .map_err(|source| Error::Client {
