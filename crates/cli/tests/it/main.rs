@@ -1,6 +1,7 @@
 //! Integration tests of the `preflight` command line: one binary, a module per area.
 
 mod checklist;
+mod gcp;
 mod manifest;
 mod migrate;
 mod release;

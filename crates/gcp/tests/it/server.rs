@@ -1,6 +1,8 @@
 //! A local HTTP/1.1 server that answers like Google's REST APIs: each
 //! route replies with recorded fixtures in order (the last one repeats),
 //! and every request is kept so tests can see what the client sent.
+//! The CLI's tests include this file too (`#[path]`) and use part of it.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,8 +19,15 @@ pub struct Reply {
 
 /// A fixture from `tests/fixtures/`.
 pub fn fixture(status: u16, name: &str) -> Reply {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // Next to this file, whichever crate's tests include it: `file!()` is
+    // relative to the workspace root, two levels above either crate.
+    let here = std::path::Path::new(file!()).parent().unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(here)
+        .join("../fixtures")
+        .join(name);
+    let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Reply { status, body }
 }
 
