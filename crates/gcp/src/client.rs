@@ -89,14 +89,24 @@ impl ClientOptions {
         self
     }
 
-    /// Points only Cloud Storage at `endpoint` (same credential rule).
+    /// Points only Cloud Storage at `endpoint` (same credential rule, for
+    /// Cloud Storage only: the other services keep theirs).
     pub fn with_storage_endpoint(mut self, endpoint: impl Into<String>) -> ClientOptions {
-        let endpoint = endpoint.into().trim_end_matches('/').to_string();
-        if endpoint.starts_with("http://") && self.endpoint.is_none() {
-            self.credentials = CredentialsSource::Anonymous;
-        }
-        self.storage_endpoint = Some(endpoint);
+        self.storage_endpoint = Some(endpoint.into().trim_end_matches('/').to_string());
         self
+    }
+
+    /// Cloud Storage's endpoint and credentials.
+    pub(crate) fn storage(&self) -> Result<(Option<String>, Credentials), Error> {
+        let endpoint = self
+            .storage_endpoint
+            .clone()
+            .or_else(|| self.endpoint.clone());
+        let credentials = match &endpoint {
+            Some(e) if e.starts_with("http://") => anonymous::Builder::new().build(),
+            _ => self.credentials()?,
+        };
+        Ok((endpoint, credentials))
     }
 
     pub(crate) fn credentials(&self) -> Result<Credentials, Error> {
@@ -170,4 +180,25 @@ pub(crate) fn is_too_many_requests(error: &GaxError) -> bool {
 pub(crate) fn is_unavailable(error: &GaxError) -> bool {
     error.http_status_code() == Some(503)
         || error.status().is_some_and(|s| s.code == Code::Unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_endpoints_get_no_credentials() {
+        let o = ClientOptions::default().with_endpoint("http://127.0.0.1:8085/");
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:8085"));
+        assert_eq!(o.credentials, CredentialsSource::Anonymous);
+        let o = ClientOptions::default().with_endpoint("https://private.googleapis.com");
+        assert_eq!(o.credentials, CredentialsSource::ApplicationDefault);
+        // A Storage emulator leaves the other services' credentials alone.
+        let o = ClientOptions::default().with_storage_endpoint("http://127.0.0.1:4443");
+        assert_eq!(o.credentials, CredentialsSource::ApplicationDefault);
+        assert_eq!(
+            o.storage().unwrap().0.as_deref(),
+            Some("http://127.0.0.1:4443")
+        );
+    }
 }

@@ -109,12 +109,8 @@ impl GcsStore {
     /// Connects to the bucket of `location` (`gs://bucket/prefix`).
     pub async fn connect(location: &str, options: &ClientOptions) -> Result<GcsStore, Error> {
         let location = GcsLocation::parse(location)?;
-        let credentials = options.credentials()?;
-        let endpoint = options
-            .storage_endpoint
-            .clone()
-            .or_else(|| options.endpoint.clone())
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        let (endpoint, credentials) = options.storage()?;
+        let endpoint = endpoint.unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
         let client = Storage::builder()
             .with_endpoint(endpoint.clone())
             .with_credentials(credentials.clone())
