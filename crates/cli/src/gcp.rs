@@ -13,7 +13,7 @@ use preflight_gcp::{
     SecretResolver, secret_id_for,
 };
 use preflight_manifest::{Environment, SecretRef};
-use preflight_verify::{Check, CheckStatus, EnvFile, Probe, ProbeContext, ProbeSpec, RetryPolicy};
+use preflight_verify::{Check, EnvFile, Probe, ProbeContext, ProbeSpec, RetryPolicy};
 
 use crate::project::Project;
 
@@ -96,28 +96,6 @@ impl Probe for GcpProbe {
     }
 }
 
-/// A check that could not be built (unreadable `.env.example`…): it still
-/// runs, as an error, so the report shows it and the gate fails closed.
-#[derive(Debug)]
-struct Broken(String);
-
-#[async_trait]
-impl Probe for Broken {
-    fn kind(&self) -> &'static str {
-        "gcp"
-    }
-    fn target(&self) -> String {
-        "(unresolved)".into()
-    }
-    async fn check(&self, _cx: &ProbeContext) -> Check {
-        Check {
-            status: CheckStatus::Error,
-            summary: self.0.clone(),
-            evidence: Vec::new(),
-        }
-    }
-}
-
 /// Fills `{env}`, `{gcp_project}` and `{region}`.
 fn fill(text: &str, env: &Environment, project: &str) -> String {
     text.replace("{env}", &env.name)
@@ -152,7 +130,11 @@ impl Project {
                     readiness: readiness.clone(),
                     check,
                 }),
-                Err(reason) => Arc::new(Broken(reason)),
+                // Still runs, as an error, so the gate fails closed.
+                Err(reason) => Arc::new(crate::probes::Unresolved {
+                    kind: "gcp",
+                    reason,
+                }),
             };
             specs.push(ProbeSpec {
                 name,

@@ -41,9 +41,9 @@ pub struct ProbeSelection {
 
 /// A probe whose configuration could not be resolved in this environment.
 #[derive(Debug)]
-struct Unresolved {
-    kind: &'static str,
-    reason: String,
+pub(crate) struct Unresolved {
+    pub kind: &'static str,
+    pub reason: String,
 }
 
 #[async_trait]

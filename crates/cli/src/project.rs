@@ -535,8 +535,18 @@ pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
 
 /// Loads and validates a manifest for `env`; errors carry every problem.
 pub fn load_manifest(project: &Project, path: &Path, env: &str) -> anyhow::Result<Manifest> {
+    load_manifest_for(project, path, Some(env))
+}
+
+/// Loads a manifest for `env`, or for whichever of the config's
+/// environments it names when `env` is `None`.
+pub fn load_manifest_for(
+    project: &Project,
+    path: &Path,
+    env: Option<&str>,
+) -> anyhow::Result<Manifest> {
     let options = preflight_manifest::ValidateOptions {
-        expected_env: Some(env.to_string()),
+        expected_env: env.map(str::to_string),
         known_envs: Some(project.config.env_names()),
     };
     let mut checked = Manifest::load(path, &options)?;

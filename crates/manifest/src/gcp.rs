@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::diagnostic::{Code, Sink};
+use crate::diagnostic::{Code, Pos, Sink};
 use crate::reader::{self, Fields};
 use crate::yaml::{Node, Value};
 
@@ -109,38 +109,46 @@ pub(crate) fn gcp(
     let Some(f) = reader::fields(sink, node, "`gcp`", GCP_KEYS, &[]) else {
         return config;
     };
-    config.apis = list(sink, &f, "apis");
-    for api in &config.apis {
+    // Each problem is reported at the list item it is about.
+    let apis = list(sink, &f, "apis");
+    for (api, pos) in &apis {
         if !api.ends_with(".googleapis.com") {
-            let pos = f.get("apis").map_or(f.pos, |n| n.pos);
             sink.error(
-                pos,
+                *pos,
                 Code::InvalidValue,
                 format!("`{api}` is not a service name"),
             )
             .hint("services are named like `run.googleapis.com`");
         }
     }
-    config.permissions = list(sink, &f, "permissions");
-    for permission in &config.permissions {
+    let permissions = list(sink, &f, "permissions");
+    for (permission, pos) in &permissions {
         if permission.split('.').count() < 3 {
-            let pos = f.get("permissions").map_or(f.pos, |n| n.pos);
             sink.error(
-                pos,
+                *pos,
                 Code::InvalidValue,
                 format!("`{permission}` is not an IAM permission"),
             )
             .hint("permissions look like `run.jobs.run`; roles are not accepted here");
         }
     }
-    config.buckets = list(sink, &f, "buckets");
-    for (key, text) in config.buckets.iter().map(|b| ("buckets", b)) {
-        check_placeholders(sink, &f, key, text, &["env", "gcp_project", "region"]);
+    let buckets = list(sink, &f, "buckets");
+    for (bucket, pos) in &buckets {
+        check_placeholders(
+            sink,
+            *pos,
+            "buckets",
+            bucket,
+            &["env", "gcp_project", "region"],
+        );
     }
+    config.apis = apis.into_iter().map(|(s, _)| s).collect();
+    config.permissions = permissions.into_iter().map(|(s, _)| s).collect();
+    config.buckets = buckets.into_iter().map(|(s, _)| s).collect();
     if let Some(n) = f.get("sql_instance") {
         config.sql_instance = reader::nonempty_string(sink, n, "`sql_instance`");
         if let Some(text) = &config.sql_instance {
-            check_placeholders(sink, &f, "sql_instance", text, &["env", "gcp_project"]);
+            check_placeholders(sink, n.pos, "sql_instance", text, &["env", "gcp_project"]);
         }
     }
     if let Some(node) = f.get("services")
@@ -265,22 +273,21 @@ fn secret_mapping(
 ) -> Option<SecretMapping> {
     let module_node = f.get("module")?;
     let module = reader::nonempty_string(sink, module_node, "`module`")?;
-    if !module_names.contains(&module.as_str()) {
-        let d = sink.error(
-            module_node.pos,
-            Code::UndefinedReference,
-            format!("unknown module `{module}`"),
-        );
-        if let Some(s) = reader::suggest(&module, module_names.iter().copied()) {
-            d.hint(format!("did you mean `{s}`?"));
-        }
-    }
+    crate::config::reference(
+        sink,
+        module_node,
+        &module,
+        module_names,
+        "module",
+        "modules",
+    );
     let env_example = reader::nonempty_string(sink, f.get("env_example")?, "`env_example`")?;
     let name = f
         .get("name")
         .and_then(|n| reader::nonempty_string(sink, n, "`name`"))
         .unwrap_or_else(|| "{module}-{key}".to_string());
-    check_placeholders(sink, f, "name", &name, GCP_PLACEHOLDERS);
+    let name_pos = f.get("name").map_or(f.pos, |n| n.pos);
+    check_placeholders(sink, name_pos, "name", &name, GCP_PLACEHOLDERS);
     let ignore = f
         .get("ignore")
         .and_then(|n| reader::string_list(sink, n, "`ignore`", false))
@@ -296,13 +303,10 @@ fn secret_mapping(
     })
 }
 
-fn list(sink: &mut Sink<'_>, f: &Fields<'_>, key: &str) -> Vec<String> {
+fn list(sink: &mut Sink<'_>, f: &Fields<'_>, key: &str) -> Vec<(String, Pos)> {
     f.get(key)
         .and_then(|n| reader::string_list(sink, n, &format!("`{key}`"), false))
         .unwrap_or_default()
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect()
 }
 
 fn boolean(sink: &mut Sink<'_>, node: &Node, what: &str) -> bool {
@@ -323,23 +327,12 @@ fn boolean(sink: &mut Sink<'_>, node: &Node, what: &str) -> bool {
 }
 
 fn known_image(sink: &mut Sink<'_>, node: &Node, image: &str, image_names: &[&str]) {
-    if !image_names.contains(&image) {
-        let d = sink.error(
-            node.pos,
-            Code::UndefinedReference,
-            format!("`{image}` is not an image of any module"),
-        );
-        match reader::suggest(image, image_names.iter().copied()) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint("list it under a module's `images`"),
-        };
-    }
+    crate::config::reference(sink, node, image, image_names, "image", "modules.*.images");
 }
 
-fn check_placeholders(sink: &mut Sink<'_>, f: &Fields<'_>, key: &str, text: &str, known: &[&str]) {
+fn check_placeholders(sink: &mut Sink<'_>, pos: Pos, key: &str, text: &str, known: &[&str]) {
     for placeholder in crate::release::placeholders(text) {
         if !known.contains(&placeholder) {
-            let pos = f.get(key).map_or(f.pos, |n| n.pos);
             sink.error(
                 pos,
                 Code::InvalidValue,

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use preflight_gcp::{BuildConfigOptions, ClientOptions, CloudRun, JobRun, build_config};
-use preflight_manifest::{Manifest, ValidateOptions};
 use preflight_verify::Runner;
 
 use crate::args::{GcpBuildConfigArgs, GcpCommand, GcpDoctorArgs, GcpRunJobArgs};
-use crate::project::Project;
+use crate::project::{Project, load_manifest_for};
 use crate::{Outcome, Output};
 
 pub(crate) fn run(cmd: GcpCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -18,12 +17,6 @@ pub(crate) fn run(cmd: GcpCommand, output: &mut Output<'_>) -> anyhow::Result<Ou
         GcpCommand::BuildConfig(args) => build(args, output),
         GcpCommand::RunJob(args) => run_job(args, output),
     }
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
 }
 
 fn doctor(args: GcpDoctorArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -39,7 +32,8 @@ fn doctor(args: GcpDoctorArgs, output: &mut Output<'_>) -> anyhow::Result<Outcom
             args.config.display()
         );
     }
-    let report = runtime()?.block_on(async { anyhow::Ok(Runner::new(8)?.run(specs).await) })?;
+    let report =
+        super::runtime()?.block_on(async { anyhow::Ok(Runner::new(8)?.run(specs).await) })?;
     if output.json() {
         output.print_json(&report)?;
     } else {
@@ -57,19 +51,7 @@ fn doctor(args: GcpDoctorArgs, output: &mut Output<'_>) -> anyhow::Result<Outcom
 fn build(args: GcpBuildConfigArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     let project = Project::load(&args.config)?;
     // The manifest names its environment; validate it against the config's.
-    let checked = Manifest::load(
-        &args.manifest,
-        &ValidateOptions {
-            expected_env: None,
-            known_envs: Some(project.config.env_names()),
-        },
-    )?;
-    let rendered = checked.render();
-    let has_errors = checked.has_errors();
-    let manifest = match checked.value {
-        Some(m) if !has_errors => m,
-        _ => bail!("invalid release manifest\n{}", rendered.trim_end()),
-    };
+    let manifest = load_manifest_for(&project, &args.manifest, None)?;
     // `_RELEASE_MANIFEST` is relative to the build's source, the config's folder.
     let absolute = std::path::absolute(&args.manifest)
         .with_context(|| format!("cannot resolve {}", args.manifest.display()))?;
@@ -134,7 +116,7 @@ fn run_job(args: GcpRunJobArgs, output: &mut Output<'_>) -> anyhow::Result<Outco
         task_timeout: job.timeout_secs.map(Duration::from_secs),
         deadline: Duration::from_secs(deadline),
     };
-    let outcome = runtime()?.block_on(async {
+    let outcome = super::runtime()?.block_on(async {
         let client = CloudRun::connect(&ClientOptions::from_env()).await?;
         if args.wait {
             client.run_job(&run).await

@@ -59,3 +59,10 @@ pub(crate) fn write_new_file(
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// The runtime async commands run on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

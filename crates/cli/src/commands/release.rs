@@ -19,9 +19,7 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         operator: operator(),
         concurrency: args.concurrency,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let json = output.json();
     let quiet = output.quiet;
     let live = output.color && !json;

@@ -23,9 +23,7 @@ pub(crate) fn run(args: VerifyArgs, output: &mut Output<'_>) -> anyhow::Result<O
         probes: true,
         images: Default::default(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime()?;
     let report = runtime.block_on(async {
         let specs = project.probe_specs(&args.env, &selection)?;
         let runner = Runner::new(args.concurrency)?;
