@@ -58,9 +58,32 @@ pub enum Command {
     Release(ReleaseCommand),
     /// Check, without changing anything, that a release could run.
     Doctor(DoctorArgs),
+    /// Repositories: are the checkouts ready for a manifest?
+    #[command(subcommand)]
+    Repo(RepoCommand),
     /// Google Cloud: readiness, Cloud Build config, Cloud Run jobs.
     #[command(subcommand)]
     Gcp(GcpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Each module's checkout: the pinned commit exists and is on the
+    /// module's branch, the checkout is at it, and the tree is clean.
+    Check(RepoCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RepoCheckArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The release manifest.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// Fetch each checkout's `origin` first.
+    #[arg(long)]
+    pub fetch: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,18 +165,28 @@ pub struct ReleaseRunArgs {
     pub resume: bool,
     /// Run only this phase (after the preflight checks).
     #[arg(long, value_name = "PHASE", value_parser = parse_phase, conflicts_with = "from")]
-    pub only: Option<crate::release::Phase>,
+    pub only: Option<preflight_release::Phase>,
     /// Start at this phase (after the preflight checks).
     #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
-    pub from: Option<crate::release::Phase>,
+    pub from: Option<preflight_release::Phase>,
+    /// Skip this phase on the record (repeatable; needs --reason; refused in
+    /// a protected environment). A hard gate or backup is never passed otherwise.
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase, requires = "reason")]
+    pub skip: Vec<preflight_release::Phase>,
+    /// Why the skipped phases are skipped, for the release log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
     /// How many probes run at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// How many databases are backed up or migrated at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
 }
 
-fn parse_phase(text: &str) -> Result<crate::release::Phase, String> {
-    crate::release::Phase::parse(text).ok_or_else(|| {
-        let names: Vec<&str> = crate::release::Phase::ALL
+fn parse_phase(text: &str) -> Result<preflight_release::Phase, String> {
+    preflight_release::Phase::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = preflight_release::Phase::ALL
             .iter()
             .map(|p| p.as_str())
             .collect();

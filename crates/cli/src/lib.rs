@@ -3,8 +3,9 @@
 //! [`Cli`] and its subcommands are ordinary clap types; [`run`] parses
 //! arguments and runs a command against the real terminal, [`run_with`]
 //! against any writers (tests use it). Each command builds an options struct
-//! and calls one library function of the crate that owns the domain; this
-//! crate only renders results and picks the exit code ([`Outcome`]).
+//! and calls one library function of the crate that owns the domain (the
+//! release engine is `preflight-release`); this crate only renders results
+//! and picks the exit code ([`Outcome`]).
 //!
 //! ```no_run
 //! let code = preflight_cli::run(["preflight", "manifest", "validate", "release.yaml"]);
@@ -12,11 +13,7 @@
 
 mod args;
 mod commands;
-mod gcp;
 mod output;
-mod probes;
-mod project;
-mod release;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -32,12 +29,6 @@ pub use args::{
     RollbackArgs, SignArgs, SourceArgs, UncheckArgs, UpArgs, ValidateArgs, VerifyArgs,
 };
 pub use output::Output;
-pub use probes::ProbeSelection;
-pub use project::{LOCAL_ENV, Project, ResolvedDatabase, operator};
-pub use release::{
-    DoctorCheck, Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions,
-    ReleaseStatus, StepRecord, doctor, run_release,
-};
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

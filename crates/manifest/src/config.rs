@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::diagnostic::{Code, Sink};
+use crate::diagnostic::{Code, Pos, Sink};
 use crate::gcp::GcpConfig;
 use crate::manifest::{Checked, MigrationKind, syntax_error, valid_env_name};
 use crate::probes::ProbeConfig;
@@ -27,7 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "release",
     "gcp",
 ];
-const MODULE_KEYS: &[&str] = &["repo", "database", "images", "migrations"];
+const MODULE_KEYS: &[&str] = &["repo", "branch", "database", "images", "migrations"];
 const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
 const DATABASE_KEYS: &[&str] = &["extensions"];
 const ENV_KEYS: &[&str] = &[
@@ -37,6 +37,8 @@ const ENV_KEYS: &[&str] = &[
     "services",
     "databases",
     "artifacts",
+    "protected",
+    "checkout",
 ];
 const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
 const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
@@ -76,12 +78,25 @@ pub struct ChecklistConfig {
 /// An item checked automatically when a step of the release passes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChecklistBinding {
-    /// The item id, e.g. `3.6`.
+    /// The checklist item id, e.g. `3.6`.
     pub item: String,
-    /// `phase`, `probe`, `migration` or `gate`.
-    pub step_kind: String,
-    /// The phase, probe, module or gate name.
-    pub step: String,
+    /// The release step whose outcome checks it.
+    pub step: BindingStep,
+}
+
+/// The release step a checklist item is bound to; checked against the
+/// config when it loads (a misspelt phase or an unknown probe is an error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum BindingStep {
+    /// A whole phase passed.
+    Phase(crate::release::Phase),
+    /// A probe (from `probes:`) passed.
+    Probe(String),
+    /// A module's migrations reached the manifest.
+    Migration(String),
+    /// A gate (from `gates:`) passed.
+    Gate(String),
 }
 
 /// One deployable part of the platform, usually one repository.
@@ -94,6 +109,8 @@ pub struct Module {
     pub database: Option<String>,
     pub images: Vec<String>,
     pub migrations: Option<MigrationSource>,
+    /// The branch a pinned commit must be on (an ancestor of), `main` by default.
+    pub branch: String,
 }
 
 /// Where a module's migrations live and how they run.
@@ -129,6 +146,24 @@ pub struct Environment {
     pub services: BTreeMap<String, String>,
     /// Database name → where its URL comes from.
     pub databases: BTreeMap<String, UrlSource>,
+    /// A protected environment (production) refuses operator skips of
+    /// guarded phases.
+    pub protected: bool,
+    /// Whether module checkouts are verified before a release.
+    pub checkout: CheckoutPolicy,
+}
+
+/// Whether a release verifies module checkouts (`checkout:` of an environment).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutPolicy {
+    /// Every module with a pinned commit must be a clean git checkout at
+    /// that commit, on its branch.
+    #[default]
+    Require,
+    /// Checkouts are not verified (a CI image built from the pinned
+    /// commits); the release log says so.
+    Skip,
 }
 
 /// Where a database URL comes from. Literal URLs are kept out of reports.
@@ -281,7 +316,7 @@ impl UrlSource {
 }
 
 /// How a failing gate affects the release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Any failure aborts the release.
@@ -337,8 +372,12 @@ impl PlatformConfig {
     }
 
     /// The folder relative paths start from.
+    /// Never empty: a bare `preflight.yaml` has the current folder as its root.
     pub fn root(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
     }
 
     pub fn module(&self, name: &str) -> Option<&Module> {
@@ -347,6 +386,30 @@ impl PlatformConfig {
 
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// What a manifest is checked against ([`crate::ValidateOptions::platform`]),
+    /// for `env` when one is named.
+    pub fn facts(&self, env: Option<&str>) -> crate::PlatformFacts {
+        crate::PlatformFacts {
+            modules: self
+                .modules
+                .iter()
+                .map(|m| crate::ModuleFacts {
+                    name: m.name.clone(),
+                    repo: m.repo.display().to_string(),
+                    images: m.images.clone(),
+                    migrations: m
+                        .migrations
+                        .as_ref()
+                        .map(|s| (s.kind, s.dir.display().to_string())),
+                    database: m.database.clone(),
+                })
+                .collect(),
+            env_databases: env.and_then(|e| self.environment(e)).map(|e| {
+                (e.name.clone(), e.databases.keys().cloned().collect())
+            }),
+        }
     }
 
     pub fn env_names(&self) -> Vec<String> {
@@ -430,6 +493,10 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
             let migrations = f
                 .get("migrations")
                 .and_then(|n| migration_source(sink, n, &what));
+            let branch = f
+                .get("branch")
+                .and_then(|n| reader::nonempty_string(sink, n, "`branch`"))
+                .unwrap_or_else(|| "main".to_string());
             if migrations.is_some() && database.is_none() {
                 sink.error(
                     f.pos,
@@ -444,6 +511,7 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
                 database,
                 images,
                 migrations,
+                branch,
             });
         }
     }
@@ -534,11 +602,37 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
         None => GcpConfig::default(),
     };
 
+    // Bindings name steps defined elsewhere in the config: check them now.
+    if let Some((c, positions)) = &checklist {
+        let probe_names: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
+        let gate_names: Vec<&str> = gates.iter().map(|g| g.name.as_str()).collect();
+        let migrating: Vec<&str> = modules
+            .iter()
+            .filter(|m| m.migrations.is_some())
+            .map(|m| m.name.as_str())
+            .collect();
+        for (b, pos) in c.bindings.iter().zip(positions) {
+            let (name, defined, what, section) = match &b.step {
+                BindingStep::Phase(_) => continue,
+                BindingStep::Probe(n) => (n, &probe_names, "probe", "probes"),
+                BindingStep::Gate(n) => (n, &gate_names, "gate", "gates"),
+                BindingStep::Migration(n) => {
+                    (n, &migrating, "migrating module", "modules (with `migrations`)")
+                }
+            };
+            let node = Node {
+                value: Value::Null,
+                pos: *pos,
+            };
+            reference(sink, &node, name, defined, what, section);
+        }
+    }
+
     Some(PlatformConfig {
         path: path.to_path_buf(),
         platform: platform?,
         manifests_dir,
-        checklist,
+        checklist: checklist.map(|(c, _)| c),
         modules,
         databases,
         environments,
@@ -549,13 +643,16 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
     })
 }
 
-fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<ChecklistConfig> {
+fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<(ChecklistConfig, Vec<Pos>)> {
     if let Value::Str(path) = &node.value {
-        return Some(ChecklistConfig {
-            file: PathBuf::from(path),
-            before_build: None,
-            bindings: Vec::new(),
-        });
+        return Some((
+            ChecklistConfig {
+                file: PathBuf::from(path),
+                before_build: None,
+                bindings: Vec::new(),
+            },
+            Vec::new(),
+        ));
     }
     let f = reader::fields(sink, node, "`checklist`", CHECKLIST_KEYS, &["file"])?;
     let file = PathBuf::from(reader::nonempty_string(
@@ -584,6 +681,7 @@ fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<ChecklistConfig>
         Some(text)
     });
     let mut bindings = Vec::new();
+    let mut positions = Vec::new();
     match f.get("bindings").map(|n| (n, &n.value)) {
         Some((_, Value::Seq(items))) => {
             for item in items {
@@ -612,11 +710,32 @@ fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<ChecklistConfig>
                 else {
                     continue;
                 };
-                bindings.push(ChecklistBinding {
-                    item: id,
-                    step_kind: steps[0].to_string(),
-                    step,
-                });
+                let node = b.get(steps[0]).map_or(item.pos, |n| n.pos);
+                let step = match steps[0] {
+                    "phase" => match crate::release::Phase::parse(&step) {
+                        Some(phase) => BindingStep::Phase(phase),
+                        None => {
+                            let names = crate::release::Phase::ALL.map(crate::release::Phase::as_str);
+                            let d = sink
+                                .error(
+                                    node,
+                                    Code::InvalidValue,
+                                    format!("binding of item `{id}` names phase `{step}`, which is not a release phase"),
+                                )
+                                .width(step.chars().count());
+                            match reader::suggest(&step, names) {
+                                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                                None => d.hint(format!("phases: {}", names.join(", "))),
+                            };
+                            continue;
+                        }
+                    },
+                    "probe" => BindingStep::Probe(step),
+                    "migration" => BindingStep::Migration(step),
+                    _ => BindingStep::Gate(step),
+                };
+                positions.push(node);
+                bindings.push(ChecklistBinding { item: id, step });
             }
         }
         Some((n, Value::Null)) | Some((n, _)) if !matches!(n.value, Value::Null) => {
@@ -628,11 +747,14 @@ fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<ChecklistConfig>
         }
         _ => {}
     }
-    Some(ChecklistConfig {
-        file,
-        before_build,
-        bindings,
-    })
+    Some((
+        ChecklistConfig {
+            file,
+            before_build,
+            bindings,
+        },
+        positions,
+    ))
 }
 
 fn named(sink: &mut Sink<'_>, node: &Node, what: &str) -> Vec<(String, Node, Node)> {
@@ -749,8 +871,38 @@ fn environment(
         artifacts: None,
         services: BTreeMap::new(),
         databases: BTreeMap::new(),
+        protected: false,
+        checkout: CheckoutPolicy::Require,
     };
     let Some(f) = f else { return env };
+    if let Some(n) = f.get("protected") {
+        match n.value {
+            Value::Bool(b) => env.protected = b,
+            ref other => {
+                sink.error(
+                    n.pos,
+                    Code::WrongType,
+                    format!("expected `protected` to be true or false, found {}", other.kind()),
+                );
+            }
+        }
+    }
+    if let Some(n) = f.get("checkout")
+        && let Some(text) = reader::nonempty_string(sink, n, "`checkout`")
+    {
+        match text.as_str() {
+            "require" => env.checkout = CheckoutPolicy::Require,
+            "skip" => env.checkout = CheckoutPolicy::Skip,
+            other => {
+                sink.error(
+                    n.pos,
+                    Code::InvalidValue,
+                    format!("`checkout` must be `require` or `skip`, found `{other}`"),
+                )
+                .width(other.chars().count());
+            }
+        }
+    }
     if let Some(n) = f.get("gcp_project")
         && let Some(p) = reader::nonempty_string(sink, n, "`gcp_project`")
     {

@@ -94,11 +94,20 @@ pub enum Code {
     InvalidValue,
     /// A reference to something that is not defined elsewhere in the file.
     UndefinedReference,
+    /// A manifest names a module (commit, image or migrations) the platform config does not define.
+    UnknownModule,
+    /// A migration pin whose form does not fit the module's flavour in the config.
+    PinKindMismatch,
+    /// A module migrates a database that the environment gives no URL for.
+    MissingDatabaseUrl,
 }
 
 impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::UnknownModule => "unknown-module",
+            Code::PinKindMismatch => "pin-kind-mismatch",
+            Code::MissingDatabaseUrl => "missing-database-url",
             Code::YamlSyntax => "yaml-syntax",
             Code::DuplicateKey => "duplicate-key",
             Code::UnknownKey => "unknown-key",

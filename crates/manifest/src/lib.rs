@@ -46,8 +46,8 @@ mod release;
 mod yaml;
 
 pub use config::{
-    ChecklistBinding, ChecklistConfig, Database, Environment, Gate, MigrationSource, Module,
-    PlatformConfig, SecretRef, Severity as GateSeverity, UrlSource, redact_url, valid_project_id,
+    BindingStep, CheckoutPolicy, ChecklistBinding, ChecklistConfig, Database, Environment, Gate,
+    MigrationSource, Module, PlatformConfig, SecretRef, Severity as GateSeverity, UrlSource, redact_url, valid_project_id,
 };
 pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};
@@ -56,13 +56,14 @@ pub use gcp::{BuildTrigger, GCP_PLACEHOLDERS, GcpConfig, RunJob, RunService, Sec
 pub use gitref::GitRef;
 pub use image::{ImageRef, ImageRefError};
 pub use manifest::{
-    Checked, FlagValue, Manifest, MigrationKind, MigrationPin, ReleaseId, ValidateOptions,
+    Checked, FlagValue, Manifest, MigrationKind, MigrationPin, ModuleFacts, PlatformFacts,
+    ReleaseId, ValidateOptions,
 };
 pub use new::{NewOptions, TEMPLATE, TEMPLATE_REPOS, head_commit, new_manifest};
 pub use probes::{ExpectConfig, JsonCondition, ProbeCheck, ProbeConfig, ProbePhase, RequestConfig};
 pub use promote::{ImageRewrite, PromoteOptions, Promotion, promote};
 pub use release::{
-    NotifyConfig, ReleaseConfig, ReleaseStep, STEP_PLACEHOLDERS, WatchConfig, placeholders,
+    NotifyConfig, Phase, ReleaseConfig, ReleaseStep, STEP_PLACEHOLDERS, WatchConfig, placeholders,
 };
 
 /// Reads a UTF-8 file, naming it in the error.

@@ -235,6 +235,37 @@ pub struct ValidateOptions {
     pub expected_env: Option<String>,
     /// Environments the platform defines; another env in `release_id` is an error.
     pub known_envs: Option<Vec<String>>,
+    /// What the platform config says, when one is known: every module the
+    /// manifest names must exist, each pin must fit its module's flavour,
+    /// and every database a module migrates needs a URL in the environment.
+    pub platform: Option<PlatformFacts>,
+}
+
+/// The facts of a platform config a manifest is checked against
+/// ([`crate::PlatformConfig::facts`]).
+#[derive(Debug, Clone, Default)]
+pub struct PlatformFacts {
+    pub modules: Vec<ModuleFacts>,
+    /// The environment's name and the databases it has URLs for, when one is known.
+    pub env_databases: Option<(String, Vec<String>)>,
+}
+
+/// One module as a manifest sees it.
+#[derive(Debug, Clone)]
+pub struct ModuleFacts {
+    pub name: String,
+    /// The checkout folder, as `commits` may name it.
+    pub repo: String,
+    pub images: Vec<String>,
+    /// The flavour and the migrations folder (relative to the repo).
+    pub migrations: Option<(MigrationKind, String)>,
+    pub database: Option<String>,
+}
+
+impl PlatformFacts {
+    fn module(&self, name: &str) -> Option<&ModuleFacts> {
+        self.modules.iter().find(|m| m.name == name)
+    }
 }
 
 /// The result of checking one file: the value when it has no errors, and
@@ -585,6 +616,7 @@ fn validate(
                 _ => vec![value],
             };
             let mut pins = Vec::new();
+            let mut pin_pos = Vec::new();
             for entry in entries {
                 let Some(text) = reader::nonempty_string(sink, entry, &what) else {
                     continue;
@@ -593,7 +625,10 @@ fn validate(
                     continue;
                 }
                 match MigrationPin::parse(&text) {
-                    Ok(pin) => pins.push(pin),
+                    Ok(pin) => {
+                        pins.push(pin);
+                        pin_pos.push((entry.pos, text.chars().count()));
+                    }
                     Err(why) => {
                         sink.error(entry.pos, Code::InvalidMigration, format!("{what}: {why}"))
                             .width(text.chars().count())
@@ -612,8 +647,14 @@ fn validate(
                     "add `{key}` to `commits` so the migrations come from a known revision"
                 ));
             }
+            if let Some(facts) = &options.platform {
+                check_pins(sink, facts, &key, key_pos(node, &key), &pins, &pin_pos);
+            }
             migrations.insert(key, pins);
         }
+    }
+    if let Some(facts) = &options.platform {
+        check_modules(sink, facts, &fields, release_id.as_ref());
     }
 
     let mut feature_flags = BTreeMap::new();
@@ -824,5 +865,167 @@ mod tests {
             Some("mobius-rag-ops")
         );
         assert_eq!(module_of(mods.into_iter(), "other"), None);
+    }
+}
+
+/// The manifest's `migrations.<key>` against the module the config defines.
+fn check_pins(
+    sink: &mut Sink<'_>,
+    facts: &PlatformFacts,
+    key: &str,
+    key_pos: Pos,
+    pins: &[MigrationPin],
+    pin_pos: &[(Pos, usize)],
+) {
+    let Some(module) = facts.module(key) else {
+        let names: Vec<&str> = facts.modules.iter().map(|m| m.name.as_str()).collect();
+        let d = sink
+            .error(
+                key_pos,
+                Code::UnknownModule,
+                format!("`migrations.{key}` names a module the platform config does not define"),
+            )
+            .width(key.chars().count());
+        match reader::suggest(key, names.iter().copied()) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint(format!("modules: {}", names.join(", "))),
+        };
+        return;
+    };
+    let Some((kind, dir)) = &module.migrations else {
+        sink.error(
+            key_pos,
+            Code::PinKindMismatch,
+            format!("`migrations.{key}`: module `{key}` declares no migrations in the platform config"),
+        )
+        .width(key.chars().count())
+        .hint("remove the entry, or add `migrations:` to the module in preflight.yaml");
+        return;
+    };
+    let allowed: &[MigrationKind] = match kind {
+        MigrationKind::Alembic => &[MigrationKind::Alembic],
+        MigrationKind::Sql => &[MigrationKind::Sql],
+        MigrationKind::Supabase => &[MigrationKind::Supabase, MigrationKind::Sql],
+        MigrationKind::Python => &[MigrationKind::Python, MigrationKind::Sql],
+    };
+    for (pin, (pos, width)) in pins.iter().zip(pin_pos) {
+        if !allowed.contains(&pin.kind) {
+            sink.error(
+                *pos,
+                Code::PinKindMismatch,
+                format!(
+                    "`migrations.{key}`: `{pin}` is a {} pin, but `{key}` migrates with {}",
+                    pin.kind.as_str(),
+                    kind.as_str()
+                ),
+            )
+            .width(*width)
+            .hint(format!(
+                "pin {} for this module",
+                allowed
+                    .iter()
+                    .map(|k| format!("`{}:…`", k.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+            continue;
+        }
+        // A file pin with a folder must name the module's own migrations folder.
+        if matches!(kind, MigrationKind::Sql | MigrationKind::Supabase)
+            && let Some((folder, _)) = pin.name.rsplit_once('/')
+            && folder.trim_end_matches('/') != dir.trim_end_matches('/')
+        {
+            sink.error(
+                *pos,
+                Code::PinKindMismatch,
+                format!(
+                    "`migrations.{key}`: `{pin}` is not in the module's migrations folder `{dir}`"
+                ),
+            )
+            .width(*width)
+            .hint(format!("pin a file of `{dir}` by its full name"));
+        }
+    }
+    if *kind == MigrationKind::Alembic && pins.len() > 1 {
+        sink.error(
+            key_pos,
+            Code::PinKindMismatch,
+            format!("`migrations.{key}` pins {} Alembic revisions; pin one (the head to reach)", pins.len()),
+        )
+        .width(key.chars().count());
+    }
+}
+
+/// Every module the manifest names exists, and every database a pinned
+/// module migrates has a URL in the environment.
+fn check_modules(
+    sink: &mut Sink<'_>,
+    facts: &PlatformFacts,
+    fields: &reader::Fields<'_>,
+    release_id: Option<&ReleaseId>,
+) {
+    let names: Vec<&str> = facts.modules.iter().map(|m| m.name.as_str()).collect();
+    if let Some(node) = fields.get("commits")
+        && let Value::Map(entries) = &node.value
+    {
+        for (k, _) in entries {
+            let Value::Str(key) = &k.value else { continue };
+            let key = key.as_str();
+            if facts.modules.iter().any(|m| m.name == key || m.repo == key) {
+                continue;
+            }
+            let d = sink
+                .error(
+                    k.pos,
+                    Code::UnknownModule,
+                    format!("`commits.{key}` names a module the platform config does not define"),
+                )
+                .width(key.chars().count());
+            match reader::suggest(key, names.iter().copied()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!("modules: {}", names.join(", "))),
+            };
+        }
+    }
+    if let Some(node) = fields.get("images")
+        && let Value::Map(entries) = &node.value
+    {
+        for (k, _) in entries {
+            let Value::Str(key) = &k.value else { continue };
+            let key = key.as_str();
+            if facts.modules.iter().any(|m| m.images.iter().any(|i| i == key)) {
+                continue;
+            }
+            sink.error(
+                k.pos,
+                Code::UnknownModule,
+                format!("`images.{key}` is not an image of any module in the platform config"),
+            )
+            .width(key.chars().count())
+            .hint("add it to a module's `images:` in preflight.yaml, or remove it");
+        }
+    }
+    let Some((env, urls)) = &facts.env_databases else {
+        return;
+    };
+    let pos = fields
+        .get("release_id")
+        .map_or(Pos { line: 1, column: 1, offset: Some(0) }, |n| n.pos);
+    let _ = release_id;
+    for module in &facts.modules {
+        let (Some(_), Some(db)) = (&module.migrations, &module.database) else {
+            continue;
+        };
+        if !urls.contains(db) {
+            sink.error(
+                pos,
+                Code::MissingDatabaseUrl,
+                format!(
+                    "module `{}` migrates database `{db}`, which environment `{env}` has no URL for",
+                    module.name
+                ),
+            )
+            .hint(format!("add `{db}` under environments.{env}.databases in preflight.yaml"));
+        }
     }
 }

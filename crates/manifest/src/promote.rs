@@ -148,6 +148,7 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
         &ValidateOptions {
             expected_env: Some(options.to_env.clone()),
             known_envs: None,
+            platform: None,
         },
     );
     if recheck.has_errors() {

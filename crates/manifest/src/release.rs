@@ -24,6 +24,76 @@ pub const STEP_PLACEHOLDERS: &[&str] = &[
     "commit:REPO",
 ];
 
+/// The B3 phases of a release, in the order they run
+/// (`release_runbook_b3.md` §3). Checklist bindings name them, so the
+/// config validates them; the release engine runs them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Preflight,
+    Freeze,
+    HardGate,
+    SoftGate,
+    Backup,
+    Migrate,
+    Verify,
+    Deploy,
+    Smoke,
+    Watch,
+}
+
+impl Phase {
+    /// Every phase, in run order.
+    pub const ALL: [Phase; 10] = [
+        Phase::Preflight,
+        Phase::Freeze,
+        Phase::HardGate,
+        Phase::SoftGate,
+        Phase::Backup,
+        Phase::Migrate,
+        Phase::Verify,
+        Phase::Deploy,
+        Phase::Smoke,
+        Phase::Watch,
+    ];
+
+    /// The name used in the config, logs and `--from`/`--only`/`--skip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Preflight => "preflight",
+            Phase::Freeze => "freeze",
+            Phase::HardGate => "hard-gate",
+            Phase::SoftGate => "soft-gate",
+            Phase::Backup => "backup",
+            Phase::Migrate => "migrate",
+            Phase::Verify => "verify",
+            Phase::Deploy => "deploy",
+            Phase::Smoke => "smoke",
+            Phase::Watch => "watch",
+        }
+    }
+
+    /// The phase called `text`, if any.
+    pub fn parse(text: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Phases a release must not run past unless this release's recorded
+    /// state says they passed (or an operator skipped them on the record):
+    /// the hard gate and the backup.
+    pub fn guards(self) -> bool {
+        matches!(self, Phase::HardGate | Phase::Backup)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How releases run, beyond gates and probes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReleaseConfig {

@@ -50,6 +50,10 @@ pub enum Error {
         /// The server's message (with SQLSTATE).
         message: String,
     },
+    #[error("cannot tell where the database stands: {detail}")]
+    Unchecked { detail: String },
+    #[error("after applying, the database is not at the target ({state}: {detail})")]
+    NotAtTarget { state: &'static str, detail: String },
     #[error("no migration with version `{version}`")]
     UnknownTarget { version: String },
     #[error("version `{version}` is not in the ledger")]

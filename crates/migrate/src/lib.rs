@@ -14,6 +14,9 @@
 //!   [`MIGRATION_LOCK_KEY`], one transaction (and one round trip) per migration.
 //! - [`RevisionGraph`] and [`AlembicMigrator`]: Alembic's heads, history and
 //!   upgrade order, and upgrades checked against `alembic_version`.
+//! - [`Migrations`]: any flavour behind one interface: [`Migrations::check`]
+//!   gives a typed [`ModuleState`], [`Migrations::up`] is the one "back up,
+//!   then apply, then prove the target" path.
 //! - [`TempPostgres`] (a cluster in a temp dir) and [`LocalPostgres`] (kept
 //!   under a project's `.preflight/`).
 //!
@@ -39,6 +42,7 @@ mod artifact;
 mod backup;
 mod error;
 mod ledger;
+mod module;
 mod pg;
 mod plan;
 mod runner;
@@ -55,6 +59,7 @@ pub use artifact::{ArtifactStore, LocalDirStore, StoredArtifact, check_key};
 pub use backup::{Backup, backup_database, backup_key, database_name};
 pub use error::Error;
 pub use ledger::{AppliedRow, PREFLIGHT_LEDGER, SUPABASE_LEDGER, read_ledger};
+pub use module::{Applied, BackupTo, Migrations, ModuleState, PinnedFile, TargetCheck};
 pub use pg::{LocalPostgres, LocalStatus, TempPostgres, find_postgres_bin};
 pub use plan::{MigrationState, Status, StatusEntry};
 pub use runner::{

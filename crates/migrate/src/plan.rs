@@ -54,20 +54,25 @@ pub struct Status {
 }
 
 impl Status {
+    /// Linear in migrations + ledger rows: each side is indexed once by version.
     pub fn compute(kind: SourceKind, migrations: &[Migration], applied: &[AppliedRow]) -> Status {
+        use std::collections::{HashMap, HashSet};
         // `python:NAME` and `sql:FILE` rows belong to a script list sharing the ledger.
         let applied: Vec<&AppliedRow> = applied
             .iter()
             .filter(|a| kind != SourceKind::Sql || !a.version.contains(':'))
             .collect();
+        let by_version: HashMap<&str, &AppliedRow> =
+            applied.iter().map(|a| (a.version.as_str(), *a)).collect();
+        let on_disk: HashSet<&str> = migrations.iter().map(|m| m.version.as_str()).collect();
         let newest_applied = migrations
             .iter()
-            .rposition(|m| applied.iter().any(|a| a.version == m.version));
+            .rposition(|m| by_version.contains_key(m.version.as_str()));
         let mut entries: Vec<StatusEntry> = migrations
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let row = applied.iter().find(|a| a.version == m.version);
+                let row = by_version.get(m.version.as_str()).copied();
                 let state = match row {
                     Some(r) if !r.success => MigrationState::Failed,
                     Some(r) => {
@@ -99,7 +104,7 @@ impl Status {
             })
             .collect();
         for row in applied.iter().copied() {
-            if !migrations.iter().any(|m| m.version == row.version) {
+            if !on_disk.contains(row.version.as_str()) {
                 entries.push(StatusEntry {
                     version: row.version.clone(),
                     name: row.name.clone().unwrap_or_default(),

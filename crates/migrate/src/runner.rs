@@ -13,7 +13,7 @@ use crate::source::{Migration, MigrationSource, SourceKind};
 use crate::split::split_statements;
 
 /// The session advisory lock every Preflight runner takes on a database
-/// (`pg_advisory_lock(5787492706233104712)`, the bytes of "PREFLIGH"). All
+/// (`pg_advisory_lock(5787764639354406728)`, the bytes of "PREFLIGH"). All
 /// flavours share it, so two runners never apply anything at once.
 pub const MIGRATION_LOCK_KEY: i64 = 0x5052_4546_4C49_4748;
 

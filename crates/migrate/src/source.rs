@@ -88,6 +88,16 @@ pub enum SourceKind {
     Supabase,
 }
 
+impl SourceKind {
+    /// `sql` or `supabase`, as the config names the flavour.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Sql => "sql",
+            SourceKind::Supabase => "supabase",
+        }
+    }
+}
+
 /// A directory of `NNN_name.sql` files (`db/schema/001_init.sql`).
 #[derive(Debug, Clone)]
 pub struct SqlDir {

@@ -10,7 +10,7 @@ use crate::redact::Redactor;
 use crate::runner::{ProbeSpec, human_duration};
 
 /// How a probe ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Passed,

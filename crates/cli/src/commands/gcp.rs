@@ -8,7 +8,7 @@ use preflight_gcp::{BuildConfigOptions, ClientOptions, CloudRun, JobRun, build_c
 use preflight_verify::Runner;
 
 use crate::args::{GcpBuildConfigArgs, GcpCommand, GcpDoctorArgs, GcpRunJobArgs};
-use crate::project::{Project, load_manifest_for};
+use preflight_release::Platform;
 use crate::{Outcome, Output};
 
 pub(crate) fn run(cmd: GcpCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -20,7 +20,7 @@ pub(crate) fn run(cmd: GcpCommand, output: &mut Output<'_>) -> anyhow::Result<Ou
 }
 
 fn doctor(args: GcpDoctorArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let project = Project::load(&args.config)?;
+    let project = Platform::load(&args.config)?;
     let environment = project.environment(&args.env)?;
     let Some(gcp_project) = &environment.gcp_project else {
         bail!("environment `{}` has no gcp_project", args.env);
@@ -49,9 +49,9 @@ fn doctor(args: GcpDoctorArgs, output: &mut Output<'_>) -> anyhow::Result<Outcom
 }
 
 fn build(args: GcpBuildConfigArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let project = Project::load(&args.config)?;
+    let project = Platform::load(&args.config)?;
     // The manifest names its environment; validate it against the config's.
-    let manifest = load_manifest_for(&project, &args.manifest, None)?;
+    let manifest = project.load_manifest(&args.manifest, None)?;
     // `_RELEASE_MANIFEST` is relative to the build's source, the config's folder.
     let absolute = std::path::absolute(&args.manifest)
         .with_context(|| format!("cannot resolve {}", args.manifest.display()))?;
@@ -83,7 +83,7 @@ fn build(args: GcpBuildConfigArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
 }
 
 fn run_job(args: GcpRunJobArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let project = Project::load(&args.config)?;
+    let project = Platform::load(&args.config)?;
     let environment = project.environment(&args.env)?;
     let Some(job) = project.config.gcp.jobs.get(&args.name) else {
         let known: Vec<&str> = project.config.gcp.jobs.keys().map(String::as_str).collect();

@@ -57,6 +57,10 @@ fn validate(args: ValidateArgs, output: &mut Output<'_>) -> anyhow::Result<Outco
             .as_ref()
             .and_then(|c| c.value.as_ref())
             .map(PlatformConfig::env_names),
+        platform: config
+            .as_ref()
+            .and_then(|c| c.value.as_ref())
+            .map(|c| c.facts(args.env.as_deref())),
     };
     for file in &args.files {
         let checked = Manifest::load(file, &options)?;

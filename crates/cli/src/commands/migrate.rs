@@ -2,18 +2,20 @@
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use preflight_migrate::{
-    AlembicMigrator, AlembicProject, ArtifactStore, LocalDirStore, MigrationState, Migrator,
-    RepairStatus, SourceKind, SqlDir, Status, SupabaseDir, UpEvent, UpOptions,
+    AlembicMigrator, AlembicProject, ArtifactStore, BackupTo, LocalDirStore, MigrationState,
+    Migrations, Migrator, ModuleState, RepairStatus, SourceKind, SqlDir, Status, SupabaseDir,
+    UpEvent, UpOptions,
 };
+use preflight_release::{LOCAL_ENV, ModuleCheck, Platform, operator};
 
 use crate::args::{
     GraphArgs, MigrateArgs, MigrateCommand, MigrationKindArg, RepairStatusArg, SourceArgs, UpArgs,
 };
-use crate::project::{LOCAL_ENV, ModuleCheck, ModuleMigrations, Project, load_manifest, operator};
 use crate::{Outcome, Output};
 
 pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -28,16 +30,16 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
                     dry_run: true,
                     ..Default::default()
                 };
-                run_up(resolve(&args)?, &options, false, output).await
+                run_up(resolve(&args).await?, &options, false, true, output).await
             }
             MigrateCommand::Up(args) => up_command(&args, output).await,
             MigrateCommand::Baseline(args) => {
-                let target = resolve(&args.migrate)?;
+                let target = resolve(&args.migrate).await?;
                 let changes = files_only(&target)?.baseline(&args.up_to).await;
                 ledger_changes(changes, output)
             }
             MigrateCommand::Repair(args) => {
-                let target = resolve(&args.migrate)?;
+                let target = resolve(&args.migrate).await?;
                 let status = match args.status {
                     RepairStatusArg::Applied => RepairStatus::Applied,
                     RepairStatusArg::Reverted => RepairStatus::Reverted,
@@ -81,23 +83,24 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
 
 /// What a command migrates and where it points.
 struct Target {
-    migrations: ModuleMigrations,
+    migrations: Migrations,
     /// The config's environment, when one was named.
     env: Option<String>,
-    project: Option<Project>,
+    /// Where backups go.
+    store: Result<Arc<dyn ArtifactStore>, String>,
     /// The database, for people.
     database: String,
 }
 
 fn files_only(target: &Target) -> anyhow::Result<&Migrator> {
     match &target.migrations {
-        ModuleMigrations::Files { migrator, .. } => Ok(migrator),
-        ModuleMigrations::Alembic { .. } => {
+        Migrations::Files { migrator, .. } => Ok(migrator),
+        Migrations::Alembic { .. } => {
             bail!(
                 "baseline and repair are for sql and supabase ledgers; for Alembic use `alembic stamp`"
             )
         }
-        ModuleMigrations::Scripts(_) => {
+        Migrations::Scripts(_) => {
             bail!("baseline and repair are for sql and supabase ledgers")
         }
     }
@@ -107,9 +110,9 @@ fn files_only(target: &Target) -> anyhow::Result<&Migrator> {
 fn source_dir(args: &SourceArgs) -> anyhow::Result<(MigrationKindArg, PathBuf)> {
     match (&args.config, args.kind, &args.dir) {
         (Some(config), _, _) => {
-            let project = Project::load(config)?;
+            let platform = Platform::load(config)?;
             let module = args.module.as_deref().context("--config needs --module")?;
-            let (_, source, dir) = project.migrations_dir(module)?;
+            let (_, source, dir) = platform.migrations_dir(module)?;
             let kind = match source.kind {
                 preflight_manifest::MigrationKind::Sql => MigrationKindArg::Sql,
                 preflight_manifest::MigrationKind::Supabase => MigrationKindArg::Supabase,
@@ -137,11 +140,11 @@ fn file_kind(kind: MigrationKindArg, what: &str) -> anyhow::Result<SourceKind> {
     }
 }
 
-fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
+async fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
     let lock_timeout = Duration::from_secs(args.lock_timeout);
     let applied_by = operator();
     if let Some(config) = &args.source.config {
-        let project = Project::load(config)?;
+        let platform = Platform::load(config)?;
         let env = args.env.as_deref().context("--config needs --env")?;
         let module = args
             .source
@@ -149,16 +152,26 @@ fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
             .as_deref()
             .context("--config needs --module")?;
         let manifest = match &args.manifest {
-            Some(path) => Some(load_manifest(&project, path, env)?),
+            Some(path) => Some(platform.load_manifest(path, Some(env))?),
             None => None,
         };
-        let (migrations, db) =
-            project.module_migrations(env, module, manifest.as_ref(), &applied_by, lock_timeout)?;
+        // Resolve only this module's database: no other secret is read.
+        let databases: Vec<String> = platform.module(module)?.database.iter().cloned().collect();
+        let target = platform.target_for(env, Some(&databases)).await?;
+        let resolved = platform.module_migrations(
+            &target,
+            module,
+            manifest.as_ref(),
+            &applied_by,
+            lock_timeout,
+        )?;
         return Ok(Target {
-            migrations,
+            migrations: resolved.migrations,
             env: Some(env.to_string()),
-            project: Some(project),
-            database: format!("{} ({})", db.name, db.via),
+            store: target
+                .artifact_store()
+                .map_err(|e| preflight_release_error_text(&e)),
+            database: format!("{} ({})", resolved.database, resolved.via),
         });
     }
     let (kind, dir) = source_dir(&args.source)?;
@@ -169,7 +182,7 @@ fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
     // The name only: hosts and users stay out of logs.
     let database = preflight_migrate::database_name(&url).unwrap_or_else(|| "the database".into());
     let migrations = match kind {
-        MigrationKindArg::Alembic => ModuleMigrations::Alembic {
+        MigrationKindArg::Alembic => Migrations::Alembic {
             migrator: AlembicMigrator {
                 project: AlembicProject::new(dir),
                 database_url: url,
@@ -179,7 +192,7 @@ fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
         },
         _ => {
             let kind = file_kind(kind, "this")?;
-            ModuleMigrations::Files {
+            Migrations::Files {
                 migrator: Migrator {
                     kind,
                     source: match kind {
@@ -190,17 +203,27 @@ fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
                     applied_by,
                     lock_timeout,
                 },
-                target: None,
-                pinned: Vec::new(),
+                pins: Vec::new(),
             }
         }
     };
     Ok(Target {
         migrations,
         env: None,
-        project: None,
+        store: Err("no artifact store".into()),
         database,
     })
+}
+
+fn preflight_release_error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// `migrate heads` / `migrate history` for Alembic, from the files alone.
@@ -267,21 +290,22 @@ fn heads(args: &GraphArgs, history: bool, output: &mut Output<'_>) -> anyhow::Re
 async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     // With a config: one table for every module (or the one named), against the manifest.
     if let Some(config) = &args.source.config {
-        let project = Project::load(config)?;
+        let platform = Platform::load(config)?;
         let env = args.env.as_deref().context("--config needs --env")?;
         let manifest = match &args.manifest {
-            Some(path) => Some(load_manifest(&project, path, env)?),
+            Some(path) => Some(platform.load_manifest(path, Some(env))?),
             None => None,
         };
-        let checks = project
-            .check_migrations(env, manifest.as_ref(), args.source.module.as_deref())
+        let target = platform.target(env).await?;
+        let checks = platform
+            .check_migrations(&target, manifest.as_ref(), args.source.module.as_deref())
             .await?;
         if output.json() {
             output.print_json(&checks)?;
         } else {
             print_checks(output, &checks)?;
         }
-        return Ok(if checks.iter().any(|c| c.state == "error") {
+        return Ok(if checks.iter().any(|c| c.state == ModuleState::Error) {
             Outcome::CouldNotCheck
         } else if checks.iter().all(ModuleCheck::ok) {
             Outcome::Ok
@@ -289,8 +313,8 @@ async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<O
             Outcome::NotOk
         });
     }
-    match resolve(args)?.migrations {
-        ModuleMigrations::Files { migrator, .. } => {
+    match resolve(args).await?.migrations {
+        Migrations::Files { migrator, .. } => {
             let status = migrator.status().await?;
             if output.json() {
                 output.print_json(&status)?;
@@ -303,7 +327,7 @@ async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<O
                 Outcome::NotOk
             })
         }
-        ModuleMigrations::Alembic { migrator, target } => {
+        Migrations::Alembic { migrator, target } => {
             let status = migrator.status(&target).await?;
             if output.json() {
                 output.print_json(&status)?;
@@ -336,7 +360,19 @@ async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<O
                 Outcome::NotOk
             })
         }
-        ModuleMigrations::Scripts(_) => unreachable!("scripts need --config"),
+        Migrations::Scripts(list) => {
+            let status = list.status().await?;
+            if output.json() {
+                output.print_json(&status)?;
+            } else {
+                print_status(output, &status)?;
+            }
+            Ok(if status.is_clean() {
+                Outcome::Ok
+            } else {
+                Outcome::NotOk
+            })
+        }
     }
 }
 
@@ -356,7 +392,11 @@ fn print_checks(output: &mut Output<'_>, checks: &[ModuleCheck]) -> anyhow::Resu
         writeln!(
             output.out,
             "{:<width$}  {:<8}  {:<12}  {:<28}  {}",
-            c.module, c.kind, c.state, c.database, c.detail
+            c.module,
+            c.kind,
+            c.state.as_str(),
+            c.database,
+            c.detail
         )?;
     }
     let ok = checks.iter().filter(|c| c.ok()).count();
@@ -424,101 +464,215 @@ fn ledger_changes(
     Ok(Outcome::Ok)
 }
 
-/// How many migrations `up` would run; errors count as "some" (so a backup is taken).
-async fn pending_count(target: &Target, options: &UpOptions) -> anyhow::Result<usize> {
-    Ok(match &target.migrations {
-        ModuleMigrations::Files { migrator, .. } => migrator
-            .status()
-            .await?
-            .pending(options.target.as_deref(), options.allow_out_of_order)
-            .len(),
-        ModuleMigrations::Alembic { migrator, target } => {
-            migrator.status(target).await?.pending.len()
-        }
-        ModuleMigrations::Scripts(list) => list.status().await?.count(MigrationState::Pending),
-    })
-}
-
-fn database_url(target: &Target) -> &str {
-    match &target.migrations {
-        ModuleMigrations::Files { migrator, .. } => &migrator.database_url,
-        ModuleMigrations::Alembic { migrator, .. } => &migrator.database_url,
-        ModuleMigrations::Scripts(list) => &list.database_url,
-    }
-}
-
-/// `up`: a backup first (except on `local`, or with --no-backup), then apply.
+/// `up`: to exactly the target (the manifest's pins, or everything on
+/// disk) through the one "back up, then apply, then prove the target" path;
+/// a backup first except on `local` or with `--no-backup`. Exit 1 unless
+/// the database ends exactly at the target.
 async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let mut target = resolve(&args.migrate)?;
-    let mut options = UpOptions {
+    let mut target = resolve(&args.migrate).await?;
+    let options = UpOptions {
         target: args.target.clone(),
         allow_out_of_order: args.allow_out_of_order,
         dry_run: args.dry_run || args.sql,
     };
-    match &mut target.migrations {
-        ModuleMigrations::Alembic { target: t, .. } => {
-            if let Some(explicit) = &args.target {
-                *t = explicit.clone();
-            }
-        }
-        ModuleMigrations::Files { target: pinned, .. } => {
-            // Without --target, a manifest's newest pinned version is the target.
-            if options.target.is_none() {
-                options.target = pinned.clone();
-            }
-        }
-        ModuleMigrations::Scripts(_) => {}
+    if let (Migrations::Alembic { target: t, .. }, Some(explicit)) =
+        (&mut target.migrations, &args.target)
+    {
+        *t = explicit.clone();
+    }
+    let explicit_files = matches!(target.migrations, Migrations::Files { .. })
+        && (args.target.is_some() || args.allow_out_of_order);
+    if options.dry_run || explicit_files {
+        return run_up(target, &options, args.sql, args.no_backup, output).await;
     }
     let is_local = target.env.as_deref() == Some(LOCAL_ENV);
-    if !options.dry_run
-        && !args.no_backup
-        && !is_local
-        && pending_count(&target, &options).await? > 0
-    {
-        let store: Box<dyn ArtifactStore> = match (&target.project, &target.env) {
-            (Some(project), Some(env)) => project.artifact_store(env)?,
-            _ => Box::new(LocalDirStore {
+    let store: Option<Arc<dyn ArtifactStore>> = if args.no_backup || is_local {
+        None
+    } else {
+        Some(match (&target.store, &target.env) {
+            (Ok(store), Some(_)) => store.clone(),
+            (Err(why), Some(_)) => bail!("cannot back up before migrating: {why}"),
+            _ => Arc::new(LocalDirStore {
                 root: args
                     .backup_dir
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(".preflight/artifacts")),
             }),
-        };
-        let url = database_url(&target).to_string();
-        let name = preflight_migrate::database_name(&url).unwrap_or_else(|| "database".into());
-        let key = preflight_migrate::backup_key(&name, jiff::Timestamp::now());
-        if !output.quiet && !output.json() {
-            writeln!(
-                output.err,
-                "backing up {} before migrating…",
-                target.database
-            )?;
-        }
-        let backup = preflight_migrate::backup_database(&url, &*store, &key)
-            .await
-            .context("the backup failed, so nothing was migrated (use --no-backup to skip it deliberately)")?;
-        if !output.json() {
-            writeln!(
-                output.err,
-                "backup: {} ({} bytes, sha256 {})",
-                backup.artifact.uri, backup.artifact.size, backup.artifact.sha256
-            )?;
-        }
+        })
+    };
+    let name = preflight_migrate::database_name(target.migrations.database_url())
+        .unwrap_or_else(|| "database".into());
+    let backup = store.as_deref().map(|store| BackupTo {
+        store,
+        database: &name,
+    });
+    let progress = Progress::new(output);
+    let mut lines: Vec<String> = Vec::new();
+    let result = {
+        let mut on_event = |e: UpEvent| progress.event(e, &mut lines);
+        target.migrations.up(backup, &mut on_event).await
+    };
+    progress.finish();
+    for line in &lines {
+        writeln!(output.err, "{line}")?;
     }
-    run_up(target, &options, args.sql, output).await
+    let applied = match result {
+        Ok(a) => a,
+        Err(e) => {
+            let code = match &e {
+                preflight_migrate::Error::Backup { .. } => {
+                    writeln!(
+                        output.err,
+                        "error: the backup failed, so nothing was migrated (use --no-backup to skip it deliberately)"
+                    )?;
+                    Outcome::NotOk
+                }
+                preflight_migrate::Error::Connect(_) | preflight_migrate::Error::Unchecked { .. } => {
+                    Outcome::CouldNotCheck
+                }
+                _ => Outcome::NotOk,
+            };
+            writeln!(output.err, "error: {}", preflight_release_error_text(&e))?;
+            return Ok(code);
+        }
+    };
+    if output.json() {
+        output.print_json(&applied)?;
+        return Ok(Outcome::Ok);
+    }
+    if let Some(b) = &applied.backup {
+        writeln!(
+            output.err,
+            "backup: {} ({} bytes, sha256 {})",
+            b.artifact.uri, b.artifact.size, b.artifact.sha256
+        )?;
+    }
+    if output.verbose && !applied.output.is_empty() {
+        writeln!(output.err, "{}", applied.output.trim_end())?;
+    }
+    if !output.quiet {
+        writeln!(
+            output.out,
+            "applied {} migration(s) to {}; {} ({})",
+            applied.applied.len(),
+            target.database,
+            applied.after.state.as_str(),
+            applied.after.detail
+        )?;
+    }
+    Ok(Outcome::Ok)
 }
 
+/// Live progress of `up`: a bar on a terminal, lines otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(output: &Output<'_>) -> Progress {
+        let quiet = output.quiet || output.json();
+        let bar = (!quiet && output.color && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress { bar, quiet }
+    }
+
+    fn event(&self, e: UpEvent, lines: &mut Vec<String>) {
+        if self.quiet {
+            return;
+        }
+        match (e, &self.bar) {
+            (UpEvent::Locked { waited }, _) if waited > Duration::from_millis(500) => {
+                lines.push(format!(
+                    "waited {:.1}s for the migration lock",
+                    waited.as_secs_f64()
+                ));
+            }
+            (UpEvent::Planned { count }, Some(bar)) => bar.set_length(count as u64),
+            (UpEvent::Applying { version, name, .. }, Some(bar)) => {
+                bar.set_message(format!("{version} {name}"));
+            }
+            (UpEvent::Applied { .. }, Some(bar)) => bar.inc(1),
+            (
+                UpEvent::Applying {
+                    index,
+                    count,
+                    version,
+                    name,
+                },
+                None,
+            ) => {
+                lines.push(format!("[{}/{count}] applying {version} {name}", index + 1));
+            }
+            (UpEvent::Applied { version, elapsed }, None) => {
+                lines.push(format!(
+                    "        applied {version} in {} ms",
+                    elapsed.as_millis()
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `plan`, `up --dry-run`/`--sql`, and `up --target`/`--allow-out-of-order`
+/// on a file folder (a deliberate target other than the manifest's).
 async fn run_up(
     target: Target,
     options: &UpOptions,
     sql: bool,
+    no_backup: bool,
     output: &mut Output<'_>,
 ) -> anyhow::Result<Outcome> {
     match &target.migrations {
-        ModuleMigrations::Files { migrator, .. } => {
+        Migrations::Files { migrator, .. } => {
+            let is_local = target.env.as_deref() == Some(LOCAL_ENV);
+            if !options.dry_run && !no_backup && !is_local {
+                let pending = migrator
+                    .status()
+                    .await?
+                    .pending(options.target.as_deref(), options.allow_out_of_order)
+                    .len();
+                if pending > 0 {
+                    let store = target
+                        .store
+                        .as_ref()
+                        .map_err(|why| anyhow::anyhow!("cannot back up before migrating: {why}"))?;
+                    let name = preflight_migrate::database_name(&migrator.database_url)
+                        .unwrap_or_else(|| "database".into());
+                    let backup = target
+                        .migrations
+                        .backup(BackupTo {
+                            store: &**store,
+                            database: &name,
+                        })
+                        .await
+                        .context("the backup failed, so nothing was migrated (use --no-backup to skip it deliberately)")?;
+                    writeln!(
+                        output.err,
+                        "backup: {} ({} bytes, sha256 {})",
+                        backup.artifact.uri, backup.artifact.size, backup.artifact.sha256
+                    )?;
+                }
+            }
             up(migrator, &target.database, options, output).await
         }
-        ModuleMigrations::Alembic {
+        Migrations::Alembic {
             migrator,
             target: revision,
         } => {
@@ -572,7 +726,7 @@ async fn run_up(
                 Err(e) => Err(e.into()),
             }
         }
-        ModuleMigrations::Scripts(list) => {
+        Migrations::Scripts(list) => {
             if options.dry_run {
                 let status = list.status().await?;
                 if output.json() {
@@ -623,59 +777,13 @@ async fn up(
     options: &UpOptions,
     output: &mut Output<'_>,
 ) -> anyhow::Result<Outcome> {
-    let quiet = output.quiet || output.json();
-    let bar = (!quiet && output.color && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} {wide_msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar
-    });
+    let progress = Progress::new(output);
     let mut lines: Vec<String> = Vec::new();
-    let mut on_event = |e: UpEvent| {
-        if quiet {
-            return;
-        }
-        match (e, &bar) {
-            (UpEvent::Locked { waited }, _) if waited > Duration::from_millis(500) => {
-                lines.push(format!(
-                    "waited {:.1}s for the migration lock",
-                    waited.as_secs_f64()
-                ));
-            }
-            (UpEvent::Planned { count }, Some(bar)) => bar.set_length(count as u64),
-            (UpEvent::Applying { version, name, .. }, Some(bar)) => {
-                bar.set_message(format!("{version} {name}"));
-            }
-            (UpEvent::Applied { .. }, Some(bar)) => bar.inc(1),
-            (
-                UpEvent::Applying {
-                    index,
-                    count,
-                    version,
-                    name,
-                },
-                None,
-            ) => {
-                lines.push(format!("[{}/{count}] applying {version} {name}", index + 1));
-            }
-            (UpEvent::Applied { version, elapsed }, None) => {
-                lines.push(format!(
-                    "        applied {version} in {} ms",
-                    elapsed.as_millis()
-                ));
-            }
-            _ => {}
-        }
+    let result = {
+        let mut on_event = |e: UpEvent| progress.event(e, &mut lines);
+        migrator.up(options, &mut on_event).await
     };
-    let result = migrator.up(options, &mut on_event).await;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     for line in &lines {
         writeln!(output.err, "{line}")?;
     }

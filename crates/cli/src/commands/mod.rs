@@ -7,6 +7,7 @@ mod local;
 mod manifest;
 mod migrate;
 mod release;
+mod repo;
 mod verify;
 
 use crate::args::Command;
@@ -22,6 +23,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Env(cmd) => env::run(cmd, output),
         Command::Release(cmd) => release::run(cmd, output),
         Command::Doctor(args) => release::doctor(args, output),
+        Command::Repo(cmd) => repo::run(cmd, output),
         Command::Gcp(cmd) => gcp::run(cmd, output),
     }
 }

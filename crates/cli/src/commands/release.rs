@@ -2,9 +2,13 @@
 
 use std::time::Duration;
 
+use preflight_release::{
+    DoctorState, Platform, PhaseStatus, ReleaseEvent, ReleaseOptions, ReleaseStatus, operator,
+    run_release,
+};
+
 use crate::args::{DoctorArgs, ReleaseCommand};
-use crate::release::{PhaseStatus, ReleaseEvent, ReleaseOptions, ReleaseStatus, run_release};
-use crate::{Outcome, Output, operator};
+use crate::{Outcome, Output};
 
 pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     let ReleaseCommand::Run(args) = command;
@@ -16,8 +20,11 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         resume: args.resume,
         only: args.only,
         from: args.from,
+        skip: args.skip,
+        skip_reason: args.reason,
         operator: operator(),
         concurrency: args.concurrency,
+        jobs: args.jobs,
     };
     let runtime = super::runtime()?;
     let json = output.json();
@@ -47,8 +54,9 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
                 env,
                 dry_run,
                 resumed,
+                attempt,
             } => Some(format!(
-                "release {release_id} → {env}{}{}",
+                "release {release_id} → {env} (attempt {attempt}){}{}",
                 if *dry_run {
                     " (dry run: nothing will change)"
                 } else {
@@ -107,7 +115,9 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
     }
     let log = result?;
     if !json {
-        let dir = crate::release::log_dir_for(&options);
+        let dir = Platform::load(&options.config)
+            .ok()
+            .map(|p| preflight_release::log_dir(&p, &options.env));
         match log.status {
             ReleaseStatus::Succeeded => writeln!(
                 output.out,
@@ -163,6 +173,7 @@ fn paint(color: bool, status: PhaseStatus) -> String {
         PhaseStatus::Failed => ("FAIL", "1;31"),
         PhaseStatus::Skipped => ("skip", "2"),
         PhaseStatus::NotRun => ("plan", "36"),
+        PhaseStatus::SkippedByOperator => ("SKIP", "1;33"),
     };
     if color {
         format!("\x1b[{code}m{word}\x1b[0m")
@@ -175,7 +186,7 @@ pub(crate) fn doctor(args: DoctorArgs, output: &mut Output<'_>) -> anyhow::Resul
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let checks = runtime.block_on(crate::release::doctor(
+    let checks = runtime.block_on(preflight_release::doctor(
         &args.config,
         &args.env,
         args.manifest.as_deref(),
@@ -188,11 +199,13 @@ pub(crate) fn doctor(args: DoctorArgs, output: &mut Output<'_>) -> anyhow::Resul
             writeln!(
                 output.out,
                 "{:<7} {:<width$}  {}",
-                c.state, c.name, c.detail
+                c.state.as_str(),
+                c.name,
+                c.detail
             )?;
         }
     }
-    Ok(if checks.iter().any(|c| c.state == "failed") {
+    Ok(if checks.iter().any(|c| c.state == DoctorState::Failed) {
         Outcome::NotOk
     } else {
         Outcome::Ok

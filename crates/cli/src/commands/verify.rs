@@ -7,12 +7,11 @@ use preflight_manifest::ProbePhase;
 use preflight_verify::{Outcome as ProbeOutcome, ProbeResult, Report, Runner, Severity};
 
 use crate::args::{PhaseArg, VerifyArgs};
-use crate::probes::ProbeSelection;
-use crate::project::Project;
+use preflight_release::{Platform, ProbeSelection};
 use crate::{Outcome, Output};
 
 pub(crate) fn run(args: VerifyArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let project = Project::load(&args.config)?;
+    let platform = Platform::load(&args.config)?;
     let selection = ProbeSelection {
         phase: args.phase.map(|p| match p {
             PhaseArg::Verify => ProbePhase::Verify,
@@ -25,7 +24,8 @@ pub(crate) fn run(args: VerifyArgs, output: &mut Output<'_>) -> anyhow::Result<O
     };
     let runtime = super::runtime()?;
     let report = runtime.block_on(async {
-        let specs = project.probe_specs(&args.env, &selection)?;
+        let target = platform.target(&args.env).await?;
+        let specs = platform.probe_specs(&target, &selection)?;
         let runner = Runner::new(args.concurrency)?;
         let cancel = async {
             let _ = tokio::signal::ctrl_c().await;

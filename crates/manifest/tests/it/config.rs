@@ -69,14 +69,53 @@ fn checklist_bindings_are_read() {
     );
     assert_eq!(checklist.before_build.as_deref(), Some("1-5"));
     assert_eq!(checklist.bindings.len(), 6);
+    assert_eq!(checklist.bindings[4].item, "3.6");
     assert_eq!(
-        (
-            checklist.bindings[4].item.as_str(),
-            checklist.bindings[4].step_kind.as_str()
-        ),
-        ("3.6", "phase")
+        checklist.bindings[4].step,
+        preflight_manifest::BindingStep::Phase(preflight_manifest::Phase::Backup)
     );
     let bad = "platform: p\nmodules:\n  m: {}\nchecklist:\n  file: c.md\n  before_build: one-five\n  bindings:\n    - item: \"1.1\"\n      phase: backup\n      probe: health\n";
     let checked = PlatformConfig::check("p.yaml".as_ref(), bad);
+    insta::assert_snapshot!(checked.render());
+}
+
+#[test]
+fn a_misspelt_binding_phase_or_unknown_step_is_an_error() {
+    let text = "platform: p\nmodules:\n  m: {}\ngates:\n  - name: unit\n    command: [pytest]\nchecklist:\n  file: c.md\n  bindings:\n    - item: \"3.6\"\n      phase: bakup\n    - item: \"3.7\"\n      gate: unit\n    - item: \"3.8\"\n      probe: nope\n    - item: \"3.9\"\n      migration: m\n";
+    let checked = PlatformConfig::check("p.yaml".as_ref(), text);
+    assert!(checked.has_errors());
+    insta::assert_snapshot!(checked.render());
+}
+
+#[test]
+fn environments_are_protected_and_checkouts_skipped_only_when_said() {
+    let text = "platform: p\nmodules:\n  m: {branch: release}\nenvironments:\n  prod:\n    protected: true\n  ci:\n    checkout: skip\n  bad:\n    checkout: never\n";
+    let checked = PlatformConfig::check("p.yaml".as_ref(), text);
+    assert_eq!(checked.diagnostics.len(), 1, "{}", checked.render());
+    assert!(checked.render().contains("`checkout` must be `require` or `skip`"));
+    let ok = "platform: p\nmodules:\n  m: {branch: release}\nenvironments:\n  prod:\n    protected: true\n  ci:\n    checkout: skip\n";
+    let config = PlatformConfig::check("p.yaml".as_ref(), ok).value.unwrap();
+    assert!(config.environment("prod").unwrap().protected);
+    assert_eq!(
+        config.environment("ci").unwrap().checkout,
+        preflight_manifest::CheckoutPolicy::Skip
+    );
+    assert_eq!(config.module("m").unwrap().branch, "release");
+}
+
+#[test]
+fn a_manifest_is_checked_against_the_config() {
+    let config = "platform: p\nmodules:\n  chat:\n    database: chat\n    migrations: {kind: sql, dir: db/schema}\n  os:\n    database: os\n    migrations: {kind: alembic, dir: versions}\ndatabases:\n  chat: {}\n  os: {}\nenvironments:\n  dev:\n    databases:\n      chat: env:CHAT_URL\n";
+    let config = PlatformConfig::check("preflight.yaml".as_ref(), config)
+        .value
+        .unwrap();
+    let manifest = "release_id: 2026-02-14-dev\ncommits:\n  chat: v1.0.0\n  os: v1.0.0\n  ghost: v1.0.0\nmigrations:\n  ghost: [python:x]\n  chat: [c4d5e6f7a8b9, python:seed, sql:other/dir/002_wrong.sql, sql:db/schema/001_init.sql]\n";
+    let options = preflight_manifest::ValidateOptions {
+        expected_env: Some("dev".into()),
+        known_envs: Some(config.env_names()),
+        platform: Some(config.facts(Some("dev"))),
+    };
+    let checked = preflight_manifest::Manifest::check("m.yaml".as_ref(), manifest, &options);
+    assert!(checked.value.is_none());
     insta::assert_snapshot!(checked.render());
 }

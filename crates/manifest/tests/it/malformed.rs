@@ -101,6 +101,7 @@ fn expected_env_and_known_envs_are_enforced() {
             "staging".into(),
             "prod".into(),
         ]),
+        platform: None,
     };
     let checked = Manifest::check("prd.yaml".as_ref(), text, &options);
     insta::assert_snapshot!(checked.render());

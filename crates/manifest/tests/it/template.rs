@@ -68,6 +68,7 @@ fn example_manifests_validate_against_the_example_config() {
     let options = ValidateOptions {
         expected_env: None,
         known_envs: Some(config.env_names()),
+        platform: Some(config.facts(None)),
     };
     let mut seen = 0;
     for entry in std::fs::read_dir(root.join("release-manifests")).unwrap() {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use crate::error::Error;
 use sqlx::{Connection, PgConnection};
 
 /// `'PFLR'`: the advisory-lock class of release locks (migration locks use another key).
@@ -36,20 +36,24 @@ fn env_key(env: &str) -> i32 {
 }
 
 /// Takes the lock of `env` on the database at `url`, or says who holds it.
-pub async fn acquire_database(url: &str, env: &str, holder: &str) -> anyhow::Result<EnvLock> {
-    let mut conn = PgConnection::connect(url)
-        .await
-        .context("cannot connect to take the release lock")?;
+pub async fn acquire_database(url: &str, env: &str, holder: &str) -> Result<EnvLock, Error> {
+    let db_err = |source| Error::LockConnect {
+        env: env.to_string(),
+        source,
+    };
+    let mut conn = PgConnection::connect(url).await.map_err(db_err)?;
     // Visible in pg_stat_activity, so a refused run can say who holds the lock.
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(holder.chars().take(63).collect::<String>())
         .execute(&mut conn)
-        .await?;
+        .await
+        .map_err(db_err)?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
         .bind(RELEASE_LOCK_CLASS)
         .bind(env_key(env))
         .fetch_one(&mut conn)
-        .await?;
+        .await
+        .map_err(db_err)?;
     if got {
         return Ok(EnvLock::Database(conn));
     }
@@ -61,23 +65,26 @@ pub async fn acquire_database(url: &str, env: &str, holder: &str) -> anyhow::Res
     .bind(i64::from(RELEASE_LOCK_CLASS as u32))
     .bind(i64::from(env_key(env) as u32))
     .fetch_optional(&mut conn)
-    .await?;
+    .await
+    .map_err(db_err)?;
     match other {
-        Some((who, since)) => bail!(
+        Some((who, since)) => Err(Error::Refused(format!(
             "another release to `{env}` is running ({who}, since {}); refusing to start a second one",
             since.unwrap_or_else(|| "?".into())
-        ),
-        None => bail!(
+        ))),
+        None => Err(Error::Refused(format!(
             "another release to `{env}` holds the release lock; refusing to start a second one"
-        ),
+        ))),
     }
 }
 
 /// Takes the lock of `env` as a file created exclusively.
-pub fn acquire_file(path: PathBuf, env: &str, holder: &str) -> anyhow::Result<EnvLock> {
+pub fn acquire_file(path: PathBuf, env: &str, holder: &str) -> Result<EnvLock, Error> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
     match std::fs::OpenOptions::new()
         .write(true)
@@ -86,18 +93,22 @@ pub fn acquire_file(path: PathBuf, env: &str, holder: &str) -> anyhow::Result<En
     {
         Ok(mut f) => {
             use std::io::Write as _;
-            writeln!(f, "{holder} pid {}", std::process::id())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            writeln!(f, "{holder} pid {}", std::process::id()).map_err(|source| {
+                Error::Write {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
             Ok(EnvLock::File(path))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let who = std::fs::read_to_string(&path).unwrap_or_default();
-            bail!(
+            Err(Error::Refused(format!(
                 "another release to `{env}` is running ({}); if it died, remove {}",
                 who.trim(),
                 path.display()
-            )
+            )))
         }
-        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+        Err(source) => Err(Error::Write { path, source }),
     }
 }

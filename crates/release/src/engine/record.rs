@@ -4,87 +4,38 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use preflight_verify::{ProbeResult, Report};
+pub use preflight_manifest::Phase;
+use preflight_verify::{Outcome, ProbeResult, Report, Severity};
 use serde::{Deserialize, Serialize};
 
-/// The B3 phases, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    Preflight,
-    Freeze,
-    HardGate,
-    SoftGate,
-    Backup,
-    Migrate,
-    Verify,
-    Deploy,
-    Smoke,
-    Watch,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 10] = [
-        Phase::Preflight,
-        Phase::Freeze,
-        Phase::HardGate,
-        Phase::SoftGate,
-        Phase::Backup,
-        Phase::Migrate,
-        Phase::Verify,
-        Phase::Deploy,
-        Phase::Smoke,
-        Phase::Watch,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Preflight => "preflight",
-            Phase::Freeze => "freeze",
-            Phase::HardGate => "hard-gate",
-            Phase::SoftGate => "soft-gate",
-            Phase::Backup => "backup",
-            Phase::Migrate => "migrate",
-            Phase::Verify => "verify",
-            Phase::Deploy => "deploy",
-            Phase::Smoke => "smoke",
-            Phase::Watch => "watch",
+/// What an operator does after `phase` failed.
+pub fn next_step(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Preflight => {
+            "fix the configuration, manifest, checkouts or checklist named above and run the release again"
         }
-    }
-
-    pub fn parse(text: &str) -> Option<Phase> {
-        Phase::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-
-    /// What an operator does after this phase failed.
-    pub fn next_step(self) -> &'static str {
-        match self {
-            Phase::Preflight => {
-                "fix the configuration, manifest or checklist named above and run the release again"
-            }
-            Phase::Freeze => {
-                "check why the freeze step failed; workers may be partly frozen — fix it, then --resume"
-            }
-            Phase::HardGate => "fix the failing gate (tests) on the pinned commits, then --resume",
-            Phase::SoftGate => "soft gates only warn; this should not stop a release",
-            Phase::Backup => {
-                "nothing was migrated; fix the backup (disk, permissions, pg_dump), then --resume"
-            }
-            Phase::Migrate => {
-                "the failed migration was rolled back; fix it (or its data), then --resume — earlier phases are not repeated"
-            }
-            Phase::Verify => {
-                "the databases are migrated but do not match their contracts; fix them, then --resume"
-            }
-            Phase::Deploy => {
-                "the deploy failed; workers are still frozen — fix the deploy step, then --resume"
-            }
-            Phase::Smoke => {
-                "the new release is deployed but unhealthy and workers stay frozen; roll back or fix, then --resume"
-            }
-            Phase::Watch => {
-                "the release degraded while watched; roll back (backups are in the artifact store)"
-            }
+        Phase::Freeze => {
+            "check why the freeze step failed; workers may be partly frozen — fix it, then --resume"
+        }
+        Phase::HardGate => "fix the failing gate (tests) on the pinned commits, then --resume",
+        Phase::SoftGate => "soft gates only warn; this should not stop a release",
+        Phase::Backup => {
+            "nothing was migrated; fix the backup (disk, permissions, pg_dump), then --resume"
+        }
+        Phase::Migrate => {
+            "the failed migration was rolled back; fix it (or its data), then --resume — earlier phases are not repeated"
+        }
+        Phase::Verify => {
+            "the databases are migrated but do not match their contracts; fix them, then --resume"
+        }
+        Phase::Deploy => {
+            "the deploy failed; workers are still frozen — fix the deploy step, then --resume"
+        }
+        Phase::Smoke => {
+            "the new release is deployed but unhealthy and workers stay frozen; roll back or fix, then --resume"
+        }
+        Phase::Watch => {
+            "the release degraded while watched; roll back (backups are in the artifact store)"
         }
     }
 }
@@ -93,17 +44,23 @@ impl Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PhaseStatus {
+    /// It passed.
     Passed,
     /// Passed with soft failures.
     Warned,
+    /// It failed.
     Failed,
     /// Nothing to do in this environment (e.g. no deploy steps for `local`).
     Skipped,
     /// Not run: `--dry-run`, `--only`, or an earlier phase failed.
     NotRun,
+    /// Not run because an operator said so (`--skip PHASE --reason TEXT`);
+    /// the decision is recorded with the phase.
+    SkippedByOperator,
 }
 
 impl PhaseStatus {
+    /// The name people and logs see.
     pub fn as_str(self) -> &'static str {
         match self {
             PhaseStatus::Passed => "passed",
@@ -111,45 +68,101 @@ impl PhaseStatus {
             PhaseStatus::Failed => "FAILED",
             PhaseStatus::Skipped => "skipped",
             PhaseStatus::NotRun => "not run",
+            PhaseStatus::SkippedByOperator => "SKIPPED BY OPERATOR",
         }
     }
     /// Done phases are not repeated by `--resume`.
     pub fn done(self) -> bool {
         matches!(
             self,
-            PhaseStatus::Passed | PhaseStatus::Warned | PhaseStatus::Skipped
+            PhaseStatus::Passed
+                | PhaseStatus::Warned
+                | PhaseStatus::Skipped
+                | PhaseStatus::SkippedByOperator
         )
+    }
+
+    /// The phase ran and proved what it checks (bound checklist items may be ticked).
+    pub fn proved(self) -> bool {
+        matches!(self, PhaseStatus::Passed | PhaseStatus::Warned)
     }
 }
 
 /// One phase's outcome and its steps (gates, probes, migrations, commands).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseRecord {
+    /// The phase.
     pub phase: Phase,
+    /// How it ended.
     pub status: PhaseStatus,
+    /// When it started.
     pub started_at: Option<jiff::Timestamp>,
     #[serde(with = "millis")]
+    /// How long it took.
     pub duration: Duration,
+    /// One line for people.
     pub summary: String,
     /// Each step as a probe-shaped result (the same model verify reports use).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRecord>,
+    /// An operator's decision to skip this phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<OperatorDecision>,
+    /// Passed in an earlier attempt of this release (the attempt number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<u32>,
 }
 
-/// A step's record; the serialisable twin of [`ProbeResult`].
+impl PhaseRecord {
+    /// A phase that has not run.
+    pub fn not_run(phase: Phase) -> PhaseRecord {
+        PhaseRecord {
+            phase,
+            status: PhaseStatus::NotRun,
+            started_at: None,
+            duration: Duration::ZERO,
+            summary: String::new(),
+            steps: Vec::new(),
+            decision: None,
+            carried_from: None,
+        }
+    }
+}
+
+/// Who skipped a phase, and why; kept in every log format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorDecision {
+    /// Who decided.
+    pub by: String,
+    /// Why, in their words.
+    pub reason: String,
+    /// When.
+    pub at: jiff::Timestamp,
+}
+
+/// A step's record; the serialisable twin of [`ProbeResult`], with its
+/// severity and outcome kept typed through the state file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
+    /// Its name.
     pub name: String,
+    /// What kind of step (`gate`, `migration`, `postgres`, …).
     pub kind: String,
+    /// What it checked (a URL, a database, a file).
     pub target: String,
-    pub severity: String,
-    pub outcome: String,
-    pub passed: bool,
+    /// A hard failure stops the release; a soft one warns.
+    pub severity: Severity,
+    /// How the step ended.
+    pub outcome: Outcome,
+    /// How many tries it took.
     pub attempts: u32,
     #[serde(with = "millis")]
+    /// How long it took.
     pub duration: Duration,
+    /// One line for people.
     pub summary: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// What it saw: output tails, applied versions, open items.
     pub evidence: Vec<String>,
 }
 
@@ -159,12 +172,8 @@ impl From<&ProbeResult> for StepRecord {
             name: r.name.clone(),
             kind: r.kind.clone(),
             target: r.target.clone(),
-            severity: match r.severity {
-                preflight_verify::Severity::Hard => "hard".into(),
-                preflight_verify::Severity::Soft => "soft".into(),
-            },
-            outcome: r.outcome.as_str().to_string(),
-            passed: r.outcome.passed(),
+            severity: r.severity,
+            outcome: r.outcome,
             attempts: r.attempts,
             duration: r.duration,
             summary: r.summary.clone(),
@@ -174,25 +183,18 @@ impl From<&ProbeResult> for StepRecord {
 }
 
 impl StepRecord {
+    /// The step passed.
+    pub fn passed(&self) -> bool {
+        self.outcome.passed()
+    }
+
     fn to_probe_result(&self) -> ProbeResult {
         ProbeResult {
             name: self.name.clone(),
             kind: self.kind.clone(),
             target: self.target.clone(),
-            severity: if self.severity == "soft" {
-                preflight_verify::Severity::Soft
-            } else {
-                preflight_verify::Severity::Hard
-            },
-            outcome: if self.passed {
-                preflight_verify::Outcome::Passed
-            } else if self.outcome == "error" {
-                preflight_verify::Outcome::Errored
-            } else if self.outcome == "timed out" {
-                preflight_verify::Outcome::TimedOut
-            } else {
-                preflight_verify::Outcome::Failed
-            },
+            severity: self.severity,
+            outcome: self.outcome,
             attempts: self.attempts,
             duration: self.duration,
             summary: self.summary.clone(),
@@ -216,30 +218,44 @@ mod millis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReleaseStatus {
+    /// Still running, or only some phases were selected.
     Running,
+    /// Every phase is done.
     Succeeded,
+    /// It failed.
     Failed,
+    /// A dry run: nothing changed.
     DryRun,
 }
 
 /// The whole record of a release run; also the `--resume` state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseLog {
+    /// The release id (`2026-02-14-prod`).
     pub release_id: String,
+    /// The environment.
     pub env: String,
+    /// The platform (`platform:` in the config).
     pub platform: String,
+    /// Who ran it (`user@host`).
     pub operator: String,
+    /// The manifest file.
     pub manifest: String,
     /// SHA-256 of the manifest file; `--resume` refuses a changed manifest.
     pub manifest_sha256: String,
+    /// When it started.
     pub started_at: jiff::Timestamp,
+    /// When it finished.
     pub finished_at: Option<jiff::Timestamp>,
+    /// How it ended.
     pub status: ReleaseStatus,
+    /// Every phase, in order, with its steps.
     pub phases: Vec<PhaseRecord>,
     /// The manifest's changes against the previous release for this env.
     pub diff: Option<String>,
     /// The failed phase and what to do next.
     pub failed_phase: Option<Phase>,
+    /// The next step.
     pub next_step: Option<String>,
     /// Where the filled checklist was archived.
     pub checklist_archive: Option<String>,
@@ -247,12 +263,24 @@ pub struct ReleaseLog {
     pub uploaded_to: Vec<String>,
     /// The webhook notification's outcome, if one is configured.
     pub notified: Option<String>,
-    /// How many times `--resume` continued this release.
+    /// How many times `--resume` continued this attempt.
     #[serde(default)]
     pub resumed: u32,
+    /// Which run of this release id this is (1 for the first); earlier
+    /// attempts keep their own state and logs.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// The environment is protected (no operator skips).
+    #[serde(default)]
+    pub protected: bool,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 impl ReleaseLog {
+    /// The record of `phase`.
     pub fn phase(&self, phase: Phase) -> Option<&PhaseRecord> {
         self.phases.iter().find(|p| p.phase == phase)
     }
@@ -281,6 +309,7 @@ impl ReleaseLog {
         if let Some(f) = self.finished_at {
             let _ = writeln!(out, "| Finished | {f} |");
         }
+        let _ = writeln!(out, "| Attempt | {} |", self.attempt);
         if self.resumed > 0 {
             let _ = writeln!(out, "| Resumed | {} time(s) |", self.resumed);
         }
@@ -295,6 +324,23 @@ impl ReleaseLog {
         }
         if let (Some(phase), Some(next)) = (self.failed_phase, &self.next_step) {
             let _ = writeln!(out, "\n**Stopped at `{}`.** Next: {next}.", phase.as_str());
+        }
+        let decisions: Vec<&PhaseRecord> =
+            self.phases.iter().filter(|p| p.decision.is_some()).collect();
+        if !decisions.is_empty() {
+            let _ = writeln!(out, "\n## Operator decisions\n");
+            for p in decisions {
+                if let Some(d) = &p.decision {
+                    let _ = writeln!(
+                        out,
+                        "- **`{}` skipped** by {} at {}: {}",
+                        p.phase.as_str(),
+                        d.by,
+                        d.at,
+                        d.reason.replace('\n', " ")
+                    );
+                }
+            }
         }
         let _ = writeln!(out, "\n## Phases\n");
         let _ = writeln!(
@@ -325,17 +371,29 @@ impl ReleaseLog {
         out
     }
 
-    /// JUnit XML: one test suite per phase that ran steps.
+    /// JUnit XML: one test suite per phase that ran steps; an operator's
+    /// skip is a failed case of its own, so CI shows the decision.
     pub fn to_junit(&self) -> String {
         let reports: Vec<(String, Report)> = self
             .phases
             .iter()
-            .filter(|p| !p.steps.is_empty())
+            .filter(|p| !p.steps.is_empty() || p.decision.is_some())
             .map(|p| {
-                (
-                    format!("release {} {}", self.env, p.phase.as_str()),
-                    self.phase_report(p),
-                )
+                let mut report = self.phase_report(p);
+                if let Some(d) = &p.decision {
+                    report.results.push(ProbeResult {
+                        name: format!("{} skipped by operator", p.phase.as_str()),
+                        kind: "decision".into(),
+                        target: String::new(),
+                        severity: Severity::Soft,
+                        outcome: Outcome::Failed,
+                        attempts: 0,
+                        duration: Duration::ZERO,
+                        summary: format!("skipped by {}: {}", d.by, d.reason),
+                        evidence: Vec::new(),
+                    });
+                }
+                (format!("release {} {}", self.env, p.phase.as_str()), report)
             })
             .collect();
         let suites: Vec<(&str, &Report)> = reports.iter().map(|(n, r)| (n.as_str(), r)).collect();

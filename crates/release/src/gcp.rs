@@ -1,4 +1,4 @@
-//! Google Cloud in the CLI: the `gcp.*` readiness probes built from the
+//! Google Cloud in a release: the `gcp.*` readiness probes built from the
 //! `gcp:` section for one environment, Secret Manager references resolved
 //! for database URLs, and Cloud Storage artifact stores.
 
@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use async_trait::async_trait;
 use preflight_gcp::{
     ClientOptions, GcsStore, Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus,
@@ -15,7 +14,8 @@ use preflight_gcp::{
 use preflight_manifest::{Environment, SecretRef};
 use preflight_verify::{Check, EnvFile, Probe, ProbeContext, ProbeSpec, RetryPolicy};
 
-use crate::project::Project;
+use crate::error::{Error, error_text};
+use crate::platform::Platform;
 
 /// Readiness calls retry 429/503 themselves; the probe's budget covers that.
 const GCP_PROBE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -103,7 +103,7 @@ fn fill(text: &str, env: &Environment, project: &str) -> String {
         .replace("{region}", env.region.as_deref().unwrap_or(""))
 }
 
-impl Project {
+impl Platform {
     /// The `gcp.*` readiness probes for `env`: none when the environment
     /// has no GCP project. `images` (image name → pinned reference) adds
     /// `gcp.image.<service>` checks that the deployed image is the pin.
@@ -175,7 +175,7 @@ impl Project {
         for mapping in &gcp.secrets {
             let path = self.root().join(&mapping.env_example);
             let check = EnvFile::load(&path)
-                .map_err(|e| crate::project::error_text(&e))
+                .map_err(|e| error_text(&e))
                 .map(|file| GcpCheck::Secrets {
                     module: mapping.module.clone(),
                     expected: file
@@ -222,43 +222,25 @@ impl Project {
     }
 }
 
-/// Runs `future` to completion from synchronous code, inside or outside
-/// a Tokio runtime.
-fn block_on<F>(future: F) -> F::Output
-where
-    F: std::future::Future + Send,
-    F::Output: Send,
-{
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| handle.block_on(future))
-        }
-        _ => std::thread::scope(|s| {
-            s.spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a Tokio runtime")
-                    .block_on(future)
-            })
-            .join()
-            .expect("secret resolution panicked")
-        }),
-    }
-}
-
 /// The value of a Secret Manager reference (a database URL), read at run time.
-pub fn resolve_secret(reference: &SecretRef) -> anyhow::Result<String> {
-    block_on(async {
+pub(crate) async fn resolve_secret(reference: &SecretRef) -> Result<String, Error> {
+    let read = async {
         let resolver = SecretResolver::connect(&ClientOptions::from_env()).await?;
         let value = resolver.resolve(reference).await?;
         Ok::<_, preflight_gcp::Error>(value.expose().to_string())
+    };
+    read.await.map_err(|source| Error::Gcp {
+        what: format!("cannot resolve {reference}"),
+        source,
     })
-    .with_context(|| format!("cannot resolve {reference}"))
 }
 
 /// A Cloud Storage artifact store for `gs://bucket/prefix`.
-pub fn gcs_store(location: &str) -> anyhow::Result<GcsStore> {
-    block_on(GcsStore::connect(location, &ClientOptions::from_env()))
-        .with_context(|| format!("cannot open the artifact store {location}"))
+pub(crate) async fn gcs_store(location: &str) -> Result<GcsStore, Error> {
+    GcsStore::connect(location, &ClientOptions::from_env())
+        .await
+        .map_err(|source| Error::Gcp {
+            what: format!("cannot open the artifact store {location}"),
+            source,
+        })
 }

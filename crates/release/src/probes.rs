@@ -17,7 +17,9 @@ use preflight_verify::{
     TcpProbe,
 };
 
-use crate::project::{Project, error_text};
+use crate::error::{Error, error_text};
+use crate::platform::Platform;
+use crate::target::Target;
 
 /// Probes get 30 s unless they say otherwise; gates (test suites) 10 min.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,8 +44,8 @@ pub struct ProbeSelection {
 /// A probe whose configuration could not be resolved in this environment.
 #[derive(Debug)]
 pub(crate) struct Unresolved {
-    pub kind: &'static str,
-    pub reason: String,
+    pub(crate) kind: &'static str,
+    pub(crate) reason: String,
 }
 
 #[async_trait]
@@ -59,20 +61,15 @@ impl Probe for Unresolved {
     }
 }
 
-impl Project {
+impl Platform {
     /// The probes (and gates) that run in `env`, in config order: gates first.
     pub fn probe_specs(
         &self,
-        env: &str,
+        target: &Target,
         selection: &ProbeSelection,
-    ) -> anyhow::Result<Vec<ProbeSpec>> {
-        let environment = self.config.environment(env).ok_or_else(|| {
-            anyhow::anyhow!(
-                "no environment `{env}` in {} (environments: {})",
-                self.config.path.display(),
-                self.config.env_names().join(", ")
-            )
-        })?;
+    ) -> Result<Vec<ProbeSpec>, Error> {
+        let environment = &target.env;
+        let env = target.name();
         let wanted = |name: &str, module: Option<&str>| {
             selection.only.is_empty()
                 || selection
@@ -98,7 +95,7 @@ impl Project {
                 let timeout = probe
                     .timeout_secs
                     .map_or(PROBE_TIMEOUT, Duration::from_secs);
-                let built = self.build(env, environment, probe, timeout);
+                let built = self.build(target, probe, timeout);
                 let probe_arc: Arc<dyn Probe> = match built {
                     Ok(p) => p,
                     Err(reason) => Arc::new(Unresolved {
@@ -141,10 +138,12 @@ impl Project {
                     .any(|p| &p.name == name || p.module.as_ref() == Some(name))
                 || self.config.gates.iter().any(|g| &g.name == name);
             if !known {
-                anyhow::bail!(
-                    "--only {name}: no probe, gate or module of that name in {}",
-                    self.config.path.display()
-                );
+                return Err(Error::Unknown {
+                    what: "probe, gate or module",
+                    name: name.clone(),
+                    config: self.config.path.clone(),
+                    known: self.config.probes.iter().map(|p| p.name.clone()).collect(),
+                });
             }
         }
         Ok(specs)
@@ -168,12 +167,12 @@ impl Project {
 
     fn build(
         &self,
-        env: &str,
-        environment: &preflight_manifest::Environment,
+        target: &Target,
         probe: &ProbeConfig,
         timeout: Duration,
     ) -> Result<Arc<dyn Probe>, String> {
         let path = |p: &PathBuf| self.root().join(p);
+        let environment = &target.env;
         Ok(match &probe.check {
             ProbeCheck::Http { request, expect } => Arc::new(HttpProbe {
                 request: resolve_request(environment, request)?,
@@ -204,9 +203,9 @@ impl Project {
             }
             ProbeCheck::Postgres { database, contract } => {
                 let contract = Contract::load(&path(contract)).map_err(|e| error_text(&e))?;
-                let db = self.database(env, database).map_err(|e| format!("{e:#}"))?;
+                let db = target.database(database).map_err(|e| error_text(&e))?;
                 Arc::new(ContractProbe {
-                    database_url: db.url,
+                    database_url: db.url.clone(),
                     contract,
                 })
             }
@@ -345,6 +344,8 @@ mod tests {
             artifacts: None,
             services: Default::default(),
             databases: Default::default(),
+            protected: false,
+            checkout: Default::default(),
         };
         env.services
             .insert("chat".into(), "https://chat.dev/".into());

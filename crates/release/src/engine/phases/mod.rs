@@ -1,0 +1,397 @@
+//! One module per phase, each with `plan()` (what a dry run and the log's
+//! plan show) beside `run()` (what it does), so the two cannot drift.
+
+mod backup;
+mod commands;
+mod gate;
+mod migrate;
+mod preflight;
+mod probes;
+mod watch;
+
+use std::path::Path;
+use std::time::Duration;
+
+use preflight_checklist::{Binding, Evidence, Run, StepOutcome, StepRef};
+use preflight_manifest::{BindingStep, Manifest};
+use preflight_verify::{
+    HttpExpect, HttpProbe, HttpRequest, Outcome as ProbeOutcome, ProbeResult, ProbeSpec, Report,
+    RetryPolicy, Runner, Severity,
+};
+
+use super::{Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions, StepRecord};
+use crate::error::Error;
+use crate::platform::Platform;
+use crate::target::Target;
+
+/// What phases share for one run.
+pub(super) struct Pipeline<'a> {
+    pub(super) platform: &'a Platform,
+    pub(super) options: &'a ReleaseOptions,
+    pub(super) manifest: &'a Manifest,
+    pub(super) target: &'a Target,
+    pub(super) runner: Runner,
+    pub(super) checklist: Option<Run>,
+    pub(super) bindings: Vec<Binding>,
+    pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
+}
+
+/// A phase's status and one-line summary.
+pub(super) type Concluded = (PhaseStatus, String);
+
+impl<'a> Pipeline<'a> {
+    pub(super) fn new(
+        platform: &'a Platform,
+        options: &'a ReleaseOptions,
+        manifest: &'a Manifest,
+        target: &'a Target,
+        run_dir: &Path,
+        on_event: &'a mut dyn FnMut(&ReleaseEvent),
+    ) -> Result<Pipeline<'a>, Error> {
+        let (checklist, bindings) = match &platform.config.checklist {
+            Some(c) if !options.dry_run => {
+                // A rehearsal fills a scratch copy of the state; real
+                // releases fill the team's log beside the document.
+                let state = target
+                    .is_local()
+                    .then(|| run_dir.join("checklist.state.jsonl"));
+                if let Some(s) = &state
+                    && !options.resume
+                {
+                    let _ = std::fs::remove_file(s);
+                }
+                let run = Run::open(&platform.root().join(&c.file), state.as_deref())
+                    .map_err(Error::Checklist)?;
+                let bindings = c
+                    .bindings
+                    .iter()
+                    .map(|b| Binding {
+                        item: b.item.clone(),
+                        step: match &b.step {
+                            BindingStep::Phase(p) => StepRef::Phase(p.as_str().to_string()),
+                            BindingStep::Probe(n) => StepRef::Probe(n.clone()),
+                            BindingStep::Migration(n) => StepRef::Migration(n.clone()),
+                            BindingStep::Gate(n) => StepRef::Gate(n.clone()),
+                        },
+                    })
+                    .collect();
+                (Some(run), bindings)
+            }
+            _ => (None, Vec::new()),
+        };
+        Ok(Pipeline {
+            platform,
+            options,
+            manifest,
+            target,
+            runner: Runner::new(options.concurrency).map_err(Error::Verify)?,
+            checklist,
+            bindings,
+            on_event,
+        })
+    }
+
+    pub(super) fn env(&self) -> &str {
+        self.target.name()
+    }
+
+    /// Runs `phase` and returns its record.
+    pub(super) async fn run(&mut self, phase: Phase) -> PhaseRecord {
+        let mut steps = Vec::new();
+        let (status, summary) = match phase {
+            Phase::Preflight => preflight::run(self, &mut steps).await,
+            Phase::Freeze | Phase::Deploy => commands::run(self, phase, &mut steps).await,
+            Phase::HardGate | Phase::SoftGate => gate::run(self, phase, &mut steps).await,
+            Phase::Backup => backup::run(self, &mut steps).await,
+            Phase::Migrate => migrate::run(self, &mut steps).await,
+            Phase::Verify | Phase::Smoke => probes::run(self, phase, &mut steps).await,
+            Phase::Watch => watch::run(self, &mut steps).await,
+        };
+        PhaseRecord {
+            status,
+            summary,
+            steps,
+            ..PhaseRecord::not_run(phase)
+        }
+    }
+
+    /// What `phase` would do, without doing it.
+    pub(super) async fn plan(&mut self, phase: Phase) -> PhaseRecord {
+        let lines = match phase {
+            Phase::Preflight => Vec::new(),
+            Phase::Freeze | Phase::Deploy => commands::plan(self, phase),
+            Phase::HardGate | Phase::SoftGate => gate::plan(self, phase),
+            Phase::Backup => backup::plan(self).await,
+            Phase::Migrate => migrate::plan(self).await,
+            Phase::Verify | Phase::Smoke => probes::plan(self, phase),
+            Phase::Watch => watch::plan(self),
+        };
+        for line in &lines {
+            (self.on_event)(&ReleaseEvent::Step {
+                phase,
+                name: line.clone(),
+                passed: true,
+                summary: "would run".into(),
+            });
+        }
+        PhaseRecord {
+            summary: if lines.is_empty() {
+                "nothing to do".into()
+            } else {
+                format!("would run {} step(s)", lines.len())
+            },
+            steps: lines
+                .into_iter()
+                .map(|l| StepRecord {
+                    name: l,
+                    kind: "plan".into(),
+                    target: String::new(),
+                    severity: Severity::Hard,
+                    outcome: ProbeOutcome::Passed,
+                    attempts: 0,
+                    duration: Duration::ZERO,
+                    summary: "would run".into(),
+                    evidence: Vec::new(),
+                })
+                .collect(),
+            ..PhaseRecord::not_run(phase)
+        }
+    }
+
+    fn step(&mut self, phase: Phase, r: &ProbeResult) -> StepRecord {
+        (self.on_event)(&ReleaseEvent::Step {
+            phase,
+            name: r.name.clone(),
+            passed: r.outcome.passed(),
+            summary: r.summary.clone(),
+        });
+        StepRecord::from(r)
+    }
+
+    /// Records a step built here (not by the probe runner).
+    pub(super) fn own_step(&mut self, phase: Phase, step: OwnStep) -> StepRecord {
+        let result = ProbeResult {
+            name: step.name,
+            kind: step.kind.to_string(),
+            target: String::new(),
+            severity: step.severity,
+            outcome: step.outcome,
+            attempts: 1,
+            duration: step.duration,
+            summary: step.summary,
+            evidence: step.evidence,
+        };
+        self.step(phase, &result)
+    }
+
+    /// Checks the items bound to `step` when it passed; otherwise records why they stay open.
+    pub(super) fn apply_checklist(&mut self, step: &StepRef, passed: bool, summary: &str) {
+        let Some(run) = self.checklist.as_mut() else {
+            return;
+        };
+        if !self.bindings.iter().any(|b| &b.step == step) {
+            return;
+        }
+        let by = format!(
+            "preflight release {} ({})",
+            self.manifest.release_id, self.options.operator
+        );
+        let outcome = StepOutcome {
+            passed,
+            evidence: vec![Evidence::from_text(summary)],
+        };
+        let _ = preflight_checklist::apply_step(
+            run,
+            &self.bindings,
+            step,
+            &outcome,
+            &by,
+            jiff::Timestamp::now(),
+        );
+    }
+
+    /// Records every result of a runner report, checking bound items.
+    fn record_report(
+        &mut self,
+        phase: Phase,
+        report: &Report,
+        steps: &mut Vec<StepRecord>,
+        step_ref: impl Fn(&str) -> StepRef,
+    ) {
+        for r in &report.results {
+            let record = self.step(phase, r);
+            self.apply_checklist(
+                &step_ref(&r.name),
+                record.passed(),
+                &format!("{}: {}", r.name, r.summary),
+            );
+            steps.push(record);
+        }
+    }
+
+    pub(super) fn archive_checklist(&self, release_id: &str) -> Result<Option<String>, Error> {
+        let Some(run) = &self.checklist else {
+            return Ok(None);
+        };
+        let dir = super::log_dir(self.platform, self.env());
+        // Rehearsals repeat a release id; each keeps its own archive.
+        let dir = if self.target.is_local() {
+            dir.join("checklists")
+                .join(jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S").to_string())
+        } else {
+            dir
+        };
+        let path = preflight_checklist::archive(&run.checklist, &run.log, release_id, &dir)
+            .map_err(Error::Checklist)?;
+        Ok(Some(path.display().to_string()))
+    }
+
+    /// The manifest's images, for the smoke check that Cloud Run runs them.
+    pub(super) fn pinned_images(&self) -> std::collections::BTreeMap<String, String> {
+        self.manifest
+            .images
+            .iter()
+            .map(|(name, image)| (name.clone(), image.to_string()))
+            .collect()
+    }
+
+    /// Posts the outcome to the configured webhook (Slack-compatible JSON).
+    pub(super) async fn notify(&mut self, log: &ReleaseLog) -> Option<String> {
+        let env = self.env().to_string();
+        let notify = self
+            .platform
+            .config
+            .release
+            .notify
+            .clone()
+            .filter(|n| n.envs.is_empty() || n.envs.contains(&env))?;
+        let url = match notify.webhook.strip_prefix("env:") {
+            Some(var) => match std::env::var(var) {
+                Ok(u) => u,
+                Err(_) => return Some(format!("not sent: ${var} is not set")),
+            },
+            None => notify.webhook.clone(),
+        };
+        let status = match log.status {
+            super::ReleaseStatus::Succeeded => "succeeded".to_string(),
+            _ => format!("FAILED at {}", log.failed_phase.map_or("?", Phase::as_str)),
+        };
+        let text = format!(
+            "Release {} to {} {status} (by {}, attempt {}). Log: {}",
+            log.release_id,
+            env,
+            log.operator,
+            log.attempt,
+            super::log_dir(self.platform, &env)
+                .join(format!("{}.md", log.release_id))
+                .display()
+        );
+        let probe = HttpProbe {
+            request: HttpRequest {
+                method: "POST".into(),
+                url,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: Some(serde_json::json!({ "text": text }).to_string()),
+            },
+            expect: HttpExpect::default(),
+        };
+        let report = self
+            .runner
+            .run(vec![
+                ProbeSpec::new("notify", probe)
+                    .timeout(Duration::from_secs(15))
+                    .retry(RetryPolicy::retries(2)),
+            ])
+            .await;
+        let r = &report.results[0];
+        // The webhook URL is a secret: report the outcome only.
+        Some(if r.outcome.passed() {
+            "webhook notified".to_string()
+        } else {
+            format!("webhook failed: {}", r.outcome.as_str())
+        })
+    }
+}
+
+/// A step the engine builds itself (a checkout, a backup, a migration).
+pub(super) struct OwnStep {
+    pub(super) name: String,
+    pub(super) kind: &'static str,
+    pub(super) outcome: ProbeOutcome,
+    pub(super) severity: Severity,
+    pub(super) summary: String,
+    pub(super) evidence: Vec<String>,
+    pub(super) duration: Duration,
+}
+
+impl OwnStep {
+    /// A hard step that passed or failed.
+    pub(super) fn hard(name: impl Into<String>, kind: &'static str, passed: bool, summary: String) -> OwnStep {
+        OwnStep {
+            name: name.into(),
+            kind,
+            outcome: if passed {
+                ProbeOutcome::Passed
+            } else {
+                ProbeOutcome::Failed
+            },
+            severity: Severity::Hard,
+            summary,
+            evidence: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// The same step, but what it could not check is an error (fails closed).
+    pub(super) fn errored(mut self) -> OwnStep {
+        self.outcome = ProbeOutcome::Errored;
+        self
+    }
+
+    pub(super) fn soft(mut self) -> OwnStep {
+        self.severity = Severity::Soft;
+        self
+    }
+
+    pub(super) fn evidence(mut self, evidence: Vec<String>) -> OwnStep {
+        self.evidence = evidence;
+        self
+    }
+
+    pub(super) fn took(mut self, duration: Duration) -> OwnStep {
+        self.duration = duration;
+        self
+    }
+}
+
+/// A phase's status from its steps: any hard failure fails it, soft ones warn.
+pub(super) fn conclude(steps: &[StepRecord], what: &str) -> Concluded {
+    let failed_hard = |s: &&StepRecord| !s.passed() && s.severity == Severity::Hard;
+    let hard = steps.iter().filter(failed_hard).count();
+    let soft = steps
+        .iter()
+        .filter(|s| !s.passed() && s.severity == Severity::Soft)
+        .count();
+    let passed = steps.iter().filter(|s| s.passed()).count();
+    if hard > 0 {
+        let first = steps
+            .iter()
+            .find(failed_hard)
+            .map(|s| format!(": {} — {}", s.name, s.summary))
+            .unwrap_or_default();
+        (
+            PhaseStatus::Failed,
+            format!("{hard} of {} {what} failed{first}", steps.len()),
+        )
+    } else if soft > 0 {
+        (
+            PhaseStatus::Warned,
+            format!(
+                "{passed} of {} {what} passed, {soft} soft failure(s)",
+                steps.len()
+            ),
+        )
+    } else {
+        (PhaseStatus::Passed, format!("{passed} {what} passed"))
+    }
+}

@@ -1,0 +1,115 @@
+//! The preflight checks, before anything changes: the manifest against
+//! the config, every database reachable, every checkout ready, checklist
+//! bindings and the sections required before the build.
+
+use preflight_checklist::Requirement;
+use preflight_manifest::CheckoutPolicy;
+
+use super::{Concluded, OwnStep, Pipeline, conclude};
+use crate::engine::{Phase, StepRecord};
+use crate::repo::{RepoOptions, RepoState};
+
+pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
+    let env = cx.env().to_string();
+    let m = cx.manifest;
+    let summary = format!(
+        "{} valid for `{env}` and its config: {} commits, {} images, {} flags",
+        m.release_id,
+        m.commits.len(),
+        m.images.len(),
+        m.feature_flags.len()
+    );
+    steps.push(cx.own_step(Phase::Preflight, OwnStep::hard("manifest", "manifest", true, summary)));
+    // Every database of the environment resolves and answers.
+    let names: Vec<String> = cx.target.env.databases.keys().cloned().collect();
+    let reached = futures_util::future::join_all(names.iter().map(|db| cx.target.reach(db))).await;
+    for (db, result) in names.iter().zip(reached) {
+        let step = match result {
+            Ok(detail) => OwnStep::hard(format!("database {db}"), "postgres", true, format!("{db} {detail}")),
+            Err(why) => OwnStep::hard(format!("database {db}"), "postgres", false, format!("{db} {why}")),
+        };
+        steps.push(cx.own_step(Phase::Preflight, step));
+    }
+    // Every pinned checkout: on its branch, at the pin, clean.
+    let policy = cx.target.env.checkout;
+    let platform = cx.platform;
+    let manifest = cx.manifest;
+    // A few quick `git` calls per module; nothing here waits on the network.
+    let repos = platform.check_repos(manifest, RepoOptions { fetch: false, policy });
+    if policy == CheckoutPolicy::Skip && !repos.is_empty() {
+        let summary = format!(
+            "checkouts of {} module(s) not verified: `{env}` says `checkout: skip`",
+            repos.len()
+        );
+        steps.push(cx.own_step(Phase::Preflight, OwnStep::hard("checkouts", "git", true, summary)));
+    } else {
+        for r in repos {
+            let ready = r.state == RepoState::Ready;
+            let step = OwnStep::hard(
+                format!("checkout {}", r.module),
+                "git",
+                ready,
+                format!("{}: {}", r.module, r.detail),
+            );
+            steps.push(cx.own_step(Phase::Preflight, step));
+        }
+    }
+    checklist(cx, steps);
+    conclude(steps, "preflight checks")
+}
+
+/// Bindings name real items; the sections required before the build are complete.
+fn checklist(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) {
+    let (Some(run), Some(config)) = (&cx.checklist, &cx.platform.config.checklist) else {
+        return;
+    };
+    let bindings = preflight_checklist::check_bindings(run, &cx.bindings);
+    let gate = config.before_build.as_deref().map(|text| {
+        Requirement::parse(text)
+            .and_then(|req| preflight_checklist::gate(&run.checklist, &run.log.state(), &req))
+    });
+    let before = config.before_build.clone().unwrap_or_default();
+    let count = cx.bindings.len();
+    let step = match bindings {
+        Ok(()) => OwnStep::hard("checklist bindings", "checklist", true, format!("{count} bindings valid")),
+        Err(e) => OwnStep::hard("checklist bindings", "checklist", false, format!("checklist binding: {e}")),
+    };
+    steps.push(cx.own_step(Phase::Preflight, step));
+    let Some(gate) = gate else { return };
+    // A rehearsal has no people filling the checklist: it reports, it does not block.
+    let hard = !cx.target.is_local();
+    let step = match gate {
+        Ok(g) if g.passed => OwnStep::hard(
+            "checklist before build",
+            "checklist",
+            true,
+            format!("sections {before} complete"),
+        ),
+        Ok(g) => OwnStep::hard(
+            "checklist before build",
+            "checklist",
+            false,
+            format!(
+                "{} item(s) open in sections {before}{}",
+                g.open.len(),
+                if hard { "" } else { " (a rehearsal only reports this)" }
+            ),
+        )
+        .evidence(
+            g.open
+                .iter()
+                .take(20)
+                .map(|o| format!("{} {} ({})", o.id, o.action, o.owner.as_deref().unwrap_or("no owner")))
+                .collect(),
+        ),
+        Err(e) => OwnStep::hard(
+            "checklist before build",
+            "checklist",
+            false,
+            format!("cannot evaluate the checklist gate: {e}"),
+        )
+        .errored(),
+    };
+    let step = if hard { step } else { step.soft() };
+    steps.push(cx.own_step(Phase::Preflight, step));
+}

@@ -1,0 +1,60 @@
+//! The platform resolved for an environment, and the B3 release engine.
+//!
+//! This crate sits between the domain crates (`preflight-manifest`,
+//! `-migrate`, `-verify`, `-checklist`, `-gcp`) and the `preflight`
+//! binary: it composes them into a release that fails closed on every path.
+//! It never prints and never exits; progress arrives as [`ReleaseEvent`]s
+//! and the outcome as a [`ReleaseLog`].
+//!
+//! Main types:
+//! - [`Platform`]: the validated `preflight.yaml` with its (absolute,
+//!   never empty) root; [`Platform::load_manifest`] validates a manifest on
+//!   its own and against the config (every module exists, each pin fits
+//!   its module's flavour, every migrated database has a URL).
+//! - [`Target`]: one environment resolved once by [`Platform::target`]:
+//!   every database URL (`local`, `env:`, `secret://`, literal) and the
+//!   artifact store. Phases, probes and commands take it.
+//! - [`ModuleMigrations`] and [`ModuleCheck`]: a module's migrations as
+//!   `preflight_migrate::Migrations`, and its typed state against the manifest.
+//! - [`run_release`] with [`ReleaseOptions`]: the B3 pipeline (preflight,
+//!   freeze, hard gate, soft gate, backup, migrate, verify, deploy, smoke,
+//!   watch), with typed [`Phase`], [`PhaseStatus`] and [`StepRecord`]s.
+//! - [`doctor`] and [`Platform::check_repos`]: readiness, changing nothing.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), preflight_release::Error> {
+//! use preflight_release::{ReleaseOptions, ReleaseStatus, run_release};
+//!
+//! let options = ReleaseOptions::new(
+//!     "examples/mobius/preflight.yaml",
+//!     "examples/mobius/release-manifests/2026-02-14-local.yaml",
+//!     "local",
+//! );
+//! let log = run_release(&options, &mut |_event| {}).await?;
+//! assert_eq!(log.status, ReleaseStatus::Succeeded);
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod doctor;
+mod engine;
+mod error;
+mod gcp;
+mod modules;
+mod platform;
+mod probes;
+mod repo;
+mod target;
+
+pub use doctor::{DoctorCheck, DoctorState, doctor};
+pub use engine::{
+    OperatorDecision, Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions,
+    ReleaseStatus, StepRecord, log_dir, next_step, run_release,
+};
+pub use error::Error;
+pub use modules::{ModuleCheck, ModuleMigrations};
+pub use platform::{LOCAL_ENV, Platform, operator};
+pub use probes::ProbeSelection;
+pub use repo::{RepoCheck, RepoOptions, RepoState};
+pub use target::{ResolvedDatabase, Target};
