@@ -77,6 +77,7 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     };
     let platform = cx.platform;
     let target = cx.target;
+    let manifest = cx.manifest;
     let operator = cx.options.operator.clone();
     let jobs = cx.options.jobs.max(1);
     // Bounded, and in the config's order whatever finishes first.
@@ -86,7 +87,7 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             let operator = operator.clone();
             async move {
                 let clock = Instant::now();
-                let result = match platform.module_migrations(target, &module, None, &operator, Duration::from_secs(120)) {
+                let result = match platform.module_migrations(target, &module, Some(manifest), &operator, Duration::from_secs(120)) {
                     Ok(m) => m
                         .migrations
                         .backup(BackupTo { store: &*store, database: &db })
