@@ -406,9 +406,9 @@ impl PlatformConfig {
                     database: m.database.clone(),
                 })
                 .collect(),
-            env_databases: env.and_then(|e| self.environment(e)).map(|e| {
-                (e.name.clone(), e.databases.keys().cloned().collect())
-            }),
+            env_databases: env
+                .and_then(|e| self.environment(e))
+                .map(|e| (e.name.clone(), e.databases.keys().cloned().collect())),
         }
     }
 
@@ -616,9 +616,12 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
                 BindingStep::Phase(_) => continue,
                 BindingStep::Probe(n) => (n, &probe_names, "probe", "probes"),
                 BindingStep::Gate(n) => (n, &gate_names, "gate", "gates"),
-                BindingStep::Migration(n) => {
-                    (n, &migrating, "migrating module", "modules (with `migrations`)")
-                }
+                BindingStep::Migration(n) => (
+                    n,
+                    &migrating,
+                    "migrating module",
+                    "modules (with `migrations`)",
+                ),
             };
             let node = Node {
                 value: Value::Null,
@@ -715,7 +718,8 @@ fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<(ChecklistConfig
                     "phase" => match crate::release::Phase::parse(&step) {
                         Some(phase) => BindingStep::Phase(phase),
                         None => {
-                            let names = crate::release::Phase::ALL.map(crate::release::Phase::as_str);
+                            let names =
+                                crate::release::Phase::ALL.map(crate::release::Phase::as_str);
                             let d = sink
                                 .error(
                                     node,
@@ -882,7 +886,10 @@ fn environment(
                 sink.error(
                     n.pos,
                     Code::WrongType,
-                    format!("expected `protected` to be true or false, found {}", other.kind()),
+                    format!(
+                        "expected `protected` to be true or false, found {}",
+                        other.kind()
+                    ),
                 );
             }
         }

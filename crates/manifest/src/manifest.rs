@@ -798,6 +798,182 @@ fn key_pos(section: &Node, key: &str) -> Pos {
     }
 }
 
+/// The manifest's `migrations.<key>` against the module the config defines.
+fn check_pins(
+    sink: &mut Sink<'_>,
+    facts: &PlatformFacts,
+    key: &str,
+    key_pos: Pos,
+    pins: &[MigrationPin],
+    pin_pos: &[(Pos, usize)],
+) {
+    let Some(module) = facts.module(key) else {
+        let names: Vec<&str> = facts.modules.iter().map(|m| m.name.as_str()).collect();
+        let d = sink
+            .error(
+                key_pos,
+                Code::UnknownModule,
+                format!("`migrations.{key}` names a module the platform config does not define"),
+            )
+            .width(key.chars().count());
+        match reader::suggest(key, names.iter().copied()) {
+            Some(s) => d.hint(format!("did you mean `{s}`?")),
+            None => d.hint(format!("modules: {}", names.join(", "))),
+        };
+        return;
+    };
+    let Some((kind, dir)) = &module.migrations else {
+        sink.error(
+            key_pos,
+            Code::PinKindMismatch,
+            format!(
+                "`migrations.{key}`: module `{key}` declares no migrations in the platform config"
+            ),
+        )
+        .width(key.chars().count())
+        .hint("remove the entry, or add `migrations:` to the module in preflight.yaml");
+        return;
+    };
+    let allowed: &[MigrationKind] = match kind {
+        MigrationKind::Alembic => &[MigrationKind::Alembic],
+        MigrationKind::Sql => &[MigrationKind::Sql],
+        MigrationKind::Supabase => &[MigrationKind::Supabase, MigrationKind::Sql],
+        MigrationKind::Python => &[MigrationKind::Python, MigrationKind::Sql],
+    };
+    for (pin, (pos, width)) in pins.iter().zip(pin_pos) {
+        if !allowed.contains(&pin.kind) {
+            sink.error(
+                *pos,
+                Code::PinKindMismatch,
+                format!(
+                    "`migrations.{key}`: `{pin}` is a {} pin, but `{key}` migrates with {}",
+                    pin.kind.as_str(),
+                    kind.as_str()
+                ),
+            )
+            .width(*width)
+            .hint(format!(
+                "pin {} for this module",
+                allowed
+                    .iter()
+                    .map(|k| format!("`{}:…`", k.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+            continue;
+        }
+        // A file pin with a folder must name the module's own migrations folder.
+        if matches!(kind, MigrationKind::Sql | MigrationKind::Supabase)
+            && let Some((folder, _)) = pin.name.rsplit_once('/')
+            && folder.trim_end_matches('/') != dir.trim_end_matches('/')
+        {
+            sink.error(
+                *pos,
+                Code::PinKindMismatch,
+                format!(
+                    "`migrations.{key}`: `{pin}` is not in the module's migrations folder `{dir}`"
+                ),
+            )
+            .width(*width)
+            .hint(format!("pin a file of `{dir}` by its full name"));
+        }
+    }
+    if *kind == MigrationKind::Alembic && pins.len() > 1 {
+        sink.error(
+            key_pos,
+            Code::PinKindMismatch,
+            format!(
+                "`migrations.{key}` pins {} Alembic revisions; pin one (the head to reach)",
+                pins.len()
+            ),
+        )
+        .width(key.chars().count());
+    }
+}
+
+/// Every module the manifest names exists, and every database a pinned
+/// module migrates has a URL in the environment.
+fn check_modules(
+    sink: &mut Sink<'_>,
+    facts: &PlatformFacts,
+    fields: &reader::Fields<'_>,
+    release_id: Option<&ReleaseId>,
+) {
+    let names: Vec<&str> = facts.modules.iter().map(|m| m.name.as_str()).collect();
+    if let Some(node) = fields.get("commits")
+        && let Value::Map(entries) = &node.value
+    {
+        for (k, _) in entries {
+            let Value::Str(key) = &k.value else { continue };
+            let key = key.as_str();
+            if facts.modules.iter().any(|m| m.name == key || m.repo == key) {
+                continue;
+            }
+            let d = sink
+                .error(
+                    k.pos,
+                    Code::UnknownModule,
+                    format!("`commits.{key}` names a module the platform config does not define"),
+                )
+                .width(key.chars().count());
+            match reader::suggest(key, names.iter().copied()) {
+                Some(s) => d.hint(format!("did you mean `{s}`?")),
+                None => d.hint(format!("modules: {}", names.join(", "))),
+            };
+        }
+    }
+    if let Some(node) = fields.get("images")
+        && let Value::Map(entries) = &node.value
+    {
+        for (k, _) in entries {
+            let Value::Str(key) = &k.value else { continue };
+            let key = key.as_str();
+            if facts
+                .modules
+                .iter()
+                .any(|m| m.images.iter().any(|i| i == key))
+            {
+                continue;
+            }
+            sink.error(
+                k.pos,
+                Code::UnknownModule,
+                format!("`images.{key}` is not an image of any module in the platform config"),
+            )
+            .width(key.chars().count())
+            .hint("add it to a module's `images:` in preflight.yaml, or remove it");
+        }
+    }
+    let Some((env, urls)) = &facts.env_databases else {
+        return;
+    };
+    let pos = fields.get("release_id").map_or(
+        Pos {
+            line: 1,
+            column: 1,
+            offset: Some(0),
+        },
+        |n| n.pos,
+    );
+    let _ = release_id;
+    for module in &facts.modules {
+        let (Some(_), Some(db)) = (&module.migrations, &module.database) else {
+            continue;
+        };
+        if !urls.contains(db) {
+            sink.error(
+                pos,
+                Code::MissingDatabaseUrl,
+                format!(
+                    "module `{}` migrates database `{db}`, which environment `{env}` has no URL for",
+                    module.name
+                ),
+            )
+            .hint(format!("add `{db}` under environments.{env}.databases in preflight.yaml"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,167 +1041,5 @@ mod tests {
             Some("mobius-rag-ops")
         );
         assert_eq!(module_of(mods.into_iter(), "other"), None);
-    }
-}
-
-/// The manifest's `migrations.<key>` against the module the config defines.
-fn check_pins(
-    sink: &mut Sink<'_>,
-    facts: &PlatformFacts,
-    key: &str,
-    key_pos: Pos,
-    pins: &[MigrationPin],
-    pin_pos: &[(Pos, usize)],
-) {
-    let Some(module) = facts.module(key) else {
-        let names: Vec<&str> = facts.modules.iter().map(|m| m.name.as_str()).collect();
-        let d = sink
-            .error(
-                key_pos,
-                Code::UnknownModule,
-                format!("`migrations.{key}` names a module the platform config does not define"),
-            )
-            .width(key.chars().count());
-        match reader::suggest(key, names.iter().copied()) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint(format!("modules: {}", names.join(", "))),
-        };
-        return;
-    };
-    let Some((kind, dir)) = &module.migrations else {
-        sink.error(
-            key_pos,
-            Code::PinKindMismatch,
-            format!("`migrations.{key}`: module `{key}` declares no migrations in the platform config"),
-        )
-        .width(key.chars().count())
-        .hint("remove the entry, or add `migrations:` to the module in preflight.yaml");
-        return;
-    };
-    let allowed: &[MigrationKind] = match kind {
-        MigrationKind::Alembic => &[MigrationKind::Alembic],
-        MigrationKind::Sql => &[MigrationKind::Sql],
-        MigrationKind::Supabase => &[MigrationKind::Supabase, MigrationKind::Sql],
-        MigrationKind::Python => &[MigrationKind::Python, MigrationKind::Sql],
-    };
-    for (pin, (pos, width)) in pins.iter().zip(pin_pos) {
-        if !allowed.contains(&pin.kind) {
-            sink.error(
-                *pos,
-                Code::PinKindMismatch,
-                format!(
-                    "`migrations.{key}`: `{pin}` is a {} pin, but `{key}` migrates with {}",
-                    pin.kind.as_str(),
-                    kind.as_str()
-                ),
-            )
-            .width(*width)
-            .hint(format!(
-                "pin {} for this module",
-                allowed
-                    .iter()
-                    .map(|k| format!("`{}:…`", k.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ));
-            continue;
-        }
-        // A file pin with a folder must name the module's own migrations folder.
-        if matches!(kind, MigrationKind::Sql | MigrationKind::Supabase)
-            && let Some((folder, _)) = pin.name.rsplit_once('/')
-            && folder.trim_end_matches('/') != dir.trim_end_matches('/')
-        {
-            sink.error(
-                *pos,
-                Code::PinKindMismatch,
-                format!(
-                    "`migrations.{key}`: `{pin}` is not in the module's migrations folder `{dir}`"
-                ),
-            )
-            .width(*width)
-            .hint(format!("pin a file of `{dir}` by its full name"));
-        }
-    }
-    if *kind == MigrationKind::Alembic && pins.len() > 1 {
-        sink.error(
-            key_pos,
-            Code::PinKindMismatch,
-            format!("`migrations.{key}` pins {} Alembic revisions; pin one (the head to reach)", pins.len()),
-        )
-        .width(key.chars().count());
-    }
-}
-
-/// Every module the manifest names exists, and every database a pinned
-/// module migrates has a URL in the environment.
-fn check_modules(
-    sink: &mut Sink<'_>,
-    facts: &PlatformFacts,
-    fields: &reader::Fields<'_>,
-    release_id: Option<&ReleaseId>,
-) {
-    let names: Vec<&str> = facts.modules.iter().map(|m| m.name.as_str()).collect();
-    if let Some(node) = fields.get("commits")
-        && let Value::Map(entries) = &node.value
-    {
-        for (k, _) in entries {
-            let Value::Str(key) = &k.value else { continue };
-            let key = key.as_str();
-            if facts.modules.iter().any(|m| m.name == key || m.repo == key) {
-                continue;
-            }
-            let d = sink
-                .error(
-                    k.pos,
-                    Code::UnknownModule,
-                    format!("`commits.{key}` names a module the platform config does not define"),
-                )
-                .width(key.chars().count());
-            match reader::suggest(key, names.iter().copied()) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None => d.hint(format!("modules: {}", names.join(", "))),
-            };
-        }
-    }
-    if let Some(node) = fields.get("images")
-        && let Value::Map(entries) = &node.value
-    {
-        for (k, _) in entries {
-            let Value::Str(key) = &k.value else { continue };
-            let key = key.as_str();
-            if facts.modules.iter().any(|m| m.images.iter().any(|i| i == key)) {
-                continue;
-            }
-            sink.error(
-                k.pos,
-                Code::UnknownModule,
-                format!("`images.{key}` is not an image of any module in the platform config"),
-            )
-            .width(key.chars().count())
-            .hint("add it to a module's `images:` in preflight.yaml, or remove it");
-        }
-    }
-    let Some((env, urls)) = &facts.env_databases else {
-        return;
-    };
-    let pos = fields
-        .get("release_id")
-        .map_or(Pos { line: 1, column: 1, offset: Some(0) }, |n| n.pos);
-    let _ = release_id;
-    for module in &facts.modules {
-        let (Some(_), Some(db)) = (&module.migrations, &module.database) else {
-            continue;
-        };
-        if !urls.contains(db) {
-            sink.error(
-                pos,
-                Code::MissingDatabaseUrl,
-                format!(
-                    "module `{}` migrates database `{db}`, which environment `{env}` has no URL for",
-                    module.name
-                ),
-            )
-            .hint(format!("add `{db}` under environments.{env}.databases in preflight.yaml"));
-        }
     }
 }

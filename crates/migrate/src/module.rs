@@ -290,16 +290,18 @@ impl Migrations {
         match self {
             Migrations::Files { migrator, pins } => {
                 let status = migrator.status().await?;
-                let target = Self::files_target(&status, pins).map_err(|absent| {
-                    Error::Refused {
+                let target =
+                    Self::files_target(&status, pins).map_err(|absent| Error::Refused {
                         problems: vec![format!("pinned but not on disk: {}", absent.join(", "))],
-                    }
-                })?;
+                    })?;
                 let options = UpOptions {
                     target,
                     ..Default::default()
                 };
-                Ok((migrator.up(&options, on_event).await?.applied, String::new()))
+                Ok((
+                    migrator.up(&options, on_event).await?.applied,
+                    String::new(),
+                ))
             }
             Migrations::Alembic { migrator, target } => {
                 let report = migrator.upgrade(target).await?;
@@ -370,10 +372,7 @@ fn files_check(status: &Status, pins: &[PinnedFile]) -> TargetCheck {
         return TargetCheck {
             state: ModuleState::Drift,
             pending: Vec::new(),
-            detail: format!(
-                "applied beyond the pinned target: {}",
-                ahead.join(", ")
-            ),
+            detail: format!("applied beyond the pinned target: {}", ahead.join(", ")),
         };
     }
     if !pending.is_empty() {
@@ -473,11 +472,21 @@ mod tests {
         ];
         let applied: Vec<AppliedRow> = files.iter().map(row).collect();
         let status = Status::compute(SourceKind::Sql, &files, &applied);
-        let right = files_check(&status, &[PinnedFile::new("db/schema/002_published_rag_metadata.sql")]);
+        let right = files_check(
+            &status,
+            &[PinnedFile::new("db/schema/002_published_rag_metadata.sql")],
+        );
         assert_eq!(right.state, ModuleState::AtTarget);
-        let wrong = files_check(&status, &[PinnedFile::new("other/dir/002_totally_wrong_name.sql")]);
+        let wrong = files_check(
+            &status,
+            &[PinnedFile::new("other/dir/002_totally_wrong_name.sql")],
+        );
         assert_eq!(wrong.state, ModuleState::Drift);
-        assert!(wrong.detail.contains("002_totally_wrong_name.sql"), "{}", wrong.detail);
+        assert!(
+            wrong.detail.contains("002_totally_wrong_name.sql"),
+            "{}",
+            wrong.detail
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub enum Error {
         path: PathBuf,
         #[source]
         /// What went wrong underneath.
-        source: preflight_manifest::Error,
+        source: Box<preflight_manifest::Error>,
     },
     /// The config has errors; `rendered` is every diagnostic, rustc-style.
     #[error("invalid platform config\n{rendered}")]
@@ -78,7 +78,7 @@ pub enum Error {
     },
     #[error("cannot start the local PostgreSQL cluster")]
     /// The local cluster would not start.
-    LocalCluster(#[source] preflight_migrate::Error),
+    LocalCluster(#[source] Box<preflight_migrate::Error>),
     #[error("{what}")]
     /// A migration library call failed.
     Migrate {
@@ -86,7 +86,7 @@ pub enum Error {
         what: String,
         #[source]
         /// What went wrong underneath.
-        source: preflight_migrate::Error,
+        source: Box<preflight_migrate::Error>,
     },
     #[error("{what}")]
     /// A Google Cloud call failed.
@@ -95,14 +95,14 @@ pub enum Error {
         what: String,
         #[source]
         /// What went wrong underneath.
-        source: preflight_gcp::Error,
+        source: Box<preflight_gcp::Error>,
     },
     #[error("the checklist cannot be used")]
     /// The checklist could not be opened or archived.
-    Checklist(#[source] preflight_checklist::Error),
+    Checklist(#[source] Box<preflight_checklist::Error>),
     #[error("the probe runner cannot start")]
     /// The probe runner could not start.
-    Verify(#[source] preflight_verify::Error),
+    Verify(#[source] Box<preflight_verify::Error>),
     #[error("cannot take the release lock of `{env}`")]
     /// The release lock could not be taken.
     LockConnect {
@@ -110,7 +110,7 @@ pub enum Error {
         env: String,
         #[source]
         /// What went wrong underneath.
-        source: sqlx::Error,
+        source: Box<sqlx::Error>,
     },
     /// The engine refuses: another release runs, a resume that cannot be
     /// honoured, a phase selection that would pass a guard.

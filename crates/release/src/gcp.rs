@@ -231,7 +231,7 @@ pub(crate) async fn resolve_secret(reference: &SecretRef) -> Result<String, Erro
     };
     read.await.map_err(|source| Error::Gcp {
         what: format!("cannot resolve {reference}"),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -241,6 +241,6 @@ pub(crate) async fn gcs_store(location: &str) -> Result<GcsStore, Error> {
         .await
         .map_err(|source| Error::Gcp {
             what: format!("cannot open the artifact store {location}"),
-            source,
+            source: Box::new(source),
         })
 }

@@ -25,7 +25,7 @@ impl Platform {
     pub fn load(path: &Path) -> Result<Platform, Error> {
         let mut checked = PlatformConfig::load(path).map_err(|source| Error::Load {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         let rendered = checked.render();
         match checked.value.take() {
@@ -123,7 +123,7 @@ impl Platform {
         };
         let mut checked = Manifest::load(path, &options).map_err(|source| Error::Load {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         let rendered = checked.render();
         match checked.value.take() {

@@ -120,9 +120,19 @@ fn check_checkout(dir: &Path, pin: &GitRef, branch: &str, fetch: bool) -> Result
             return Err(format!("git fetch failed: {text}"));
         }
     }
-    let (ok, wanted) = git(dir, &["rev-parse", "--verify", "--quiet", &format!("{pin}^{{commit}}")])?;
+    let (ok, wanted) = git(
+        dir,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{pin}^{{commit}}"),
+        ],
+    )?;
     if !ok || wanted.is_empty() {
-        return Err(format!("the pinned {pin} is not in the checkout (fetch it, or --fetch)"));
+        return Err(format!(
+            "the pinned {pin} is not in the checkout (fetch it, or --fetch)"
+        ));
     }
     let branch_ref = ["refs/remotes/origin/", "refs/heads/"]
         .iter()

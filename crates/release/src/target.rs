@@ -131,8 +131,9 @@ impl Platform {
                                     .await
                                     .map_err(|e| e.to_string())
                                     .and_then(|r| {
-                                        r.map(Arc::new)
-                                            .map_err(|e| error_text(&Error::LocalCluster(e)))
+                                        r.map(Arc::new).map_err(|e| {
+                                            error_text(&Error::LocalCluster(Box::new(e)))
+                                        })
                                     });
                             cluster = Some(started.clone());
                             started
@@ -157,9 +158,7 @@ impl Platform {
                     .await
                     .map(|url| (url, secret.to_string()))
                     .map_err(|e| error_text(&e)),
-                UrlSource::Literal(url) => {
-                    Ok((url.clone(), preflight_manifest::redact_url(url)))
-                }
+                UrlSource::Literal(url) => Ok((url.clone(), preflight_manifest::redact_url(url))),
             };
             databases.insert(
                 name.clone(),
@@ -170,8 +169,7 @@ impl Platform {
                 }),
             );
         }
-        let store: Result<Arc<dyn ArtifactStore>, String> = match environment.artifacts.as_deref()
-        {
+        let store: Result<Arc<dyn ArtifactStore>, String> = match environment.artifacts.as_deref() {
             Some(uri) if uri.starts_with("gs://") => crate::gcp::gcs_store(uri)
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn ArtifactStore>)

@@ -8,8 +8,8 @@ use preflight_gcp::{BuildConfigOptions, ClientOptions, CloudRun, JobRun, build_c
 use preflight_verify::Runner;
 
 use crate::args::{GcpBuildConfigArgs, GcpCommand, GcpDoctorArgs, GcpRunJobArgs};
-use preflight_release::Platform;
 use crate::{Outcome, Output};
+use preflight_release::Platform;
 
 pub(crate) fn run(cmd: GcpCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     match cmd {

@@ -527,9 +527,8 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
                     )?;
                     Outcome::NotOk
                 }
-                preflight_migrate::Error::Connect(_) | preflight_migrate::Error::Unchecked { .. } => {
-                    Outcome::CouldNotCheck
-                }
+                preflight_migrate::Error::Connect(_)
+                | preflight_migrate::Error::Unchecked { .. } => Outcome::CouldNotCheck,
                 _ => Outcome::NotOk,
             };
             writeln!(output.err, "error: {}", preflight_release_error_text(&e))?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use preflight_release::{
-    DoctorState, Platform, PhaseStatus, ReleaseEvent, ReleaseOptions, ReleaseStatus, operator,
+    DoctorState, PhaseStatus, Platform, ReleaseEvent, ReleaseOptions, ReleaseStatus, operator,
     run_release,
 };
 

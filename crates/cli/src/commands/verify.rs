@@ -7,8 +7,8 @@ use preflight_manifest::ProbePhase;
 use preflight_verify::{Outcome as ProbeOutcome, ProbeResult, Report, Runner, Severity};
 
 use crate::args::{PhaseArg, VerifyArgs};
-use preflight_release::{Platform, ProbeSelection};
 use crate::{Outcome, Output};
+use preflight_release::{Platform, ProbeSelection};
 
 pub(crate) fn run(args: VerifyArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
     let platform = Platform::load(&args.config)?;

@@ -160,11 +160,11 @@ fn example_bindings_name_real_items() {
         .iter()
         .map(|b| Binding {
             item: b.item.clone(),
-            step: match b.step_kind.as_str() {
-                "phase" => StepRef::Phase(b.step.clone()),
-                "probe" => StepRef::Probe(b.step.clone()),
-                "migration" => StepRef::Migration(b.step.clone()),
-                _ => StepRef::Gate(b.step.clone()),
+            step: match &b.step {
+                preflight_manifest::BindingStep::Phase(p) => StepRef::Phase(p.as_str().to_string()),
+                preflight_manifest::BindingStep::Probe(n) => StepRef::Probe(n.clone()),
+                preflight_manifest::BindingStep::Migration(n) => StepRef::Migration(n.clone()),
+                preflight_manifest::BindingStep::Gate(n) => StepRef::Gate(n.clone()),
             },
         })
         .collect();

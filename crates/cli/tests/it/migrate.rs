@@ -573,7 +573,7 @@ fn every_flavour_reaches_the_manifest_and_status_says_so() {
     );
     // Re-running applies nothing; an edited script is refused.
     let again = run(&["migrate", "up", "--module", "mobius-rag"]);
-    assert!(String::from_utf8_lossy(&again.stdout).contains("ran 0 script migration(s)"));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("applied 0 migration(s)"));
     let script = project
         .path()
         .join("mobius-rag/app/migrations/add_publish_tables.py");
@@ -620,4 +620,76 @@ fn alembic_heads_and_history_read_the_files() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&heads.stdout), "001 (head)\n");
+}
+
+/// The key the README documents is the key `migrate up` takes: an
+/// operator who holds it from psql blocks every Preflight runner.
+#[test]
+fn the_documented_lock_key_blocks_migrate_up() {
+    let readme = std::fs::read_to_string("../../README.md").unwrap();
+    let key: i64 = regex::Regex::new(r"pg_advisory_lock\((\d+)\)")
+        .unwrap()
+        .captures(&readme)
+        .expect("the README names the lock key")[1]
+        .parse()
+        .unwrap();
+    assert_eq!(key, preflight_migrate::MIGRATION_LOCK_KEY);
+    assert_eq!(key, i64::from_be_bytes(*b"PREFLIGH"));
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("locked").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE t (id int);\n");
+    let psql = preflight_migrate::find_postgres_bin().unwrap().join("psql");
+    let mut holder = Command::new(psql)
+        .arg(&url)
+        .args(["-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!(
+            "SELECT pg_advisory_lock({key}); SELECT pg_sleep(30);"
+        ))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until psql holds it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    while runtime.block_on(scalar(
+        &url,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+    )) == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "psql never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let d = dir.path().to_str().unwrap();
+    let out = preflight_cmd(
+        &[
+            "migrate",
+            "up",
+            "--kind",
+            "sql",
+            "--dir",
+            d,
+            "--no-backup",
+            "--lock-timeout",
+            "1",
+        ],
+        &url,
+    )
+    .output()
+    .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("holds the migration lock"), "{stderr}");
+    assert_eq!(
+        runtime.block_on(scalar(
+            &url,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 't'"
+        )),
+        0
+    );
 }

@@ -5,7 +5,7 @@ use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use preflight_cli::{Phase, PhaseStatus, ReleaseOptions, ReleaseStatus, run_release};
+use preflight_release::{Phase, PhaseStatus, ReleaseOptions, ReleaseStatus, run_release};
 
 use crate::migrate::{ResetLocal, example_copy, venv_path};
 
@@ -33,8 +33,11 @@ fn options(project: &Path) -> ReleaseOptions {
         resume: false,
         only: None,
         from: None,
+        skip: Vec::new(),
+        skip_reason: None,
         operator: "release-test".into(),
         concurrency: 8,
+        jobs: 4,
     }
 }
 
@@ -181,7 +184,7 @@ async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
         .iter()
         .find(|s| s.name == "mobius-chat")
         .unwrap();
-    assert!(!chat.passed);
+    assert!(!chat.passed());
     assert!(chat.summary.contains("003"), "{}", chat.summary);
     assert!(
         chat.evidence
@@ -197,7 +200,7 @@ async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
             .iter()
             .find(|s| s.name == "mobius-os")
             .unwrap()
-            .passed
+            .passed()
     );
     assert_eq!(
         log.phase(Phase::Verify).unwrap().status,
@@ -255,7 +258,7 @@ async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
             .find(|s| s.name == "mobius-chat")
             .unwrap()
             .summary,
-        "applied 1 to mobius_chat"
+        "applied 1 to mobius_chat; now at the manifest"
     );
 
     // Resuming a finished release is refused.

@@ -92,7 +92,11 @@ fn environments_are_protected_and_checkouts_skipped_only_when_said() {
     let text = "platform: p\nmodules:\n  m: {branch: release}\nenvironments:\n  prod:\n    protected: true\n  ci:\n    checkout: skip\n  bad:\n    checkout: never\n";
     let checked = PlatformConfig::check("p.yaml".as_ref(), text);
     assert_eq!(checked.diagnostics.len(), 1, "{}", checked.render());
-    assert!(checked.render().contains("`checkout` must be `require` or `skip`"));
+    assert!(
+        checked
+            .render()
+            .contains("`checkout` must be `require` or `skip`")
+    );
     let ok = "platform: p\nmodules:\n  m: {branch: release}\nenvironments:\n  prod:\n    protected: true\n  ci:\n    checkout: skip\n";
     let config = PlatformConfig::check("p.yaml".as_ref(), ok).value.unwrap();
     assert!(config.environment("prod").unwrap().protected);

@@ -39,7 +39,7 @@ fn env_key(env: &str) -> i32 {
 pub async fn acquire_database(url: &str, env: &str, holder: &str) -> Result<EnvLock, Error> {
     let db_err = |source| Error::LockConnect {
         env: env.to_string(),
-        source,
+        source: Box::new(source),
     };
     let mut conn = PgConnection::connect(url).await.map_err(db_err)?;
     // Visible in pg_stat_activity, so a refused run can say who holds the lock.
@@ -93,11 +93,9 @@ pub fn acquire_file(path: PathBuf, env: &str, holder: &str) -> Result<EnvLock, E
     {
         Ok(mut f) => {
             use std::io::Write as _;
-            writeln!(f, "{holder} pid {}", std::process::id()).map_err(|source| {
-                Error::Write {
-                    path: path.clone(),
-                    source,
-                }
+            writeln!(f, "{holder} pid {}", std::process::id()).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
             })?;
             Ok(EnvLock::File(path))
         }

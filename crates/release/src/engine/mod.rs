@@ -220,7 +220,10 @@ pub async fn run_release(
                 } else {
                     ReleaseStatus::Running
                 },
-                phases: Phase::ALL.iter().map(|&p| PhaseRecord::not_run(p)).collect(),
+                phases: Phase::ALL
+                    .iter()
+                    .map(|&p| PhaseRecord::not_run(p))
+                    .collect(),
                 diff: None,
                 failed_phase: None,
                 next_step: None,
@@ -337,7 +340,7 @@ pub async fn run_release(
     let mut log_path = None;
     if !options.dry_run {
         if log.status == ReleaseStatus::Succeeded {
-            log.checklist_archive = pipeline.archive_checklist(&release_id)?;
+            log.checklist_archive = pipeline.archive_checklist(&release_id, log.attempt)?;
         }
         log.notified = pipeline.notify(&log).await;
         let written = write_logs(&platform, env, &log)?;
@@ -565,9 +568,16 @@ mod tests {
     use super::*;
 
     fn log_with(statuses: &[(Phase, PhaseStatus)]) -> ReleaseLog {
-        let mut phases: Vec<PhaseRecord> = Phase::ALL.iter().map(|&p| PhaseRecord::not_run(p)).collect();
+        let mut phases: Vec<PhaseRecord> = Phase::ALL
+            .iter()
+            .map(|&p| PhaseRecord::not_run(p))
+            .collect();
         for (phase, status) in statuses {
-            phases.iter_mut().find(|p| p.phase == *phase).unwrap().status = *status;
+            phases
+                .iter_mut()
+                .find(|p| p.phase == *phase)
+                .unwrap()
+                .status = *status;
         }
         ReleaseLog {
             release_id: "2026-02-14-dev".into(),
@@ -601,7 +611,11 @@ mod tests {
         assert!(why.contains("hard-gate and backup"), "{why}");
         let gated = log_with(&[(Phase::HardGate, PhaseStatus::Passed)]);
         assert!(unguarded(Phase::Backup, &gated).is_none());
-        assert!(unguarded(Phase::Migrate, &gated).unwrap().contains("backup"));
+        assert!(
+            unguarded(Phase::Migrate, &gated)
+                .unwrap()
+                .contains("backup")
+        );
         let failed = log_with(&[
             (Phase::HardGate, PhaseStatus::Passed),
             (Phase::Backup, PhaseStatus::Failed),

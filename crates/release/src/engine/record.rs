@@ -325,8 +325,11 @@ impl ReleaseLog {
         if let (Some(phase), Some(next)) = (self.failed_phase, &self.next_step) {
             let _ = writeln!(out, "\n**Stopped at `{}`.** Next: {next}.", phase.as_str());
         }
-        let decisions: Vec<&PhaseRecord> =
-            self.phases.iter().filter(|p| p.decision.is_some()).collect();
+        let decisions: Vec<&PhaseRecord> = self
+            .phases
+            .iter()
+            .filter(|p| p.decision.is_some())
+            .collect();
         if !decisions.is_empty() {
             let _ = writeln!(out, "\n## Operator decisions\n");
             for p in decisions {

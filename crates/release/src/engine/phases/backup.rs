@@ -14,7 +14,11 @@ use crate::modules::ModuleCheck;
 fn to_back_up(cx: &Pipeline<'_>, checks: &[ModuleCheck]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for c in checks.iter().filter(|c| c.state == ModuleState::Pending) {
-        if let Some(db) = cx.platform.config.module(&c.module).and_then(|m| m.database.clone())
+        if let Some(db) = cx
+            .platform
+            .config
+            .module(&c.module)
+            .and_then(|m| m.database.clone())
             && !out.iter().any(|(d, _)| d == &db)
         {
             out.push((db, c.module.clone()));
@@ -24,21 +28,35 @@ fn to_back_up(cx: &Pipeline<'_>, checks: &[ModuleCheck]) -> Vec<(String, String)
 }
 
 pub(super) async fn plan(cx: &mut Pipeline<'_>) -> Vec<String> {
-    match cx.platform.check_migrations(cx.target, Some(cx.manifest), None).await {
+    match cx
+        .platform
+        .check_migrations(cx.target, Some(cx.manifest), None)
+        .await
+    {
         Ok(checks) => to_back_up(cx, &checks)
             .into_iter()
             .map(|(db, module)| format!("pg_dump {db} before migrating {module}"))
             .collect(),
-        Err(e) => vec![format!("cannot read the ledgers: {}", crate::error::error_text(&e))],
+        Err(e) => vec![format!(
+            "cannot read the ledgers: {}",
+            crate::error::error_text(&e)
+        )],
     }
 }
 
 pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
-    let checks = match cx.platform.check_migrations(cx.target, Some(cx.manifest), None).await {
+    let checks = match cx
+        .platform
+        .check_migrations(cx.target, Some(cx.manifest), None)
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             let why = crate::error::error_text(&e);
-            steps.push(cx.own_step(Phase::Backup, OwnStep::hard("ledgers", "migrate", false, why).errored()));
+            steps.push(cx.own_step(
+                Phase::Backup,
+                OwnStep::hard("ledgers", "migrate", false, why).errored(),
+            ));
             return conclude(steps, "backup(s)");
         }
     };
@@ -55,7 +73,11 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
                 false,
                 format!("{}: {}", c.state.as_str(), c.detail),
             );
-            let step = if c.state == ModuleState::Error { step.errored() } else { step };
+            let step = if c.state == ModuleState::Error {
+                step.errored()
+            } else {
+                step
+            };
             steps.push(cx.own_step(Phase::Backup, step));
         }
         return conclude(steps, "backup(s)");
@@ -71,7 +93,10 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
         Ok(s) => s,
         Err(e) => {
             let why = crate::error::error_text(&e);
-            steps.push(cx.own_step(Phase::Backup, OwnStep::hard("artifact store", "backup", false, why)));
+            steps.push(cx.own_step(
+                Phase::Backup,
+                OwnStep::hard("artifact store", "backup", false, why),
+            ));
             return conclude(steps, "backup(s)");
         }
     };
@@ -87,10 +112,19 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             let operator = operator.clone();
             async move {
                 let clock = Instant::now();
-                let result = match platform.module_migrations(target, &module, Some(manifest), &operator, Duration::from_secs(120)) {
+                let result = match platform.module_migrations(
+                    target,
+                    &module,
+                    Some(manifest),
+                    &operator,
+                    Duration::from_secs(120),
+                ) {
                     Ok(m) => m
                         .migrations
-                        .backup(BackupTo { store: &*store, database: &db })
+                        .backup(BackupTo {
+                            store: &*store,
+                            database: &db,
+                        })
                         .await
                         .map_err(|e| crate::error::error_text(&e)),
                     Err(e) => Err(crate::error::error_text(&e)),

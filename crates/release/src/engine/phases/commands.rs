@@ -80,7 +80,10 @@ async fn run_steps(
         let spec = match command_spec(cx, step) {
             Ok(spec) => spec,
             Err(why) => {
-                let s = cx.own_step(phase, OwnStep::hard(&step.name, "command", false, why).errored());
+                let s = cx.own_step(
+                    phase,
+                    OwnStep::hard(&step.name, "command", false, why).errored(),
+                );
                 steps.push(s);
                 break;
             }
@@ -105,7 +108,11 @@ fn command_spec(cx: &Pipeline<'_>, step: &ReleaseStep) -> Result<ProbeSpec, Stri
         .collect::<Result<Vec<_>, _>>()?;
     let mut probe = CommandProbe::new(argv);
     let root = cx.platform.root();
-    probe.dir = Some(step.dir.as_ref().map_or_else(|| root.to_path_buf(), |d| root.join(d)));
+    probe.dir = Some(
+        step.dir
+            .as_ref()
+            .map_or_else(|| root.to_path_buf(), |d| root.join(d)),
+    );
     Ok(ProbeSpec {
         name: step.name.clone(),
         severity: Severity::Hard,

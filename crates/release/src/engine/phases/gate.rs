@@ -49,7 +49,11 @@ pub(super) async fn run(
         .map(|g| cx.platform.gate_spec(g))
         .collect();
     if specs.is_empty() {
-        let which = if wanted == Severity::Hard { "hard" } else { "soft" };
+        let which = if wanted == Severity::Hard {
+            "hard"
+        } else {
+            "soft"
+        };
         return (
             PhaseStatus::Skipped,
             format!("no {which} gates for `{}`", cx.env()),
@@ -60,6 +64,8 @@ pub(super) async fn run(
         Ok(runner) => runner.run(specs).await,
         Err(e) => return (PhaseStatus::Failed, format!("cannot run the gates: {e}")),
     };
-    cx.record_report(phase, &report, steps, |name| StepRef::Gate(name.to_string()));
+    cx.record_report(phase, &report, steps, |name| {
+        StepRef::Gate(name.to_string())
+    });
     conclude(steps, "gate(s)")
 }

@@ -11,7 +11,11 @@ use super::{Concluded, OwnStep, Pipeline, conclude};
 use crate::engine::{Phase, StepRecord};
 
 pub(super) async fn plan(cx: &mut Pipeline<'_>) -> Vec<String> {
-    match cx.platform.check_migrations(cx.target, Some(cx.manifest), None).await {
+    match cx
+        .platform
+        .check_migrations(cx.target, Some(cx.manifest), None)
+        .await
+    {
         Ok(checks) => checks
             .into_iter()
             .map(|c| {
@@ -22,7 +26,10 @@ pub(super) async fn plan(cx: &mut Pipeline<'_>) -> Vec<String> {
                 }
             })
             .collect(),
-        Err(e) => vec![format!("cannot read the ledgers: {}", crate::error::error_text(&e))],
+        Err(e) => vec![format!(
+            "cannot read the ledgers: {}",
+            crate::error::error_text(&e)
+        )],
     }
 }
 
@@ -30,7 +37,10 @@ pub(super) async fn plan(cx: &mut Pipeline<'_>) -> Vec<String> {
 fn groups(cx: &Pipeline<'_>) -> Vec<Vec<String>> {
     let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
     for m in cx.platform.migrating_modules() {
-        match groups.iter_mut().find(|(db, _)| db.is_some() && *db == m.database) {
+        match groups
+            .iter_mut()
+            .find(|(db, _)| db.is_some() && *db == m.database)
+        {
             Some((_, list)) => list.push(m.name.clone()),
             None => groups.push((m.database.clone(), vec![m.name.clone()])),
         }
@@ -50,42 +60,60 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     let manifest = cx.manifest;
     let operator = cx.options.operator.clone();
     let jobs = cx.options.jobs.max(1);
-    let per_group: Vec<Vec<Outcome>> = futures_util::stream::iter(groups(cx).into_iter().map(|group| {
-        let operator = operator.clone();
-        async move {
-            let mut out = Vec::new();
-            for module in group {
-                let clock = Instant::now();
-                let result = match platform.module_migrations(target, &module, Some(manifest), &operator, Duration::from_secs(120)) {
-                    Ok(m) => m
-                        .migrations
-                        .up(None, &mut |_| {})
-                        .await
-                        .map(|applied| (applied.applied, m.database))
-                        .map_err(|e| crate::error::error_text(&e)),
-                    Err(e) => Err(crate::error::error_text(&e)),
-                };
-                let failed = result.is_err();
-                out.push(Outcome { module, result, took: clock.elapsed() });
-                if failed {
-                    break; // a later module on this database may depend on it
+    let per_group: Vec<Vec<Outcome>> =
+        futures_util::stream::iter(groups(cx).into_iter().map(|group| {
+            let operator = operator.clone();
+            async move {
+                let mut out = Vec::new();
+                for module in group {
+                    let clock = Instant::now();
+                    let result = match platform.module_migrations(
+                        target,
+                        &module,
+                        Some(manifest),
+                        &operator,
+                        Duration::from_secs(120),
+                    ) {
+                        Ok(m) => m
+                            .migrations
+                            .up(None, &mut |_| {})
+                            .await
+                            .map(|applied| (applied.applied, m.database))
+                            .map_err(|e| crate::error::error_text(&e)),
+                        Err(e) => Err(crate::error::error_text(&e)),
+                    };
+                    let failed = result.is_err();
+                    out.push(Outcome {
+                        module,
+                        result,
+                        took: clock.elapsed(),
+                    });
+                    if failed {
+                        break; // a later module on this database may depend on it
+                    }
                 }
+                out
             }
-            out
-        }
-    }))
-    .buffered(jobs)
-    .collect()
-    .await;
+        }))
+        .buffered(jobs)
+        .collect()
+        .await;
     // Report in config order, whatever finished first.
     let mut outcomes: Vec<Outcome> = per_group.into_iter().flatten().collect();
-    let order: Vec<String> = platform.migrating_modules().iter().map(|m| m.name.clone()).collect();
+    let order: Vec<String> = platform
+        .migrating_modules()
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
     outcomes.sort_by_key(|o| order.iter().position(|n| n == &o.module));
     for o in outcomes {
         let step = match &o.result {
-            Ok((applied, db)) if applied.is_empty() => {
-                OwnStep::hard(o.module.clone(), "migration", true, format!("{db} already at the manifest"))
-            }
+            Ok((applied, db)) if applied.is_empty() => OwnStep::hard(
+                o.module.clone(),
+                "migration",
+                true,
+                format!("{db} already at the manifest"),
+            ),
             Ok((applied, db)) => OwnStep::hard(
                 o.module.clone(),
                 "migration",

@@ -19,7 +19,9 @@ use preflight_verify::{
     RetryPolicy, Runner, Severity,
 };
 
-use super::{Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions, StepRecord};
+use super::{
+    Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions, StepRecord,
+};
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::target::Target;
@@ -61,7 +63,7 @@ impl<'a> Pipeline<'a> {
                     let _ = std::fs::remove_file(s);
                 }
                 let run = Run::open(&platform.root().join(&c.file), state.as_deref())
-                    .map_err(Error::Checklist)?;
+                    .map_err(|e| Error::Checklist(Box::new(e)))?;
                 let bindings = c
                     .bindings
                     .iter()
@@ -84,7 +86,7 @@ impl<'a> Pipeline<'a> {
             options,
             manifest,
             target,
-            runner: Runner::new(options.concurrency).map_err(Error::Verify)?,
+            runner: Runner::new(options.concurrency).map_err(|e| Error::Verify(Box::new(e)))?,
             checklist,
             bindings,
             on_event,
@@ -229,20 +231,26 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    pub(super) fn archive_checklist(&self, release_id: &str) -> Result<Option<String>, Error> {
+    pub(super) fn archive_checklist(
+        &self,
+        release_id: &str,
+        attempt: u32,
+    ) -> Result<Option<String>, Error> {
         let Some(run) = &self.checklist else {
             return Ok(None);
         };
         let dir = super::log_dir(self.platform, self.env());
         // Rehearsals repeat a release id; each keeps its own archive.
         let dir = if self.target.is_local() {
-            dir.join("checklists")
-                .join(jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S").to_string())
+            dir.join("checklists").join(format!(
+                "{}-attempt-{attempt}",
+                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+            ))
         } else {
             dir
         };
         let path = preflight_checklist::archive(&run.checklist, &run.log, release_id, &dir)
-            .map_err(Error::Checklist)?;
+            .map_err(|e| Error::Checklist(Box::new(e)))?;
         Ok(Some(path.display().to_string()))
     }
 
@@ -326,7 +334,12 @@ pub(super) struct OwnStep {
 
 impl OwnStep {
     /// A hard step that passed or failed.
-    pub(super) fn hard(name: impl Into<String>, kind: &'static str, passed: bool, summary: String) -> OwnStep {
+    pub(super) fn hard(
+        name: impl Into<String>,
+        kind: &'static str,
+        passed: bool,
+        summary: String,
+    ) -> OwnStep {
         OwnStep {
             name: name.into(),
             kind,

@@ -19,14 +19,27 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
         m.images.len(),
         m.feature_flags.len()
     );
-    steps.push(cx.own_step(Phase::Preflight, OwnStep::hard("manifest", "manifest", true, summary)));
+    steps.push(cx.own_step(
+        Phase::Preflight,
+        OwnStep::hard("manifest", "manifest", true, summary),
+    ));
     // Every database of the environment resolves and answers.
     let names: Vec<String> = cx.target.env.databases.keys().cloned().collect();
     let reached = futures_util::future::join_all(names.iter().map(|db| cx.target.reach(db))).await;
     for (db, result) in names.iter().zip(reached) {
         let step = match result {
-            Ok(detail) => OwnStep::hard(format!("database {db}"), "postgres", true, format!("{db} {detail}")),
-            Err(why) => OwnStep::hard(format!("database {db}"), "postgres", false, format!("{db} {why}")),
+            Ok(detail) => OwnStep::hard(
+                format!("database {db}"),
+                "postgres",
+                true,
+                format!("{db} {detail}"),
+            ),
+            Err(why) => OwnStep::hard(
+                format!("database {db}"),
+                "postgres",
+                false,
+                format!("{db} {why}"),
+            ),
         };
         steps.push(cx.own_step(Phase::Preflight, step));
     }
@@ -35,13 +48,22 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     let platform = cx.platform;
     let manifest = cx.manifest;
     // A few quick `git` calls per module; nothing here waits on the network.
-    let repos = platform.check_repos(manifest, RepoOptions { fetch: false, policy });
+    let repos = platform.check_repos(
+        manifest,
+        RepoOptions {
+            fetch: false,
+            policy,
+        },
+    );
     if policy == CheckoutPolicy::Skip && !repos.is_empty() {
         let summary = format!(
             "checkouts of {} module(s) not verified: `{env}` says `checkout: skip`",
             repos.len()
         );
-        steps.push(cx.own_step(Phase::Preflight, OwnStep::hard("checkouts", "git", true, summary)));
+        steps.push(cx.own_step(
+            Phase::Preflight,
+            OwnStep::hard("checkouts", "git", true, summary),
+        ));
     } else {
         for r in repos {
             let ready = r.state == RepoState::Ready;
@@ -71,8 +93,18 @@ fn checklist(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) {
     let before = config.before_build.clone().unwrap_or_default();
     let count = cx.bindings.len();
     let step = match bindings {
-        Ok(()) => OwnStep::hard("checklist bindings", "checklist", true, format!("{count} bindings valid")),
-        Err(e) => OwnStep::hard("checklist bindings", "checklist", false, format!("checklist binding: {e}")),
+        Ok(()) => OwnStep::hard(
+            "checklist bindings",
+            "checklist",
+            true,
+            format!("{count} bindings valid"),
+        ),
+        Err(e) => OwnStep::hard(
+            "checklist bindings",
+            "checklist",
+            false,
+            format!("checklist binding: {e}"),
+        ),
     };
     steps.push(cx.own_step(Phase::Preflight, step));
     let Some(gate) = gate else { return };
@@ -92,14 +124,25 @@ fn checklist(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) {
             format!(
                 "{} item(s) open in sections {before}{}",
                 g.open.len(),
-                if hard { "" } else { " (a rehearsal only reports this)" }
+                if hard {
+                    ""
+                } else {
+                    " (a rehearsal only reports this)"
+                }
             ),
         )
         .evidence(
             g.open
                 .iter()
                 .take(20)
-                .map(|o| format!("{} {} ({})", o.id, o.action, o.owner.as_deref().unwrap_or("no owner")))
+                .map(|o| {
+                    format!(
+                        "{} {} ({})",
+                        o.id,
+                        o.action,
+                        o.owner.as_deref().unwrap_or("no owner")
+                    )
+                })
                 .collect(),
         ),
         Err(e) => OwnStep::hard(

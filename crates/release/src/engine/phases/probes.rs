@@ -50,7 +50,10 @@ pub(super) async fn run_probes(
         Ok(s) => s,
         Err(e) => {
             let why = crate::error::error_text(&e);
-            let s = cx.own_step(phase, OwnStep::hard("probes", "config", false, why).errored());
+            let s = cx.own_step(
+                phase,
+                OwnStep::hard("probes", "config", false, why).errored(),
+            );
             steps.push(s);
             return conclude(steps, "probe(s)");
         }
@@ -62,7 +65,9 @@ pub(super) async fn run_probes(
         );
     }
     let report = cx.runner.run(specs).await;
-    cx.record_report(phase, &report, steps, |name| StepRef::Probe(name.to_string()));
+    cx.record_report(phase, &report, steps, |name| {
+        StepRef::Probe(name.to_string())
+    });
     conclude(steps, "probe(s)")
 }
 

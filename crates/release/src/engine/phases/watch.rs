@@ -28,7 +28,12 @@ pub(super) fn plan(cx: &Pipeline<'_>) -> Vec<String> {
         .probes
         .iter()
         .filter(|p| p.phase == ProbePhase::Smoke && p.runs_in(cx.env()))
-        .map(|p| format!("probe {} every {} s for {} s", p.name, w.interval_secs, w.window_secs))
+        .map(|p| {
+            format!(
+                "probe {} every {} s for {} s",
+                p.name, w.interval_secs, w.window_secs
+            )
+        })
         .collect()
 }
 
@@ -57,14 +62,18 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
         };
         let report = cx.runner.run(specs).await;
         if !report.gate_passed() {
-            cx.record_report(Phase::Watch, &report, steps, |n| StepRef::Probe(n.to_string()));
+            cx.record_report(Phase::Watch, &report, steps, |n| {
+                StepRef::Probe(n.to_string())
+            });
             return (
                 PhaseStatus::Failed,
                 format!("smoke probes failed in round {rounds} of the watch window"),
             );
         }
         if Instant::now() + Duration::from_secs(watch.interval_secs) > deadline {
-            cx.record_report(Phase::Watch, &report, steps, |n| StepRef::Probe(n.to_string()));
+            cx.record_report(Phase::Watch, &report, steps, |n| {
+                StepRef::Probe(n.to_string())
+            });
             return (
                 PhaseStatus::Passed,
                 format!("{rounds} round(s) healthy over {} s", watch.window_secs),

@@ -1,0 +1,306 @@
+//! The release engine through the library alone (no binary), on copies of
+//! the Mobius example and the project's throwaway PostgreSQL cluster.
+
+use std::path::Path;
+use std::process::Command;
+
+use preflight_release::{
+    Error, Phase, PhaseStatus, Platform, ReleaseOptions, ReleaseStatus, run_release,
+};
+
+const MANIFEST: &str = "release-manifests/2026-02-14-local.yaml";
+
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .args(["-r", "../../examples/mobius/."])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(dir.path().join(".preflight"));
+    dir
+}
+
+/// Stops the kept cluster when a test ends, pass or fail.
+struct ResetLocal(std::path::PathBuf);
+
+impl Drop for ResetLocal {
+    fn drop(&mut self) {
+        let _ = preflight_migrate::LocalPostgres::reset(&self.0);
+    }
+}
+
+fn options(project: &Path) -> ReleaseOptions {
+    let mut o = ReleaseOptions::new(
+        project.join("preflight.yaml"),
+        project.join(MANIFEST),
+        "local",
+    );
+    o.operator = "release-test".into();
+    o
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Every flavour's ledger row count, to prove nothing was migrated.
+async fn migrated(project: &Path) -> Vec<(String, String)> {
+    let platform = Platform::load(&project.join("preflight.yaml")).unwrap();
+    let target = platform.target("local").await.unwrap();
+    let manifest = platform
+        .load_manifest(&project.join(MANIFEST), Some("local"))
+        .unwrap();
+    platform
+        .check_migrations(&target, Some(&manifest), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.module, c.state.as_str().to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_rehearsal_runs_through_the_library_alone() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let mut phases = Vec::new();
+    let log = run_release(&options(project.path()), &mut |e| {
+        if let preflight_release::ReleaseEvent::PhaseFinished { phase, status, .. } = e {
+            phases.push((*phase, *status));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        log.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        log.to_markdown()
+    );
+    assert_eq!(log.attempt, 1);
+    assert_eq!(phases.len(), Phase::ALL.len());
+    assert_eq!(
+        log.phase(Phase::Migrate).unwrap().status,
+        PhaseStatus::Passed
+    );
+    assert_eq!(
+        log.phase(Phase::Backup).unwrap().status,
+        PhaseStatus::Passed
+    );
+    assert!(
+        migrated(project.path())
+            .await
+            .iter()
+            .all(|(_, s)| s == "at manifest")
+    );
+    // A second run of the same id is a new attempt; the first keeps its evidence.
+    let again = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again.attempt, 2);
+    let logs = project
+        .path()
+        .join(".preflight/release_logs/2026-02-14-local");
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(logs.join("attempt-1.json")).unwrap())
+            .unwrap();
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["phases"][5]["status"], "passed", "{first:#}");
+    assert!(logs.join("attempt-2.md").is_file());
+    let states = project
+        .path()
+        .join(".preflight/releases/local/2026-02-14-local");
+    assert!(states.join("attempt-1.state.json").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_migrate_never_runs_past_a_gate_and_backup_that_did_not_pass() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    for from in [
+        ReleaseOptions {
+            from: Some(Phase::Migrate),
+            ..options(project.path())
+        },
+        ReleaseOptions {
+            only: Some(Phase::Migrate),
+            ..options(project.path())
+        },
+    ] {
+        let log = run_release(&from, &mut |_| {}).await.unwrap();
+        assert_eq!(log.status, ReleaseStatus::Failed);
+        assert_eq!(log.failed_phase, Some(Phase::Migrate));
+        let summary = &log.phase(Phase::Migrate).unwrap().summary;
+        assert!(
+            summary.contains("hard-gate and backup has not passed"),
+            "{summary}"
+        );
+    }
+    // Nothing was migrated.
+    assert!(
+        migrated(project.path())
+            .await
+            .iter()
+            .all(|(_, s)| s == "pending"),
+        "{:?}",
+        migrated(project.path()).await
+    );
+    // Skipping on the record is allowed where the environment is not protected…
+    let skipping = ReleaseOptions {
+        from: Some(Phase::Migrate),
+        skip: vec![Phase::HardGate, Phase::Backup],
+        skip_reason: Some("restored from last night's snapshot".into()),
+        ..options(project.path())
+    };
+    let log = run_release(&skipping, &mut |_| {}).await.unwrap();
+    assert_eq!(log.status, ReleaseStatus::Running, "{}", log.to_markdown());
+    let backup = log.phase(Phase::Backup).unwrap();
+    assert_eq!(backup.status, PhaseStatus::SkippedByOperator);
+    assert_eq!(
+        backup.decision.as_ref().unwrap().reason,
+        "restored from last night's snapshot"
+    );
+    assert!(log.to_markdown().contains("## Operator decisions"));
+    assert!(log.to_junit().contains("backup skipped by operator"));
+    // …and refused where it is.
+    edit(
+        &project.path().join("preflight.yaml"),
+        "    checkout: skip\n",
+        "    checkout: skip\n    protected: true\n",
+    );
+    let refused = run_release(&skipping, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(refused, Error::Refused(_)), "{refused}");
+    assert!(refused.to_string().contains("protected"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_that_does_not_fit_the_config_stops_before_anything_runs() {
+    let project = example_copy();
+    let manifest = project.path().join(MANIFEST);
+    edit(
+        &manifest,
+        "  mobius-chat: [sql:db/schema/001_init.sql, sql:db/schema/002_published_rag_metadata.sql]",
+        "  mobius-chat: [sql:other/dir/002_totally_wrong_name.sql]\n  mobius-ghost: [python:x]",
+    );
+    let err = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::InvalidManifest { .. }), "{text}");
+    assert!(text.contains("unknown-module"), "{text}");
+    assert!(text.contains("pin-kind-mismatch"), "{text}");
+    assert!(!project.path().join(".preflight/releases").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_without_a_url_for_a_migrated_database_is_refused() {
+    let project = example_copy();
+    edit(
+        &project.path().join("preflight.yaml"),
+        "      mobius_ops: local\n",
+        "",
+    );
+    let err = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("missing-database-url"), "{text}");
+    assert!(text.contains("mobius_ops"), "{text}");
+}
+
+#[test]
+fn a_relative_config_path_has_an_absolute_root() {
+    let platform = Platform::load(Path::new("../../examples/mobius/preflight.yaml")).unwrap();
+    assert!(platform.root().is_absolute());
+    assert_eq!(
+        platform.root().canonicalize().unwrap(),
+        Path::new("../../examples/mobius").canonicalize().unwrap()
+    );
+}
+
+#[test]
+fn repo_readiness_fails_closed() {
+    let project = example_copy();
+    let root = project.path();
+    let repo = root.join("mobius-chat");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "main"]);
+    git(&["checkout", "-qb", "feature"]);
+    std::fs::write(repo.join("feature.txt"), "x").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "feature"]);
+    let feature = git(&["rev-parse", "HEAD"]);
+    let manifest_path = root.join("release-manifests/2026-02-12-staging.yaml");
+    let text = std::fs::read_to_string(&manifest_path).unwrap();
+    let pinned = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("  mobius-chat: ") && !l.contains('[') {
+                format!("  mobius-chat: {feature}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&manifest_path, pinned).unwrap();
+    let platform = Platform::load(&root.join("preflight.yaml")).unwrap();
+    let manifest = platform.load_manifest(&manifest_path, None).unwrap();
+    let check = |platform: &Platform| {
+        platform
+            .check_repos(&manifest, Default::default())
+            .into_iter()
+            .map(|c| (c.module.clone(), c.state, c.detail))
+            .collect::<Vec<_>>()
+    };
+    let chat = |all: Vec<(String, preflight_release::RepoState, String)>| {
+        all.into_iter()
+            .find(|(m, _, _)| m == "mobius-chat")
+            .unwrap()
+    };
+    // An unmerged feature-branch SHA.
+    let (_, state, detail) = chat(check(&platform));
+    assert_eq!(state, preflight_release::RepoState::NotReady);
+    assert!(detail.contains("is not on `main`"), "{detail}");
+    // Merged, but with a modified and an untracked file.
+    git(&["checkout", "-q", "main"]);
+    git(&["merge", "-q", "--ff-only", "feature"]);
+    std::fs::write(repo.join("db/schema/001_init.sql"), "-- edited\n").unwrap();
+    std::fs::write(repo.join("db/schema/099_untracked.sql"), "SELECT 1;\n").unwrap();
+    let (_, state, detail) = chat(check(&platform));
+    assert_eq!(state, preflight_release::RepoState::NotReady);
+    assert!(detail.contains("2 modified or untracked"), "{detail}");
+    // Clean and at the pin.
+    git(&["checkout", "-q", "--", "."]);
+    std::fs::remove_file(repo.join("db/schema/099_untracked.sql")).unwrap();
+    let (_, state, detail) = chat(check(&platform));
+    assert_eq!(state, preflight_release::RepoState::Ready, "{detail}");
+    // A module folder that is not a checkout of its own fails, never silently passes.
+    let all = check(&platform);
+    let (_, state, detail) = all.iter().find(|(m, _, _)| m == "mobius-os").unwrap();
+    assert_eq!(*state, preflight_release::RepoState::NotReady);
+    assert!(detail.contains("not a git checkout"), "{detail}");
+}
