@@ -584,7 +584,7 @@ fn every_flavour_reaches_the_manifest_and_status_says_so() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&refused.stderr)
-            .contains("python:add_publish_tables was applied and has been modified since")
+            .contains("refusing to migrate: python:add_publish_tables modified")
     );
     let drift = run(&["migrate", "status", "--module", "mobius-rag"]);
     assert_eq!(drift.status.code(), Some(1));
