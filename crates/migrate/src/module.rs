@@ -424,8 +424,8 @@ fn scripts_check(status: &Status) -> TargetCheck {
     }
 }
 
-/// An error and its causes on one line.
-fn error_text(e: &dyn std::error::Error) -> String {
+/// An error and its causes on one line (`cannot connect: refused`).
+pub fn error_text(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -130,14 +130,4 @@ pub enum Error {
     },
 }
 
-/// An error and its causes on one line (`cannot connect: refused`).
-pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub(crate) use preflight_migrate::error_text;

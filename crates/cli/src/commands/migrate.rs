@@ -170,7 +170,7 @@ async fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
             env: Some(env.to_string()),
             store: target
                 .artifact_store()
-                .map_err(|e| preflight_release_error_text(&e)),
+                .map_err(|e| preflight_migrate::error_text(&e)),
             database: format!("{} ({})", resolved.database, resolved.via),
         });
     }
@@ -213,17 +213,6 @@ async fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
         store: Err("no artifact store".into()),
         database,
     })
-}
-
-fn preflight_release_error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// `migrate heads` / `migrate history` for Alembic, from the files alone.
@@ -531,7 +520,7 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
                 | preflight_migrate::Error::Unchecked { .. } => Outcome::CouldNotCheck,
                 _ => Outcome::NotOk,
             };
-            writeln!(output.err, "error: {}", preflight_release_error_text(&e))?;
+            writeln!(output.err, "error: {}", preflight_migrate::error_text(&e))?;
             return Ok(code);
         }
     };
