@@ -7,7 +7,7 @@ re-run, and status, timed from process start to exit (median of --runs).
 The floor is every file wrapped in BEGIN/COMMIT, concatenated, and sent by
 `psql -X -q -c` as one message: only the server's own work is left.
 
-    bench/setup-tools && bench/migrate_bench.py [--n 1000] [--runs 3]
+    bench/setup-tools && bench/migrate_bench.py [--n 1000] [--runs 3] [--tools sqlx,dbmate,refinery,alembic]
 """
 
 import argparse
@@ -90,15 +90,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tools", default="sqlx,dbmate,refinery,alembic",
+                    help="comma-separated tools to compare with Preflight (default: all installed)")
     args = ap.parse_args()
+    wanted = set(args.tools.split(","))
 
     subprocess.run(["cargo", "build", "-q", "--release", "-p", "preflight-cli"], cwd=REPO, check=True)
     preflight = os.path.join(REPO, "target", "release", "preflight")
     psql = shutil.which("psql")
-    sqlx = tool(os.path.join(TOOLS, "bin", "sqlx"))
-    refinery = tool(os.path.join(TOOLS, "bin", "refinery"))
-    dbmate = tool(os.path.join(TOOLS, "npm", "node_modules", "@dbmate", "linux-x64", "bin", "dbmate"))
-    alembic = tool(os.path.join(REPO, ".venv", "bin", "alembic"))
+    sqlx = "sqlx" in wanted and tool(os.path.join(TOOLS, "bin", "sqlx"))
+    refinery = "refinery" in wanted and tool(os.path.join(TOOLS, "bin", "refinery"))
+    dbmate = "dbmate" in wanted and tool(os.path.join(TOOLS, "npm", "node_modules", "@dbmate", "linux-x64", "bin", "dbmate"))
+    alembic = "alembic" in wanted and tool(os.path.join(REPO, ".venv", "bin", "alembic"))
 
     work = tempfile.mkdtemp(prefix="preflight-bench-")
     layouts, floor = generate(work, args.n)

@@ -44,3 +44,20 @@ pub enum Error {
     #[error("{} has uncommitted changes ({}); commit them or allow a dirty tree", dir.display(), files.join(", "))]
     DirtyCheckout { dir: PathBuf, files: Vec<String> },
 }
+
+/// An error and its causes on one line (`cannot connect: refused`), for
+/// summaries. A cause whose text its parent already shows is left out, since
+/// some libraries repeat their source in their own message.
+pub fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}

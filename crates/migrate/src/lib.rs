@@ -59,9 +59,10 @@ pub use artifact::{ArtifactStore, LocalDirStore, StoredArtifact, check_key};
 pub use backup::{Backup, backup_database, backup_key, database_name};
 pub use error::Error;
 pub use ledger::{AppliedRow, PREFLIGHT_LEDGER, SUPABASE_LEDGER, read_ledger};
-pub use module::{Applied, BackupTo, Migrations, ModuleState, PinnedFile, TargetCheck, error_text};
+pub use module::{Applied, BackupTo, Migrations, ModuleState, PinnedFile, TargetCheck};
 pub use pg::{LocalPostgres, LocalStatus, TempPostgres, find_postgres_bin};
 pub use plan::{MigrationState, Status, StatusEntry};
+pub use preflight_manifest::error_text;
 pub use runner::{
     LedgerChange, MIGRATION_LOCK_KEY, Migrator, RepairStatus, UpEvent, UpOptions, UpReport,
 };

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::plan::{MigrationState, Status};
 use crate::runner::{Migrator, UpEvent, UpOptions};
 use crate::scripts::ScriptList;
+use preflight_manifest::error_text;
 
 /// A migration file a release pins, by its full file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -422,18 +423,6 @@ fn scripts_check(status: &Status) -> TargetCheck {
             detail: format!("{} applied", status.entries.len()),
         }
     }
-}
-
-/// An error and its causes on one line (`cannot connect: refused`).
-pub fn error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

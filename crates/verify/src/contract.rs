@@ -12,7 +12,9 @@ use serde_saphyr::Spanned;
 use sqlx::{Connection, PgConnection};
 
 use crate::Error;
-use crate::probe::{Check, Probe, ProbeContext, chain};
+use preflight_manifest::error_text;
+
+use crate::probe::{Check, Probe, ProbeContext};
 
 /// What a contract file says (raw serde form).
 #[derive(Debug, Deserialize)]
@@ -400,14 +402,14 @@ impl Probe for ContractProbe {
                 return Check::error(format!(
                     "cannot connect to {}: {}",
                     preflight_manifest::redact_url(&self.database_url),
-                    chain(&e)
+                    error_text(&e)
                 ));
             }
         };
         let result = differences(&mut conn, &self.contract).await;
         let _ = conn.close().await;
         match result {
-            Err(e) => Check::error(format!("reading the catalogue: {}", chain(&e))),
+            Err(e) => Check::error(format!("reading the catalogue: {}", error_text(&e))),
             Ok((checked, problems)) if problems.is_empty() => {
                 Check::pass(format!("{checked} items as contracted"))
             }

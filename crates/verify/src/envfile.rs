@@ -189,7 +189,7 @@ impl Probe for EnvParityProbe {
         let (example, actual) = match (EnvFile::load(&self.example), EnvFile::load(&self.actual)) {
             (Ok(e), Ok(a)) => (e, a),
             (Err(e), _) | (_, Err(e)) => {
-                return Check::error(crate::probe::chain(&e));
+                return Check::error(preflight_manifest::error_text(&e));
             }
         };
         let diff = EnvDiff::between(&example, &actual);

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use regex::Regex;
 
-use crate::probe::{Check, Probe, ProbeContext, chain};
+use preflight_manifest::error_text;
+
+use crate::probe::{Check, Probe, ProbeContext};
 
 /// Bodies are read up to this size; the rest is not needed to judge a probe.
 const MAX_BODY: usize = 1 << 20;
@@ -54,14 +56,14 @@ impl HttpRequest {
         let mut resp = req
             .send()
             .await
-            .map_err(|e| format!("{} {}: {}", self.method, self.url, chain(&e)))?;
+            .map_err(|e| format!("{} {}: {}", self.method, self.url, error_text(&e)))?;
         let status = resp.status().as_u16();
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| format!("reading the answer of {}: {}", self.url, chain(&e)))?
+            .map_err(|e| format!("reading the answer of {}: {}", self.url, error_text(&e)))?
         {
             if body.len() + chunk.len() > MAX_BODY {
                 body.extend_from_slice(&chunk[..MAX_BODY - body.len()]);

@@ -90,18 +90,3 @@ impl Check {
         self.status == CheckStatus::Pass
     }
 }
-
-/// An error and its sources on one line (`connect: refused`), for summaries.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}

@@ -3,6 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::example::{ResetLocal, example_copy};
 use preflight_migrate::TempPostgres;
 
 fn preflight_cmd(args: &[&str], url: &str) -> Command {
@@ -248,28 +249,6 @@ async fn the_example_chat_and_supabase_modules_apply() {
                 .iter()
                 .all(|e| e["state"] == "applied")
         );
-    }
-}
-
-/// A copy of examples/mobius in a temp dir, so its `.preflight/` is private.
-pub fn example_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("cp")
-        .args(["-r", "../../examples/mobius/."])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = std::fs::remove_dir_all(dir.path().join(".preflight"));
-    dir
-}
-
-/// Stops the kept cluster when a test ends, pass or fail.
-pub struct ResetLocal(pub std::path::PathBuf);
-
-impl Drop for ResetLocal {
-    fn drop(&mut self) {
-        let _ = preflight_migrate::LocalPostgres::reset(&self.0);
     }
 }
 

@@ -211,7 +211,11 @@ pub async fn run_release(
                 env: env.to_string(),
                 platform: platform.config.platform.clone(),
                 operator: options.operator.clone(),
-                manifest: options.manifest.display().to_string(),
+                // Absolute, so the archived log names the file wherever it is read.
+                manifest: std::path::absolute(&options.manifest)
+                    .unwrap_or_else(|_| options.manifest.clone())
+                    .display()
+                    .to_string(),
                 manifest_sha256: manifest_sha256.clone(),
                 started_at: jiff::Timestamp::now(),
                 finished_at: None,

@@ -8,28 +8,11 @@ use preflight_release::{
     Error, Phase, PhaseStatus, Platform, ReleaseOptions, ReleaseStatus, run_release,
 };
 
+mod example;
+
+use example::{ResetLocal, example_copy};
+
 const MANIFEST: &str = "release-manifests/2026-02-14-local.yaml";
-
-fn example_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("cp")
-        .args(["-r", "../../examples/mobius/."])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = std::fs::remove_dir_all(dir.path().join(".preflight"));
-    dir
-}
-
-/// Stops the kept cluster when a test ends, pass or fail.
-struct ResetLocal(std::path::PathBuf);
-
-impl Drop for ResetLocal {
-    fn drop(&mut self) {
-        let _ = preflight_migrate::LocalPostgres::reset(&self.0);
-    }
-}
 
 fn options(project: &Path) -> ReleaseOptions {
     let mut o = ReleaseOptions::new(
@@ -303,4 +286,129 @@ fn repo_readiness_fails_closed() {
     let (_, state, detail) = all.iter().find(|(m, _, _)| m == "mobius-os").unwrap();
     assert_eq!(*state, preflight_release::RepoState::NotReady);
     assert!(detail.contains("not a git checkout"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
+    assert!(
+        Command::new("alembic").arg("--version").output().is_ok(),
+        "run through scripts/test, which puts the venv (alembic, pytest) on PATH"
+    );
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let schema = project.path().join("mobius-chat/db/schema");
+    std::fs::write(schema.join("003_chat_feedback.sql"), "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY, turn_id bigint REFERENCES chat_turn (id));\n").unwrap();
+    edit(
+        &project.path().join(MANIFEST),
+        "sql:db/schema/002_published_rag_metadata.sql]",
+        "sql:db/schema/002_published_rag_metadata.sql, sql:db/schema/003_chat_feedback.sql]",
+    );
+    // The release also moves the chat database's contract forward.
+    edit(
+        &project.path().join("contracts/mobius_chat.yaml"),
+        "version: \"002\"",
+        "version: \"003\"",
+    );
+    let opts = options(project.path());
+    let mut events = Vec::new();
+    let log = run_release(&opts, &mut |e| {
+        events.push(serde_json::to_string(e).unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(log.status, ReleaseStatus::Failed);
+    assert_eq!(log.failed_phase, Some(Phase::Migrate));
+    let migrate = log.phase(Phase::Migrate).unwrap();
+    let chat = migrate
+        .steps
+        .iter()
+        .find(|s| s.name == "mobius-chat")
+        .unwrap();
+    assert!(!chat.passed());
+    assert!(chat.summary.contains("003"), "{}", chat.summary);
+    assert!(
+        chat.evidence
+            .iter()
+            .chain([&chat.summary])
+            .any(|l| l.contains("chat_turn")),
+        "{chat:?}"
+    );
+    // Modules before it were applied; phases after it did not run.
+    assert!(
+        migrate
+            .steps
+            .iter()
+            .find(|s| s.name == "mobius-os")
+            .unwrap()
+            .passed()
+    );
+    assert_eq!(
+        log.phase(Phase::Verify).unwrap().status,
+        PhaseStatus::NotRun
+    );
+    let markdown = std::fs::read_to_string(
+        project
+            .path()
+            .join(".preflight/release_logs/2026-02-14-local.md"),
+    )
+    .unwrap();
+    assert!(markdown.contains("**Stopped at `migrate`.**"), "{markdown}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"event\":\"phase_finished\"")
+                && e.contains("\"status\":\"failed\""))
+    );
+
+    // Fix the migration (the manifest is unchanged) and resume.
+    std::fs::write(schema.join("003_chat_feedback.sql"), "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY, turn_id bigint REFERENCES chat_turns (id));\n").unwrap();
+    let resumed = run_release(
+        &ReleaseOptions {
+            resume: true,
+            ..opts.clone()
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        resumed.status,
+        ReleaseStatus::Succeeded,
+        "{:#?}",
+        resumed.phases
+    );
+    assert_eq!(resumed.resumed, 1);
+    // Done phases were not repeated: their records are the first run's.
+    for phase in [Phase::HardGate, Phase::Backup] {
+        assert_eq!(
+            resumed.phase(phase).unwrap().started_at,
+            log.phase(phase).unwrap().started_at,
+            "{phase:?}"
+        );
+    }
+    assert_ne!(
+        resumed.phase(Phase::Migrate).unwrap().started_at,
+        migrate.started_at
+    );
+    let migrate = resumed.phase(Phase::Migrate).unwrap();
+    assert_eq!(
+        migrate
+            .steps
+            .iter()
+            .find(|s| s.name == "mobius-chat")
+            .unwrap()
+            .summary,
+        "applied 1 to mobius_chat; now at the manifest"
+    );
+
+    // Resuming a finished release is refused.
+    let again = run_release(
+        &ReleaseOptions {
+            resume: true,
+            ..opts
+        },
+        &mut |_| {},
+    )
+    .await;
+    assert!(again.unwrap_err().to_string().contains("already succeeded"));
 }
