@@ -75,6 +75,8 @@ def main():
     env = dict(os.environ, PATH=os.path.join(REPO, ".venv", "bin") + os.pathsep + os.environ["PATH"])
 
     work = tempfile.mkdtemp(prefix="preflight-release-bench-")
+    # initdb runs as `postgres` when this runs as root, and must reach the cluster folder.
+    os.chmod(work, 0o755)
     root = os.path.join(work, "mobius")
     shutil.copytree(os.path.join(REPO, "examples", "mobius"), root,
                     ignore=shutil.ignore_patterns(".preflight", "__pycache__"))

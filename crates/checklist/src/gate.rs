@@ -52,6 +52,8 @@ pub struct OpenItem {
     pub line: usize,
     pub owner: Option<String>,
     pub action: String,
+    /// Ticked in the document, but never checked through Preflight.
+    pub ticked_by_hand: bool,
 }
 
 /// The result of a gate.
@@ -63,13 +65,20 @@ pub struct GateResult {
     pub open: Vec<OpenItem>,
 }
 
-/// Whether an item is checked: the state's word if it has one, else the document's box.
+/// Whether an item is checked: only a recorded check counts. A box ticked
+/// by hand in the document has no who, when or evidence behind it.
 pub fn is_checked(item: &Item, state: &State) -> bool {
-    state
-        .items
-        .get(&item.id)
-        .and_then(|s| s.checked)
-        .unwrap_or(item.checked_in_source)
+    recorded(item, state).unwrap_or(false)
+}
+
+/// A box ticked in the document that no recorded check backs: reported, and
+/// open for every gate.
+pub fn ticked_by_hand(item: &Item, state: &State) -> bool {
+    item.checked_in_source && recorded(item, state).is_none()
+}
+
+fn recorded(item: &Item, state: &State) -> Option<bool> {
+    state.items.get(&item.id).and_then(|s| s.checked)
 }
 
 /// Evaluates a gate. Requiring a section the document does not have is an
@@ -112,6 +121,7 @@ pub fn gate(
             line: i.line,
             owner: i.owner.clone(),
             action: i.action.clone(),
+            ticked_by_hand: ticked_by_hand(i, state),
         })
         .collect();
     Ok(GateResult {

@@ -38,6 +38,7 @@ pub use binding::{Applied, Binding, StepOutcome, StepRef, apply_step, check_bind
 pub use error::{Error, Problem};
 pub use gate::{
     GateResult, OpenItem, Progress, Requirement, SectionProgress, gate, is_checked, progress,
+    ticked_by_hand,
 };
 pub use model::{Checklist, Item, ItemKind, Section};
 pub use ops::Run;

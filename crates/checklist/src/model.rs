@@ -100,8 +100,10 @@ impl Checklist {
         let lines = LineIndex::new(source);
 
         let mut heading: Option<(HeadingLevel, usize, String)> = None;
-        let mut task: Option<(Range<usize>, bool, Range<usize>)> = None; // (item range, checked, marker range)
-        let mut item_stack: Vec<Range<usize>> = Vec::new();
+        // Open list items, innermost last, each with its task marker
+        // (checked, marker range) once seen: a parent task keeps its own
+        // marker while its sub-tasks are read.
+        let mut item_stack: Vec<OpenListItem> = Vec::new();
         let options = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
         for (event, range) in Parser::new_ext(source, options).into_offset_iter() {
             match event {
@@ -132,20 +134,14 @@ impl Checklist {
                         });
                     }
                 }
-                Event::Start(Tag::Item) => item_stack.push(range),
+                Event::Start(Tag::Item) => item_stack.push((range, None)),
                 Event::TaskListMarker(checked) => {
-                    if let Some(item) = item_stack.last() {
-                        task = Some((item.clone(), checked, range));
+                    if let Some((_, marker)) = item_stack.last_mut() {
+                        *marker = Some((checked, range));
                     }
                 }
                 Event::End(TagEnd::Item) => {
-                    let item_range = item_stack.pop();
-                    if let (Some((range, checked, marker)), Some(item_range)) =
-                        (task.take(), item_range)
-                    {
-                        if range != item_range {
-                            continue;
-                        }
+                    if let Some((range, Some((checked, marker)))) = item_stack.pop() {
                         let Some(open) = source[marker.clone()].find('[') else {
                             continue;
                         };
@@ -284,6 +280,10 @@ fn slug(text: &str) -> String {
 }
 
 /// Where an item's text ends: the end of its last non-blank line inside the item.
+/// A list item being read: its range, and its task marker (checked,
+/// marker range) once seen.
+type OpenListItem = (Range<usize>, Option<(bool, Range<usize>)>);
+
 fn end_of_item(source: &str, range: &Range<usize>) -> usize {
     let text = &source[range.clone()];
     let trimmed = text.trim_end();
@@ -364,7 +364,7 @@ fn table_items(
         let text = &source[check.clone()];
         let Some(open) = text
             .find(['['])
-            .filter(|&o| is_mark(&text[o..(o + 3).min(text.len())]))
+            .filter(|&o| text.get(o..o + 3).is_some_and(is_mark))
         else {
             problems.push(Problem {
                 line: *line,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::gate::is_checked;
+use crate::gate::{is_checked, ticked_by_hand};
 use crate::model::{Checklist, ItemKind};
 use crate::state::{State, StateLog};
 
@@ -18,7 +18,10 @@ pub fn render(checklist: &Checklist, state: &State) -> String {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for item in &checklist.items {
         let checked = is_checked(item, state);
-        if checked != item.checked_in_source {
+        let by_hand = ticked_by_hand(item, state);
+        // A hand-ticked box stays as written (`gate` and `show` report it), so
+        // an empty state renders the document byte for byte.
+        if checked != item.checked_in_source && !by_hand {
             edits.push((
                 item.mark.start,
                 item.mark.len(),
@@ -93,7 +96,7 @@ pub fn render(checklist: &Checklist, state: &State) -> String {
                     block.push_str(newline);
                 }
                 for n in &notes {
-                    let _ = write!(block, "{}- {}{newline}", item.indent, n);
+                    let _ = write!(block, "{}- {}{newline}", item.indent, inline(n));
                 }
                 edits.push((item.end, 0, block));
             }
@@ -135,7 +138,7 @@ pub fn render(checklist: &Checklist, state: &State) -> String {
             let _ = write!(
                 out,
                 "{newline}Approved by release commander **{}** at {}.{newline}",
-                a.by,
+                inline(&a.by).replace('*', "\\*"),
                 a.at.strftime("%Y-%m-%d %H:%M UTC")
             );
         }
@@ -144,7 +147,15 @@ pub fn render(checklist: &Checklist, state: &State) -> String {
 }
 
 fn escape_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    inline(text).replace('|', "\\|")
+}
+
+/// One line: every control character (newline, carriage return, escape…)
+/// becomes a space, so no recorded value can start a line of its own.
+fn inline(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Writes the filled document and a copy of its log to

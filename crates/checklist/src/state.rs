@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -105,6 +105,43 @@ fn hash(line: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The entries of a log's text and the hash of its last line, the chain checked.
+fn parse(path: &Path, text: &str) -> Result<(Vec<Entry>, String), Error> {
+    let mut entries = Vec::new();
+    let mut last_hash = GENESIS.to_string();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Entry = serde_json::from_str(line).map_err(|source| Error::CorruptState {
+            path: path.to_path_buf(),
+            line: i + 1,
+            source,
+        })?;
+        if entry.prev != last_hash || entry.seq != entries.len() as u64 + 1 {
+            return Err(Error::TamperedState {
+                path: path.to_path_buf(),
+                line: i + 1,
+            });
+        }
+        last_hash = hash(line);
+        entries.push(entry);
+    }
+    Ok((entries, last_hash))
+}
+
+/// Names, reasons and sections are one line: a newline in them would let a
+/// value write its own headings and rows into the rendered document.
+fn single_line(what: &'static str, text: &str) -> Result<(), Error> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(Error::NotOneLine {
+            what,
+            found: c.escape_debug().to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 impl StateLog {
     /// `production_build_checklist.md` → `production_build_checklist.state.jsonl` beside it.
     pub fn default_path(document: &Path) -> PathBuf {
@@ -127,27 +164,7 @@ impl StateLog {
                 });
             }
         };
-        let mut entries = Vec::new();
-        let mut last_hash = GENESIS.to_string();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let entry: Entry =
-                serde_json::from_str(line).map_err(|source| Error::CorruptState {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    source,
-                })?;
-            if entry.prev != last_hash || entry.seq != entries.len() as u64 + 1 {
-                return Err(Error::TamperedState {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                });
-            }
-            last_hash = hash(line);
-            entries.push(entry);
-        }
+        let (entries, last_hash) = parse(path, &text)?;
         Ok(StateLog {
             path: path.to_path_buf(),
             entries,
@@ -157,17 +174,18 @@ impl StateLog {
 
     /// Appends one entry to the file (opened in append mode; earlier bytes are never rewritten).
     pub fn append(&mut self, by: &str, at: Timestamp, event: Event) -> Result<&Entry, Error> {
-        if by.trim().is_empty() {
+        let by = by.trim();
+        if by.is_empty() {
             return Err(Error::NoSigner);
         }
-        let entry = Entry {
-            seq: self.entries.len() as u64 + 1,
-            at,
-            by: by.trim().to_string(),
-            event,
-            prev: self.last_hash.clone(),
-        };
-        let line = serde_json::to_string(&entry).expect("entries serialize");
+        single_line("`--by`", by)?;
+        match &event {
+            Event::Uncheck { reason: text, .. } => single_line("the reason", text)?,
+            Event::Sign { section: text } => single_line("the section", text)?,
+            // Evidence may hold several lines (command output); it is made
+            // one line where it is rendered.
+            Event::Check { .. } | Event::Evidence { .. } | Event::Approve => {}
+        }
         let write_err = |source| Error::Write {
             path: self.path.clone(),
             source,
@@ -177,12 +195,40 @@ impl StateLog {
         }
         let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&self.path)
             .map_err(write_err)?;
+        // One writer at a time, and each writer chains onto what is on disk
+        // now (another process may have appended since this log was read).
+        file.lock().map_err(write_err)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|source| Error::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            return Err(Error::UnterminatedState {
+                path: self.path.clone(),
+                line: text.lines().count(),
+            });
+        }
+        let (entries, last_hash) = parse(&self.path, &text)?;
+        self.entries = entries;
+        self.last_hash = last_hash;
+        let entry = Entry {
+            seq: self.entries.len() as u64 + 1,
+            at,
+            by: by.to_string(),
+            event,
+            prev: self.last_hash.clone(),
+        };
+        let line = serde_json::to_string(&entry).expect("entries serialize");
         file.write_all(format!("{line}\n").as_bytes())
             .map_err(write_err)?;
         file.sync_data().map_err(write_err)?;
+        drop(file); // releases the lock
         self.last_hash = hash(&line);
         self.entries.push(entry);
         Ok(self.entries.last().expect("just pushed"))

@@ -1,7 +1,11 @@
 //! Generates a Cloud Build config (`cloudbuild.yaml`) from a release
-//! manifest and `preflight.yaml`: one step per module that builds its
-//! pinned images, the images pushed, then one deploy step per Cloud Run
-//! service in `gcp.services`, all pinned to the manifest's tags.
+//! manifest and `preflight.yaml`: one step per pinned image that builds it
+//! in its module's folder, one push per image, then one deploy step per
+//! Cloud Run service in `gcp.services`, all pinned to the manifest's tags.
+//!
+//! No step runs a shell over a value from the manifest or config: every
+//! value is its own argument (Cloud Build runs `args` without a shell), and
+//! `$` is written `$$` so Cloud Build's substitution leaves it alone.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +53,13 @@ struct Step {
     #[serde(skip_serializing_if = "Option::is_none")]
     entrypoint: Option<&'static str>,
     args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    env: Vec<String>,
+}
+
+/// `value` as Cloud Build passes it through: `$` would start a substitution.
+fn literal(value: &str) -> String {
+    value.replace('$', "$$")
 }
 
 /// The `cloudbuild.yaml` text for `manifest` in `options.env`.
@@ -78,8 +89,26 @@ pub fn build_config(
         });
     }
 
+    // The path is a substitution's default and a step's environment: plain
+    // path characters only.
+    let path_ok = !options.manifest_path.is_empty()
+        && options
+            .manifest_path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+    if !path_ok {
+        return Err(Error::BuildConfig {
+            reason: format!(
+                "the manifest path `{}` may hold only letters, digits, `.`, `_`, `-` and `/`",
+                options.manifest_path.escape_debug()
+            ),
+        });
+    }
     // The check step fails the build when the trigger was run with another
     // manifest than the one this config was generated from.
+    // The check step fails the build when the trigger was run with another
+    // manifest than the one this config was generated from. The script is
+    // fixed text; both paths reach it as environment variables.
     let mut steps = vec![Step {
         id: "check-release-manifest".to_string(),
         name: "gcr.io/cloud-builders/gcloud",
@@ -88,10 +117,11 @@ pub fn build_config(
         entrypoint: Some("bash"),
         args: vec![
             "-c".to_string(),
-            format!(
-                "test \"${{_RELEASE_MANIFEST}}\" = \"{0}\" || {{ echo \"this config was generated for {0}, not ${{_RELEASE_MANIFEST}}\" >&2; exit 1; }}",
-                options.manifest_path
-            ),
+            "test \"$$RELEASE_MANIFEST\" = \"$$GENERATED_FOR\" || { echo \"this config was generated for $$GENERATED_FOR, not $$RELEASE_MANIFEST\" >&2; exit 1; }".to_string(),
+        ],
+        env: vec![
+            "RELEASE_MANIFEST=${_RELEASE_MANIFEST}".to_string(),
+            format!("GENERATED_FOR={}", options.manifest_path),
         ],
     }];
     let mut images = Vec::new();
@@ -101,54 +131,66 @@ pub fn build_config(
             .iter()
             .filter_map(|name| manifest.images.get(name).map(|r| (name, r.to_string())))
             .collect();
-        if pinned.is_empty() {
-            continue;
-        }
         let repo = module.repo.to_string_lossy().into_owned();
         let commit = manifest
             .commits
             .get(&module.name)
             .map(|c| c.to_string())
             .unwrap_or_default();
-        let mut script = Vec::new();
         for (name, reference) in &pinned {
             let dockerfile = dockerfile_for(&module.name, name, pinned.len());
-            script.push(format!(
-                "docker build --file {dockerfile} --tag {reference} --label org.opencontainers.image.revision={commit} --label preflight.release={} .",
-                manifest.release_id
-            ));
+            steps.push(Step {
+                id: format!("build-{name}"),
+                name: "gcr.io/cloud-builders/docker",
+                dir: Some(literal(&repo)),
+                wait_for: vec!["check-release-manifest".to_string()],
+                entrypoint: None,
+                args: [
+                    "build",
+                    "--file",
+                    &dockerfile,
+                    "--tag",
+                    reference,
+                    "--label",
+                    &format!("org.opencontainers.image.revision={commit}"),
+                    "--label",
+                    &format!("preflight.release={}", manifest.release_id),
+                    ".",
+                ]
+                .iter()
+                .map(|a| literal(a))
+                .collect(),
+                env: Vec::new(),
+            });
             images.push(reference.clone());
         }
-        steps.push(Step {
-            id: format!("build-{}", module.name),
-            name: "gcr.io/cloud-builders/docker",
-            dir: Some(repo),
-            wait_for: vec!["check-release-manifest".to_string()],
-            entrypoint: Some("bash"),
-            args: vec!["-ceu".to_string(), script.join("\n")],
-        });
     }
     if images.is_empty() {
         return Err(Error::BuildConfig {
             reason: "the manifest pins no image of any module".to_string(),
         });
     }
-    // Deploys wait for every build, so a failed build deploys nothing.
+    // Deploys wait for every push, and pushes for every build, so a failed
+    // build deploys nothing.
     let builds: Vec<String> = steps.iter().skip(1).map(|s| s.id.clone()).collect();
-    let mut push = Step {
-        id: "push-images".to_string(),
-        name: "gcr.io/cloud-builders/docker",
-        dir: None,
-        wait_for: builds,
-        entrypoint: Some("bash"),
-        args: vec!["-ceu".to_string(), String::new()],
-    };
-    push.args[1] = images
-        .iter()
-        .map(|i| format!("docker push {i}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    steps.push(push);
+    let mut pushes = Vec::new();
+    for reference in &images {
+        let id = format!("push-{}", reference.rsplit('/').next().unwrap_or(reference))
+            .split([':', '@'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        pushes.push(id.clone());
+        steps.push(Step {
+            id,
+            name: "gcr.io/cloud-builders/docker",
+            dir: None,
+            wait_for: builds.clone(),
+            entrypoint: None,
+            args: vec!["push".to_string(), literal(reference)],
+            env: Vec::new(),
+        });
+    }
     for (service, wanted) in &config.gcp.services {
         let Some(reference) = manifest.images.get(&wanted.image) else {
             continue;
@@ -157,16 +199,17 @@ pub fn build_config(
             id: format!("deploy-{service}"),
             name: "gcr.io/cloud-builders/gcloud",
             dir: None,
-            wait_for: vec!["push-images".to_string()],
+            wait_for: pushes.clone(),
             entrypoint: None,
             args: vec![
                 "run".to_string(),
                 "deploy".to_string(),
-                service.clone(),
-                format!("--image={reference}"),
-                format!("--project={project}"),
-                format!("--region={region}"),
+                literal(service),
+                format!("--image={}", literal(&reference.to_string())),
+                format!("--project={}", literal(project)),
+                format!("--region={}", literal(region)),
             ],
+            env: Vec::new(),
         });
     }
     let timeout_secs = config.gcp.build.as_ref().map_or(3600, |b| b.timeout_secs);
@@ -177,7 +220,10 @@ pub fn build_config(
             "_RELEASE_MANIFEST".to_string(),
             options.manifest_path.clone(),
         )]),
-        tags: vec!["preflight".to_string(), manifest.release_id.to_string()],
+        tags: vec![
+            "preflight".to_string(),
+            literal(&manifest.release_id.to_string()),
+        ],
         timeout: format!("{timeout_secs}s"),
         options: BuildOptions {
             logging: "CLOUD_LOGGING_ONLY",

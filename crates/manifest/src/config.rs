@@ -485,17 +485,47 @@ fn validate(sink: &mut Sink<'_>, path: &Path, root: &Node) -> Option<PlatformCon
                 reference(sink, n, &db, &db_names, "database", "databases");
                 Some(db)
             });
-            let images = f
+            let images: Vec<String> = f
                 .get("images")
                 .and_then(|n| reader::string_list(sink, n, "`images`", false))
-                .map(|v| v.into_iter().map(|(s, _)| s).collect())
+                .map(|v| {
+                    v.into_iter()
+                        .map(|(image, pos)| {
+                            // Image names become tags, Dockerfile names and build step ids.
+                            if !crate::image::valid_path_component(&image) {
+                                sink.error(
+                                    pos,
+                                    Code::InvalidValue,
+                                    format!("image name `{}` is not a valid image repository name", image.escape_debug()),
+                                )
+                                .width(image.chars().count())
+                                .hint("lower-case letters and digits, separated by `.`, `_`, `__` or `-`");
+                            }
+                            image
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             let migrations = f
                 .get("migrations")
                 .and_then(|n| migration_source(sink, n, &what));
             let branch = f
                 .get("branch")
-                .and_then(|n| reader::nonempty_string(sink, n, "`branch`"))
+                .and_then(|n| {
+                    let b = reader::nonempty_string(sink, n, "`branch`")?;
+                    if let Err(why) = crate::gitref::check_branch(&b) {
+                        sink.error(
+                            n.pos,
+                            Code::InvalidValue,
+                            format!(
+                                "`branch` `{}` is not a branch name: {why}",
+                                b.escape_debug()
+                            ),
+                        )
+                        .width(b.chars().count());
+                    }
+                    Some(b)
+                })
                 .unwrap_or_else(|| "main".to_string());
             if migrations.is_some() && database.is_none() {
                 sink.error(
@@ -926,9 +956,23 @@ fn environment(
         }
         env.gcp_project = Some(p);
     }
-    env.region = f
-        .get("region")
-        .and_then(|n| reader::nonempty_string(sink, n, "`region`"));
+    env.region = f.get("region").and_then(|n| {
+        let region = reader::nonempty_string(sink, n, "`region`")?;
+        let ok = region.starts_with(|c: char| c.is_ascii_lowercase())
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            sink.error(
+                n.pos,
+                Code::InvalidValue,
+                format!("`{}` is not a Google Cloud region", region.escape_debug()),
+            )
+            .width(region.chars().count())
+            .hint("regions are lower-case letters, digits and `-`, such as us-central1");
+        }
+        Some(region)
+    });
     if let Some(n) = f.get("registry")
         && let Some(r) = reader::nonempty_string(sink, n, "`registry`")
     {

@@ -86,6 +86,7 @@ pub(crate) fn classify(text: &str) -> Result<GitRef, GitRefProblem> {
     }
     let tag = text.strip_prefix("refs/tags/").unwrap_or(text);
     check_ref_format(tag).map_err(GitRefProblem::Invalid)?;
+    check_shell_safe(tag).map_err(GitRefProblem::Invalid)?;
     // `v1.4.2`, `1.4.2`, `mobius-os-v1.4` : the version part must be semver.
     let version = tag
         .rsplit_once(['-', '/'])
@@ -106,6 +107,27 @@ pub(crate) fn classify(text: &str) -> Result<GitRef, GitRefProblem> {
 fn looks_like_version(s: &str) -> bool {
     let bare = s.strip_prefix('v').unwrap_or(s);
     bare.starts_with(|c: char| c.is_ascii_digit()) && bare.contains('.')
+}
+
+/// A branch name as `branch:` gives it: git's ref rules, and shell-safe.
+pub(crate) fn check_branch(name: &str) -> Result<(), String> {
+    check_ref_format(name)?;
+    check_shell_safe(name)
+}
+
+/// Git allows `;`, `$`, `{`, quotes and more in a ref name; a pin reaches
+/// commands and build steps, so Preflight takes only the characters real
+/// release tags use.
+fn check_shell_safe(name: &str) -> Result<(), String> {
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+')))
+    {
+        Some(c) => Err(format!(
+            "a pinned tag may hold only letters, digits, `.`, `_`, `-`, `/` and `+`, not {c:?}"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The rules of `git check-ref-format` for one ref name.
@@ -158,6 +180,25 @@ mod tests {
             Err(GitRefProblem::Invalid(_))
         ));
         assert!(matches!(classify("a..b"), Err(GitRefProblem::Invalid(_))));
+        // Valid for git, but shell text: refused.
+        for hostile in [
+            "rel;{touch,PWNED};#",
+            "v1$(id)",
+            "a'b",
+            "a\"b",
+            "x|y",
+            "x&y",
+            "a`b`",
+        ] {
+            assert!(
+                matches!(classify(hostile), Err(GitRefProblem::Invalid(_))),
+                "{hostile}"
+            );
+        }
+        assert_eq!(
+            classify("v1.0.0+build.5"),
+            Ok(GitRef::Tag("v1.0.0+build.5".into()))
+        );
         assert!(matches!(
             classify(&"A".repeat(40)),
             Err(GitRefProblem::Invalid(_))

@@ -166,7 +166,10 @@ impl FromStr for ImageRef {
     }
 }
 
-fn valid_path_component(part: &str) -> bool {
+/// One `/`-separated component of an image repository path (the OCI
+/// distribution grammar): lower-case letters and digits, separated by `.`,
+/// `_`, `__` or runs of `-`.
+pub(crate) fn valid_path_component(part: &str) -> bool {
     let bytes = part.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if !bytes.first().copied().is_some_and(alnum) || !bytes.last().copied().is_some_and(alnum) {

@@ -459,6 +459,19 @@ fn validate(
     if let Some(node) = fields.get("commits") {
         for (key, value) in section(sink, node, "commits", Severity::Error) {
             let what = format!("`commits.{key}`");
+            let module_name = key.starts_with(|c: char| c.is_ascii_alphabetic())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !module_name {
+                sink.error(
+                    value.pos,
+                    Code::InvalidValue,
+                    format!("`{}` is not a module name", key.escape_debug()),
+                )
+                .hint("module names are letters, digits, `-` and `_`, starting with a letter");
+                continue;
+            }
             let Some(text) = reader::nonempty_string(sink, value, &what) else {
                 continue;
             };
@@ -522,6 +535,18 @@ fn validate(
     if let Some(node) = fields.get("images") {
         for (key, value) in section(sink, node, "images", Severity::Warning) {
             let what = format!("`images.{key}`");
+            if !crate::image::valid_path_component(&key) {
+                sink.error(
+                    value.pos,
+                    Code::InvalidValue,
+                    format!(
+                        "image name `{}` is not a valid image repository name",
+                        key.escape_debug()
+                    ),
+                )
+                .hint("lower-case letters and digits, separated by `.`, `_`, `__` or `-`");
+                continue;
+            }
             let Some(text) = reader::nonempty_string(sink, value, &what) else {
                 continue;
             };

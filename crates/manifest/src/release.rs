@@ -259,10 +259,8 @@ pub(crate) fn release(sink: &mut Sink<'_>, node: &Node, env_names: &[&str]) -> R
 fn step(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[&str]) -> Option<ReleaseStep> {
     let name = reader::nonempty_string(sink, f.get("name")?, "`name`")?;
     let node = f.get("command")?;
-    let command: Vec<String> = reader::string_list(sink, node, "`command`", false)?
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect();
+    let args = reader::string_list(sink, node, "`command`", false)?;
+    let command: Vec<String> = args.iter().map(|(s, _)| s.clone()).collect();
     if command.is_empty() {
         sink.error(
             node.pos,
@@ -271,7 +269,26 @@ fn step(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[&str]) -> Option<Relea
         );
         return None;
     }
-    for arg in &command {
+    if let Some(code) = inline_code_index(&command) {
+        for (arg, pos) in &args[..=code] {
+            if let Some(placeholder) = placeholders(arg).first() {
+                sink.error(
+                    *pos,
+                    Code::InvalidValue,
+                    format!(
+                        "`{{{placeholder}}}` would become program text in release step `{name}`"
+                    ),
+                )
+                .width(arg.chars().count())
+                .hint(format!(
+                    "a value from the manifest or config is never code: pass it as its own argument after the script, e.g. [{}, '… \"$1\" …', {}, \"{{{placeholder}}}\"]",
+                    command[..code].join(", "),
+                    command[0]
+                ));
+            }
+        }
+    }
+    for (arg, pos) in &args {
         for placeholder in placeholders(arg) {
             let known = STEP_PLACEHOLDERS.iter().any(|p| match p.split_once(':') {
                 Some((prefix, _)) => placeholder
@@ -282,7 +299,7 @@ fn step(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[&str]) -> Option<Relea
             });
             if !known {
                 sink.error(
-                    node.pos,
+                    *pos,
                     Code::InvalidValue,
                     format!("unknown placeholder `{{{placeholder}}}` in release step `{name}`"),
                 )
@@ -309,6 +326,73 @@ fn step(sink: &mut Sink<'_>, f: &Fields<'_>, env_names: &[&str]) -> Option<Relea
             .get("timeout_secs")
             .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false)),
     })
+}
+
+/// Programs that run a script given inline, and the options that take it.
+const INLINE_CODE: &[(&str, &[&str])] = &[
+    ("sh", &["-c"]),
+    ("bash", &["-c"]),
+    ("dash", &["-c"]),
+    ("zsh", &["-c"]),
+    ("ksh", &["-c"]),
+    ("ash", &["-c"]),
+    ("busybox", &["-c"]),
+    ("fish", &["-c", "--command"]),
+    ("python", &["-c"]),
+    ("python3", &["-c"]),
+    ("node", &["-e", "--eval", "-p", "--print"]),
+    ("perl", &["-e", "-E"]),
+    ("ruby", &["-e"]),
+    ("psql", &["-c", "--command"]),
+];
+
+/// Programs that run the rest of their arguments as a command.
+const WRAPPERS: &[&str] = &["env", "nice", "nohup", "sudo", "exec", "command", "time"];
+
+/// The index of the argument that holds inline program text (the script of
+/// `sh -c SCRIPT`, `python3 -c CODE`, …), looking through `env` and other
+/// wrappers. Everything up to it is read as code.
+fn inline_code_index(command: &[String]) -> Option<usize> {
+    let program = |arg: &str| arg.rsplit('/').next().unwrap_or(arg).to_string();
+    let mut i = 0;
+    while i < command.len() && WRAPPERS.contains(&program(&command[i]).as_str()) {
+        i += 1;
+        // `env -i A=b`, `nice -n 5`: the wrapper's options and assignments.
+        while i < command.len() && (command[i].starts_with('-') || command[i].contains('=')) {
+            i += 1;
+        }
+    }
+    let prog = program(command.get(i)?);
+    let flags = INLINE_CODE
+        .iter()
+        .find(|(p, _)| {
+            *p == prog
+                || prog
+                    .strip_prefix(p)
+                    .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        })?
+        .1;
+    let is_shell =
+        flags == ["-c"] && prog != "python" && !prog.starts_with("python") && prog != "psql";
+    for (j, arg) in command.iter().enumerate().skip(i + 1) {
+        if arg == "--" || !arg.starts_with('-') {
+            return None;
+        }
+        // A shell takes `-c` inside a cluster such as `-ceu`.
+        let code = flags.contains(&arg.as_str())
+            || (is_shell && !arg.starts_with("--") && arg[1..].contains('c'))
+            || flags
+                .iter()
+                .any(|f| f.starts_with("--") && arg.starts_with(&format!("{f}=")));
+        if code {
+            return if arg.contains('=') {
+                Some(j)
+            } else {
+                Some((j + 1).min(command.len() - 1))
+            };
+        }
+    }
+    None
 }
 
 /// The `{…}` placeholders in `text`.

@@ -53,16 +53,33 @@ fn requirements_parse_and_unknown_sections_fail_closed() {
 }
 
 #[test]
-fn boxes_ticked_in_the_document_count() {
+fn a_box_ticked_by_hand_is_reported_and_does_not_open_a_gate() {
     let doc = "## 1. A\n\n- [x] done already\n- [ ] open\n";
     let c = preflight_checklist::Checklist::parse("d.md".as_ref(), doc).unwrap();
     let result = gate(&c, &Default::default(), &Requirement::All).unwrap();
-    assert_eq!(
-        result
-            .open
-            .iter()
-            .map(|o| o.id.as_str())
-            .collect::<Vec<_>>(),
-        ["1.2"]
-    );
+    assert!(!result.passed);
+    let open: Vec<(&str, bool)> = result
+        .open
+        .iter()
+        .map(|o| (o.id.as_str(), o.ticked_by_hand))
+        .collect();
+    assert_eq!(open, [("1.1", true), ("1.2", false)]);
+}
+
+#[test]
+fn a_parent_task_with_a_checked_sub_task_still_counts() {
+    let doc = "## 1. Deploy\n\n- [ ] Run production migrations\n  - [x] dry-run in staging\n";
+    let c = preflight_checklist::Checklist::parse("d.md".as_ref(), doc).unwrap();
+    assert_eq!(c.items.len(), 2, "{:#?}", c.items);
+    let result = gate(&c, &Default::default(), &Requirement::All).unwrap();
+    assert_eq!(result.total, 2);
+    assert_eq!(result.checked, 0);
+    assert_eq!(result.open[0].action, "Run production migrations");
+}
+
+#[test]
+fn a_non_ascii_mark_in_a_table_is_an_error_not_a_panic() {
+    let doc = "## 1. A\n\n| Check | Owner | Action |\n| --- | --- | --- |\n| [✓] | me | do it |\n";
+    let err = preflight_checklist::Checklist::parse("d.md".as_ref(), doc).unwrap_err();
+    assert!(err.to_string().contains("line 5"), "{err}");
 }

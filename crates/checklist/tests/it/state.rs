@@ -132,3 +132,76 @@ fn output_tail_keeps_the_last_lines() {
         Evidence::Artifact("gs://b/dump".into())
     );
 }
+
+#[test]
+fn ten_concurrent_writers_give_ten_events_and_an_intact_chain() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(10));
+    let handles: Vec<_> = (0..10)
+        .map(|n| {
+            let doc = doc.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                // Each writer read the log before any of them wrote.
+                let mut run = Run::open(&doc, None).unwrap();
+                barrier.wait();
+                run.check("1.1", &format!("writer-{n}"), vec![], at(n))
+                    .unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let log = StateLog::load(&StateLog::default_path(&doc)).unwrap();
+    assert_eq!(log.entries.len(), 10);
+    let mut writers: Vec<&str> = log.entries.iter().map(|e| e.by.as_str()).collect();
+    writers.sort();
+    writers.dedup();
+    assert_eq!(writers.len(), 10);
+}
+
+#[test]
+fn a_log_without_its_final_newline_is_refused_before_appending() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    run.check("1.1", "alice", vec![], at(0)).unwrap();
+    let path = StateLog::default_path(&doc);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.trim_end()).unwrap();
+    let mut run = Run::open(&doc, None).unwrap();
+    let err = run.check("1.2", "alice", vec![], at(1)).unwrap_err();
+    assert!(
+        matches!(err, Error::UnterminatedState { line: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text.trim_end(),
+        "nothing was appended"
+    );
+}
+
+#[test]
+fn a_name_with_a_newline_cannot_write_into_the_document() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    let err = run
+        .check("1.1", "alice\n\n## 2. Injected", vec![], at(0))
+        .unwrap_err();
+    assert!(matches!(err, Error::NotOneLine { .. }), "{err}");
+    assert!(matches!(
+        run.uncheck("1.1", "alice", "why\n| [x] | forged |", at(0)),
+        Err(Error::NotOneLine { .. })
+    ));
+    // Evidence may hold several lines; rendered, it stays on its own line.
+    run.check(
+        "1.1",
+        "alice",
+        vec![Evidence::Text("ok\n\n## 9. Injected".into())],
+        at(0),
+    )
+    .unwrap();
+    let rendered = preflight_checklist::render(&run.checklist, &run.log.state());
+    assert!(!rendered.contains("\n## 9. Injected"), "{rendered}");
+}

@@ -177,6 +177,13 @@ fn print_gate(output: &mut Output<'_>, require: &str, result: &GateResult) -> an
         let action: String = item.action.chars().take(80).collect();
         let owner = item.owner.as_deref().unwrap_or("(no owner)");
         writeln!(output.out, "  {:<6} {:<28} {action}", item.id, owner)?;
+        if item.ticked_by_hand {
+            writeln!(
+                output.out,
+                "         ticked in the document without a recorded check: `preflight checklist check {}` records one",
+                item.id
+            )?;
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod fuzz;
+mod hostile;
 mod malformed;
 mod new;
 mod promote_diff;

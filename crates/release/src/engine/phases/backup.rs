@@ -1,9 +1,6 @@
 //! Backup: a `pg_dump` of every database that will change, into the
 //! environment's artifact store, independent databases concurrently.
 
-use std::time::{Duration, Instant};
-
-use futures_util::StreamExt as _;
 use preflight_migrate::{BackupTo, ModuleState};
 
 use super::{Concluded, OwnStep, Pipeline, conclude};
@@ -100,42 +97,26 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             return conclude(steps, "backup(s)");
         }
     };
-    let platform = cx.platform;
-    let target = cx.target;
-    let manifest = cx.manifest;
-    let operator = cx.options.operator.clone();
-    let jobs = cx.options.jobs.max(1);
-    // Bounded, and in the config's order whatever finishes first.
-    let results: Vec<(String, Result<preflight_migrate::Backup, String>, Duration)> =
-        futures_util::stream::iter(databases.into_iter().map(|(db, module)| {
-            let store = store.clone();
-            let operator = operator.clone();
-            async move {
-                let clock = Instant::now();
-                let result = match platform.module_migrations(
-                    target,
-                    &module,
-                    Some(manifest),
-                    &operator,
-                    Duration::from_secs(120),
-                ) {
-                    Ok(m) => m
-                        .migrations
-                        .backup(BackupTo {
-                            store: &*store,
-                            database: &db,
-                        })
-                        .await
-                        .map_err(|e| crate::error::error_text(&e)),
-                    Err(e) => Err(crate::error::error_text(&e)),
-                };
-                (db, result, clock.elapsed())
-            }
-        }))
-        .buffered(jobs)
-        .collect()
-        .await;
-    for (db, result, took) in results {
+    let cx_ref = &*cx;
+    let results = super::bounded(databases, cx.options.jobs, |(db, module)| {
+        let store = store.clone();
+        async move {
+            let backup = match cx_ref.migrations(&module) {
+                Ok(m) => m
+                    .migrations
+                    .backup(BackupTo {
+                        store: &*store,
+                        database: &db,
+                    })
+                    .await
+                    .map_err(|e| crate::error::error_text(&e)),
+                Err(e) => Err(e),
+            };
+            (db, backup)
+        }
+    })
+    .await;
+    for ((db, result), took) in results {
         let step = match result {
             Ok(b) => OwnStep::hard(
                 format!("pg_dump {db}"),

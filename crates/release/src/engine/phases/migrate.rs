@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt as _;
 use preflight_checklist::StepRef;
 
 use super::{Concluded, OwnStep, Pipeline, conclude};
@@ -55,52 +54,37 @@ struct Outcome {
 }
 
 pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
-    let platform = cx.platform;
-    let target = cx.target;
-    let manifest = cx.manifest;
-    let operator = cx.options.operator.clone();
-    let jobs = cx.options.jobs.max(1);
-    let per_group: Vec<Vec<Outcome>> =
-        futures_util::stream::iter(groups(cx).into_iter().map(|group| {
-            let operator = operator.clone();
-            async move {
-                let mut out = Vec::new();
-                for module in group {
-                    let clock = Instant::now();
-                    let result = match platform.module_migrations(
-                        target,
-                        &module,
-                        Some(manifest),
-                        &operator,
-                        Duration::from_secs(120),
-                    ) {
-                        Ok(m) => m
-                            .migrations
-                            .up(None, &mut |_| {})
-                            .await
-                            .map(|applied| (applied.applied, m.database))
-                            .map_err(|e| crate::error::error_text(&e)),
-                        Err(e) => Err(crate::error::error_text(&e)),
-                    };
-                    let failed = result.is_err();
-                    out.push(Outcome {
-                        module,
-                        result,
-                        took: clock.elapsed(),
-                    });
-                    if failed {
-                        break; // a later module on this database may depend on it
-                    }
-                }
-                out
+    let cx_ref = &*cx;
+    let per_group = super::bounded(groups(cx), cx.options.jobs, |group| async move {
+        let mut out = Vec::new();
+        for module in group {
+            let clock = Instant::now();
+            let result = match cx_ref.migrations(&module) {
+                Ok(m) => m
+                    .migrations
+                    .up(None, &mut |_| {})
+                    .await
+                    .map(|applied| (applied.applied, m.database))
+                    .map_err(|e| crate::error::error_text(&e)),
+                Err(e) => Err(e),
+            };
+            let failed = result.is_err();
+            out.push(Outcome {
+                module,
+                result,
+                took: clock.elapsed(),
+            });
+            if failed {
+                break; // a later module on this database may depend on it
             }
-        }))
-        .buffered(jobs)
-        .collect()
-        .await;
+        }
+        out
+    })
+    .await;
     // Report in config order, whatever finished first.
-    let mut outcomes: Vec<Outcome> = per_group.into_iter().flatten().collect();
-    let order: Vec<String> = platform
+    let mut outcomes: Vec<Outcome> = per_group.into_iter().flat_map(|(group, _)| group).collect();
+    let order: Vec<String> = cx
+        .platform
         .migrating_modules()
         .iter()
         .map(|m| m.name.clone())

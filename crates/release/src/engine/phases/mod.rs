@@ -41,6 +41,47 @@ pub(super) struct Pipeline<'a> {
 /// A phase's status and one-line summary.
 pub(super) type Concluded = (PhaseStatus, String);
 
+/// `work` over `items`, at most `jobs` at once (at least one), each timed;
+/// the results come back in the items' order whatever finishes first, so
+/// the log's order is stable. Backup and migrate run their independent
+/// databases through this.
+pub(super) async fn bounded<I, T, F, Fut>(items: Vec<I>, jobs: usize, work: F) -> Vec<(T, Duration)>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(items.into_iter().map(|item| {
+        let started = std::time::Instant::now();
+        let fut = work(item);
+        async move {
+            let out = fut.await;
+            (out, started.elapsed())
+        }
+    }))
+    .buffered(jobs.max(1))
+    .collect()
+    .await
+}
+
+impl Pipeline<'_> {
+    /// `module`'s migrations at the manifest's pins, or why not, as one line.
+    pub(super) fn migrations(
+        &self,
+        module: &str,
+    ) -> Result<crate::modules::ModuleMigrations, String> {
+        self.platform
+            .module_migrations(
+                self.target,
+                module,
+                Some(self.manifest),
+                &self.options.operator,
+                Duration::from_secs(120),
+            )
+            .map_err(|e| crate::error::error_text(&e))
+    }
+}
+
 impl<'a> Pipeline<'a> {
     pub(super) fn new(
         platform: &'a Platform,
