@@ -7,6 +7,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
+use preflight_redact::Redactor;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -96,6 +97,9 @@ pub struct StateLog {
     pub path: PathBuf,
     pub entries: Vec<Entry>,
     last_hash: String,
+    /// Removes secrets from evidence before it is written: credential
+    /// patterns always, and the values of [`StateLog::redact_with`].
+    redactor: Redactor,
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -169,7 +173,14 @@ impl StateLog {
             path: path.to_path_buf(),
             entries,
             last_hash,
+            redactor: Redactor::new(),
         })
+    }
+
+    /// Also removes `redactor`'s known secret values from evidence (a
+    /// release passes its run's redaction set).
+    pub fn redact_with(&mut self, redactor: &Redactor) {
+        self.redactor.extend(redactor);
     }
 
     /// Appends one entry to the file (opened in append mode; earlier bytes are never rewritten).
@@ -185,6 +196,17 @@ impl StateLog {
             // Evidence may hold several lines (command output); it is made
             // one line where it is rendered.
             Event::Check { .. } | Event::Evidence { .. } | Event::Approve => {}
+        }
+        // The log is append-only: a secret written to it can never be taken back.
+        let mut event = event;
+        if let Event::Check { evidence, .. } | Event::Evidence { evidence, .. } = &mut event {
+            for e in evidence {
+                let (Evidence::Text(t)
+                | Evidence::Link(t)
+                | Evidence::Output(t)
+                | Evidence::Artifact(t)) = e;
+                *t = self.redactor.redact(t);
+            }
         }
         let write_err = |source| Error::Write {
             path: self.path.clone(),

@@ -207,7 +207,8 @@ impl fmt::Display for UrlSource {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host/...` with `***`.
+/// Replaces the password of `scheme://user:password@host/...`, and the
+/// value of a `password=` query parameter, with `***`.
 pub fn redact_url(url: &str) -> String {
     match url.find("://") {
         Some(i) => format!("{}{}", &url[..i + 3], redact_authority(&url[i + 3..])),
@@ -218,13 +219,30 @@ pub fn redact_url(url: &str) -> String {
 /// `user:password@host/...` (what follows `scheme://`) with the password as `***`.
 pub(crate) fn redact_authority(rest: &str) -> String {
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return rest.to_string();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!("{}:***{}", &rest[..colon], &rest[at..]),
+    let redacted = match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!("{}:***{}", &rest[..colon], &rest[at..]),
+            None => rest.to_string(),
+        },
         None => rest.to_string(),
-    }
+    };
+    redact_password_param(&redacted)
+}
+
+/// `…?a=1&password=x&b=2` → `…?a=1&password=***&b=2`.
+fn redact_password_param(text: &str) -> String {
+    let Some(q) = text.find('?') else {
+        return text.to_string();
+    };
+    let (head, query) = text.split_at(q + 1);
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}{}", pairs.join("&"))
 }
 
 /// A Secret Manager reference.
@@ -1152,6 +1170,10 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db?x=@"), "postgres://h/db?x=@");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=qp-canary&x=1"),
+            "postgres://u@h/db?sslmode=require&password=***&x=1"
+        );
     }
 
     #[test]

@@ -42,24 +42,51 @@ pub fn database_name(url: &str) -> Option<String> {
     (!name.is_empty()).then(|| percent_decode(name))
 }
 
-/// Splits the password out of a URL, so it can travel in `PGPASSWORD`
-/// instead of on a command line that `ps` shows.
-fn split_password(url: &str) -> (String, Option<String>) {
+/// Splits the password out of a URL (`user:password@` or a `password=`
+/// query parameter), so it can travel in `PGPASSWORD` instead of on a
+/// command line that `ps` shows.
+pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
     let Some((scheme, rest)) = url.split_once("://") else {
         return (url.to_string(), None);
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return (url.to_string(), None);
+    let (authority, mut password) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, p)) => (format!("{user}@{host}"), Some(percent_decode(p))),
+            None => (authority.to_string(), None),
+        },
+        None => (authority.to_string(), None),
     };
-    let Some((user, password)) = userinfo.split_once(':') else {
-        return (url.to_string(), None);
+    // The query: drop `password=`, keep every other parameter in order.
+    let (path, query, fragment) = match tail.split_once('?') {
+        Some((path, q)) => match q.split_once('#') {
+            Some((q, f)) => (path, Some(q), Some(f)),
+            None => (path, Some(q), None),
+        },
+        None => (tail, None, None),
     };
-    (
-        format!("{scheme}://{user}@{host}{tail}"),
-        Some(percent_decode(password)),
-    )
+    let mut tail = path.to_string();
+    if let Some(q) = query {
+        let mut kept = Vec::new();
+        for pair in q.split('&') {
+            match pair.split_once('=') {
+                Some((k, v)) if k.eq_ignore_ascii_case("password") => {
+                    password = Some(percent_decode(v));
+                }
+                _ => kept.push(pair),
+            }
+        }
+        if !kept.is_empty() {
+            tail.push('?');
+            tail.push_str(&kept.join("&"));
+        }
+    }
+    if let Some(f) = fragment {
+        tail.push('#');
+        tail.push_str(f);
+    }
+    (format!("{scheme}://{authority}{tail}"), password)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -143,10 +170,9 @@ pub async fn backup_database(
 /// Replaces the password of `url` in a child's output with `***`
 /// (pg_dump, Alembic and scripts may echo connection strings).
 pub(crate) fn redact_password(text: &str, url: &str) -> String {
-    match split_password(url).1 {
-        Some(p) if !p.is_empty() => text.replace(&p, "***"),
-        _ => text.to_string(),
-    }
+    let mut redactor = preflight_redact::Redactor::new();
+    redactor.add_url(url);
+    redactor.redact(text)
 }
 
 #[cfg(test)]
@@ -160,6 +186,13 @@ mod tests {
             (
                 "postgres://app@db:5432/mobius?sslmode=require".to_string(),
                 Some("s@cret".to_string())
+            )
+        );
+        assert_eq!(
+            split_password("postgres://app@db/mobius?sslmode=require&password=q%26p&x=1"),
+            (
+                "postgres://app@db/mobius?sslmode=require&x=1".to_string(),
+                Some("q&p".to_string())
             )
         );
         assert_eq!(

@@ -27,6 +27,10 @@ pub enum Error {
     },
     #[error("cannot connect to the database")]
     Connect(#[source] sqlx::Error),
+    #[error(
+        "{host} did not complete a connection within {secs} s (set PGCONNECT_TIMEOUT to wait longer)"
+    )]
+    ConnectTimeout { host: String, secs: u64 },
     #[error("database query failed: {context}")]
     Query {
         context: String,

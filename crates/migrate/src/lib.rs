@@ -65,6 +65,7 @@ pub use plan::{MigrationState, Status, StatusEntry};
 pub use preflight_manifest::error_text;
 pub use runner::{
     LedgerChange, MIGRATION_LOCK_KEY, Migrator, RepairStatus, UpEvent, UpOptions, UpReport,
+    connect_as, connect_timeout,
 };
 pub use scaffold::{migration_slug, new_migration, rollback_migration};
 pub use scripts::{ScriptEntry, ScriptList, ScriptReport};

@@ -345,7 +345,7 @@ fn files_check(status: &Status, pins: &[PinnedFile]) -> TargetCheck {
                     | MigrationState::OutOfOrder
             )
         })
-        .map(|e| format!("{} {}", e.version, e.state.as_str()))
+        .map(drift_text)
         .collect();
     if !drift.is_empty() {
         return TargetCheck {
@@ -391,12 +391,23 @@ fn files_check(status: &Status, pins: &[PinnedFile]) -> TargetCheck {
     }
 }
 
+/// One drifted migration, with what to do when it is a half-applied one.
+fn drift_text(e: &crate::plan::StatusEntry) -> String {
+    match e.state {
+        MigrationState::Failed => format!(
+            "{} failed part-way (inspect the database, then `preflight migrate repair`)",
+            e.version
+        ),
+        other => format!("{} {}", e.version, other.as_str()),
+    }
+}
+
 fn scripts_check(status: &Status) -> TargetCheck {
     let drift: Vec<String> = status
         .entries
         .iter()
         .filter(|e| matches!(e.state, MigrationState::Modified | MigrationState::Failed))
-        .map(|e| format!("{} {}", e.version, e.state.as_str()))
+        .map(drift_text)
         .collect();
     let pending: Vec<String> = status
         .entries

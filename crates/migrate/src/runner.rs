@@ -303,6 +303,7 @@ impl Migrator {
         let status = Status::compute(self.kind, migrations, &applied);
         refuse_drift(&status, options.allow_out_of_order)?;
         let pending = status.pending(options.target.as_deref(), options.allow_out_of_order);
+        refuse_transaction_control(&pending)?;
         on_event(UpEvent::Planned {
             count: pending.len(),
         });
@@ -333,33 +334,42 @@ impl Migrator {
         })
     }
 
-    /// `CREATE INDEX CONCURRENTLY` and friends: each statement on its own,
-    /// the ledger row after they all succeed. A failure part-way is recorded
-    /// (Preflight's ledger: `success = false`) so the next run refuses until repaired.
+    /// `CREATE INDEX CONCURRENTLY` and friends: each statement on its own.
+    /// Preflight's ledger gets a "started" row (`success = false`) before
+    /// the first statement and is marked done after the last, so a failure
+    /// or a `kill -9` part-way leaves a failed row that `up` refuses until
+    /// `migrate repair` (the dirty flag), never a silent re-run.
     async fn apply_without_transaction(
         &self,
         conn: &mut PgConnection,
         m: &Migration,
     ) -> Result<(), Error> {
+        if self.kind == SourceKind::Sql {
+            execute(conn, self.kind.insert_sql(m, &self.applied_by, false))
+                .await
+                .map_err(|source| Error::Query {
+                    context: format!("record migration {} as started", m.version),
+                    source,
+                })?;
+        }
         let mut offset = 0;
         for stmt in split_statements(&m.sql) {
             let at = m.sql[offset..].find(&stmt).map_or(offset, |i| offset + i);
             offset = at + stmt.len();
             if let Err(e) = execute(conn, stmt.clone()).await {
                 let line_base = m.sql[..at].matches('\n').count();
-                let err = failure(m, &e, 0, line_base);
-                if self.kind == SourceKind::Sql {
-                    let _ = execute(conn, self.kind.insert_sql(m, &self.applied_by, false)).await;
-                }
-                return Err(err);
+                // The started row stays: the migration is half applied.
+                return Err(failure(m, &e, 0, line_base));
             }
         }
-        execute(conn, self.kind.insert_sql(m, &self.applied_by, true))
-            .await
-            .map_err(|source| Error::Query {
-                context: format!("record migration {}", m.version),
-                source,
-            })
+        let done = match self.kind {
+            SourceKind::Sql => self.kind.upsert_sql(m, &self.applied_by),
+            SourceKind::Supabase => self.kind.insert_sql(m, &self.applied_by, true),
+        };
+        execute(conn, done).await.map_err(|source| Error::Query {
+            context: format!("record migration {}", m.version),
+            source,
+        })
     }
 }
 
@@ -393,6 +403,29 @@ fn plan_of(pending: &[&Migration]) -> Vec<(String, String)> {
         .iter()
         .map(|m| (m.version.clone(), m.name.clone()))
         .collect()
+}
+
+/// A file that runs in Preflight's transaction must not end it itself:
+/// it would commit half of the file with no ledger row.
+fn refuse_transaction_control(pending: &[&Migration]) -> Result<(), Error> {
+    let problems: Vec<String> = pending
+        .iter()
+        .filter(|m| !m.no_transaction)
+        .filter_map(|m| {
+            crate::split::transaction_control(&m.sql).map(|(line, word)| {
+                format!(
+                    "{}:{line}: `{word}` would end the transaction the migration runs in, committing part of it; remove it, or mark the file `{}`",
+                    m.path.display(),
+                    crate::source::NO_TRANSACTION_MARKER
+                )
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused { problems })
+    }
 }
 
 /// The Prime Directive: never build on a history that does not match the files.
@@ -467,13 +500,36 @@ fn failure(m: &Migration, e: &sqlx::Error, prefix_chars: usize, line_base: usize
 
 /// Connects as `preflight migrate` (so `pg_stat_activity` shows who holds the lock).
 pub(crate) async fn connect(url: &str) -> Result<PgConnection, Error> {
+    connect_as(url, "preflight migrate").await
+}
+
+/// How long a connection may take: `PGCONNECT_TIMEOUT` seconds as libpq
+/// reads it (a positive whole number), else 10 s.
+pub fn connect_timeout() -> Duration {
+    std::env::var("PGCONNECT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(Duration::from_secs(10), Duration::from_secs)
+}
+
+/// Connects with [`connect_timeout`]: a server that accepts the TCP
+/// connection and never answers fails closed, naming its host (never the
+/// password), instead of hanging the run.
+pub async fn connect_as(url: &str, application_name: &str) -> Result<PgConnection, Error> {
     let options: PgConnectOptions = url.parse().map_err(Error::Connect)?;
-    options
-        .application_name("preflight migrate")
-        .disable_statement_logging()
-        .connect()
-        .await
-        .map_err(Error::Connect)
+    let host = format!("{}:{}", options.get_host(), options.get_port());
+    let limit = connect_timeout();
+    let options = options
+        .application_name(application_name)
+        .disable_statement_logging();
+    match tokio::time::timeout(limit, options.connect()).await {
+        Ok(result) => result.map_err(Error::Connect),
+        Err(_) => Err(Error::ConnectTimeout {
+            host,
+            secs: limit.as_secs(),
+        }),
+    }
 }
 
 /// Released on disconnect too; unlock explicitly to keep the connection reusable.

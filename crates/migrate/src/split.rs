@@ -3,6 +3,52 @@
 //! parentheses and `BEGIN ATOMIC … END`; each statement trimmed and without
 //! its `;`; empty ones dropped; comments kept.
 
+/// The first top-level transaction-control statement of `sql` (`BEGIN`,
+/// `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`), with its
+/// 1-based line: inside the transaction Preflight wraps a file in, it would
+/// commit part of the file and leave the rest, and the ledger row, behind.
+pub fn transaction_control(sql: &str) -> Option<(usize, String)> {
+    let mut offset = 0;
+    for stmt in split_statements(sql) {
+        let at = sql[offset..].find(&stmt).map_or(offset, |i| offset + i);
+        offset = at + stmt.len();
+        let (skipped, code) = skip_comments(&stmt);
+        let words: Vec<String> = code
+            .split_whitespace()
+            .take(2)
+            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+            .collect();
+        let first = words.first().map(String::as_str).unwrap_or("");
+        let second = words.get(1).map(String::as_str).unwrap_or("");
+        let control = match first {
+            "BEGIN" => second != "ATOMIC",
+            "START" => second == "TRANSACTION",
+            "COMMIT" | "END" | "ROLLBACK" | "ABORT" => true,
+            _ => false,
+        };
+        if control {
+            let line = sql[..at + skipped].matches('\n').count() + 1;
+            return Some((line, first.to_string()));
+        }
+    }
+    None
+}
+
+/// `text` after its leading whitespace and comments, and how many bytes were skipped.
+fn skip_comments(text: &str) -> (usize, &str) {
+    let mut rest = text;
+    loop {
+        let trimmed = rest.trim_start();
+        if let Some(after) = trimmed.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = trimmed.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            return (text.len() - trimmed.len(), trimmed);
+        }
+    }
+}
+
 /// Splits `sql` into statements.
 pub fn split_statements(sql: &str) -> Vec<String> {
     let b = sql.as_bytes();
@@ -120,6 +166,32 @@ fn dollar_tag(s: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn transaction_control_is_found_with_its_line() {
+        assert_eq!(
+            super::transaction_control("CREATE TABLE a();\nBEGIN;\nCREATE TABLE b();\nCOMMIT;\n"),
+            Some((2, "BEGIN".to_string()))
+        );
+        assert_eq!(
+            super::transaction_control("SELECT 1;\n-- done\ncommit;"),
+            Some((3, "COMMIT".to_string()))
+        );
+        assert_eq!(
+            super::transaction_control("START TRANSACTION ISOLATION LEVEL SERIALIZABLE;"),
+            Some((1, "START".to_string()))
+        );
+        // Not transaction control: function bodies, strings, comments.
+        for fine in [
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;",
+            "CREATE FUNCTION g() RETURNS void AS $$ BEGIN PERFORM 1; END $$ LANGUAGE plpgsql;",
+            "SELECT 'COMMIT';",
+            "-- COMMIT;\nSELECT 1;",
+            "DO $$ BEGIN COMMIT; END $$;",
+        ] {
+            assert_eq!(super::transaction_control(fine), None, "{fine}");
+        }
+    }
+
     use super::*;
 
     #[test]

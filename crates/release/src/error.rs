@@ -110,7 +110,7 @@ pub enum Error {
         env: String,
         #[source]
         /// What went wrong underneath.
-        source: Box<sqlx::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The engine refuses: another release runs, a resume that cannot be
     /// honoured, a phase selection that would pass a guard.

@@ -325,6 +325,44 @@ fn conditions(list: &[JsonCondition]) -> Vec<JsonEquals> {
         .collect()
 }
 
+impl Platform {
+    /// The run's one redaction set: every database URL of `target` with its
+    /// password in any form, every secret a probe or gate of the
+    /// environment declares, and the notify webhook. Everything a release
+    /// records passes through it.
+    pub fn redaction_set(&self, target: &Target) -> preflight_verify::Redactor {
+        let mut redactor = preflight_verify::Redactor::new();
+        for db in target.databases.values().flatten() {
+            redactor.add_url(&db.url);
+        }
+        let everything = ProbeSelection {
+            phase: None,
+            only: Vec::new(),
+            gates: true,
+            probes: true,
+            images: Default::default(),
+        };
+        if let Ok(specs) = self.probe_specs(target, &everything) {
+            for spec in specs {
+                for secret in spec.probe.secrets() {
+                    redactor.add(secret);
+                }
+            }
+        }
+        if let Some(notify) = &self.config.release.notify {
+            match notify.webhook.strip_prefix("env:") {
+                Some(var) => {
+                    if let Ok(url) = std::env::var(var) {
+                        redactor.add_url(&url);
+                    }
+                }
+                None => redactor.add_url(&notify.webhook),
+            }
+        }
+        redactor
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

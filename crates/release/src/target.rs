@@ -190,14 +190,13 @@ impl Platform {
 }
 
 async fn ping(url: &str) -> Result<String, String> {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect(url)
+    let mut conn = preflight_migrate::connect_as(url, "preflight doctor")
         .await
         .map_err(|e| preflight_manifest::redact_url(&error_text(&e)))?;
     let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&mut conn)
         .await
         .map_err(|e| error_text(&e))?;
-    let _ = conn.close().await;
+    let _ = sqlx::Connection::close(conn).await;
     Ok(format!("PostgreSQL {version}"))
 }

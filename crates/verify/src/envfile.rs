@@ -37,6 +37,7 @@ impl EnvFile {
     /// and double quotes (which may span lines, as PEM keys do).
     pub fn parse(path: &Path, text: &str) -> Result<EnvFile, Error> {
         let mut keys = BTreeMap::new();
+        let mut previous: Option<String> = None;
         let mut lines = text.lines().enumerate();
         while let Some((index, raw)) = lines.next() {
             let line = raw.trim();
@@ -50,11 +51,18 @@ impl EnvFile {
                 column,
                 message,
             };
+            // A line that is not `KEY=value` is most often the rest of the
+            // value above it, unquoted over several lines: it may be a
+            // secret, so the error names the line and the key above, never
+            // the text.
+            let after = || match &previous {
+                Some(k) => {
+                    format!("; if `{k}` (above) has a value over several lines, put it in quotes")
+                }
+                None => String::new(),
+            };
             let Some((key, value)) = line.split_once('=') else {
-                return Err(err(
-                    1,
-                    format!("expected KEY=value, found `{}`", first_word(line)),
-                ));
+                return Err(err(1, format!("expected KEY=value{}", after())));
             };
             let key = key.trim();
             let key_ok = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -62,8 +70,12 @@ impl EnvFile {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
             if !key_ok {
-                return Err(err(1, format!("`{key}` is not a variable name")));
+                return Err(err(
+                    1,
+                    format!("the text before `=` is not a variable name{}", after()),
+                ));
             }
+            previous = Some(key.to_string());
             let value = value.trim_start();
             let has_value = match value.chars().next() {
                 Some(q @ ('"' | '\'')) => {
@@ -114,15 +126,6 @@ fn closes(body: &str, quote: char) -> bool {
         }
     }
     false
-}
-
-fn first_word(line: &str) -> String {
-    line.split_whitespace()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(40)
-        .collect()
 }
 
 /// How an actual env file differs from its example. Keys only, never values.
@@ -239,11 +242,53 @@ mod tests {
     #[test]
     fn reports_bad_lines_with_position() {
         let e = EnvFile::parse(Path::new("x/.env"), "A=1\nnot a pair\n").unwrap_err();
-        assert_eq!(e.to_string(), "x/.env:2:1: expected KEY=value, found `not`");
+        assert_eq!(
+            e.to_string(),
+            "x/.env:2:1: expected KEY=value; if `A` (above) has a value over several lines, put it in quotes"
+        );
+        // The text of a line (perhaps the rest of a secret) is never shown.
+        let e = EnvFile::parse(
+            Path::new(".env"),
+            "TOKEN=first-half\nsecond-half-canary=x\n",
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("canary"), "{e}");
+        let e = EnvFile::parse(Path::new(".env"), "TOKEN=first-half\nsecond-half-canary\n")
+            .unwrap_err();
+        assert!(!e.to_string().contains("canary"), "{e}");
         let e = EnvFile::parse(Path::new(".env"), "KEY=\"open\n").unwrap_err();
         assert_eq!(
             e.to_string(),
             ".env:1:5: the quoted value of `KEY` is never closed"
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any text is read or refused, never a panic; a refusal never
+        /// quotes a value.
+        #[test]
+        fn parse_never_panics_or_shows_a_value(lines in prop::collection::vec(prop_oneof![
+            Just("KEY=secret-value-canary".to_string()),
+            Just("export A=\"multi".to_string()),
+            Just("line\"".to_string()),
+            Just("B='x".to_string()),
+            Just("secret-value-canary".to_string()),
+            Just("=".to_string()),
+            Just("# c".to_string()),
+            "\\PC{0,20}",
+        ], 0..8)) {
+            let text = lines.join("\n");
+            if let Err(e) = EnvFile::parse(Path::new(".env"), &text) {
+                prop_assert!(!e.to_string().contains("secret-value-canary"), "{}", e);
+            }
+        }
     }
 }

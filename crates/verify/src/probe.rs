@@ -19,6 +19,11 @@ pub trait Probe: Send + Sync + fmt::Debug {
     fn secrets(&self) -> Vec<String> {
         Vec::new()
     }
+    /// What the attempt that ran out of time had found by then (a
+    /// command's output tail); the runner keeps it as evidence.
+    fn evidence_so_far(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Runs one attempt. Must not panic; anything it could not determine is
     /// [`Check::error`], which counts as a failure.
     async fn check(&self, cx: &ProbeContext) -> Check;

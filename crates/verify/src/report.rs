@@ -6,8 +6,8 @@ use std::time::Duration;
 use preflight_manifest::GateSeverity as Severity;
 use serde::Serialize;
 
-use crate::redact::Redactor;
 use crate::runner::{ProbeSpec, human_duration};
+use preflight_redact::Redactor;
 
 /// How a probe ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -77,7 +77,8 @@ impl ProbeResult {
         }
     }
 
-    pub(crate) fn redacted(mut self, r: &Redactor) -> ProbeResult {
+    /// This result with `r`'s secrets and credential patterns removed.
+    pub fn redacted(mut self, r: &Redactor) -> ProbeResult {
         self.target = r.redact(&self.target);
         self.summary = r.redact(&self.summary);
         for line in &mut self.evidence {

@@ -9,8 +9,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::probe::{Check, CheckStatus, Probe, ProbeContext};
-use crate::redact::Redactor;
 use crate::report::{Outcome, ProbeResult, Report};
+use preflight_redact::Redactor;
 
 /// A probe with its name, severity, time budget and retry policy.
 #[derive(Debug, Clone)]
@@ -98,6 +98,9 @@ fn splitmix(mut x: u64) -> u64 {
 pub struct Runner {
     concurrency: usize,
     context: ProbeContext,
+    /// Secrets of the whole run (a release knows every probe's, database's
+    /// and step's), redacted from every result besides each probe's own.
+    redactor: Redactor,
 }
 
 impl Runner {
@@ -105,7 +108,15 @@ impl Runner {
         Ok(Runner {
             concurrency: concurrency.max(1),
             context: ProbeContext::new()?,
+            redactor: Redactor::new(),
         })
+    }
+
+    /// Redacts `redactor`'s secrets from every result this runner gives, on
+    /// top of the secrets the probes of each run declare.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Runner {
+        self.redactor = redactor;
+        self
     }
 
     /// Runs every probe to its end.
@@ -124,7 +135,7 @@ impl Runner {
     ) -> Report {
         let started_at = jiff::Timestamp::now();
         let clock = Instant::now();
-        let mut redactor = Redactor::new();
+        let mut redactor = self.redactor.clone();
         for p in &probes {
             for secret in p.probe.secrets() {
                 redactor.add(secret);
@@ -204,13 +215,10 @@ async fn run_one(spec: &ProbeSpec, cx: &ProbeContext, seed: u64) -> ProbeResult 
                     "timed out after {} (attempt {attempt})",
                     human_duration(spec.timeout)
                 );
-                return ProbeResult::new(
-                    spec,
-                    Outcome::TimedOut,
-                    attempt,
-                    clock.elapsed(),
-                    summary,
-                );
+                let mut result =
+                    ProbeResult::new(spec, Outcome::TimedOut, attempt, clock.elapsed(), summary);
+                result.evidence = spec.probe.evidence_so_far();
+                return result;
             }
         };
         let last = attempt >= attempts_allowed;

@@ -1,6 +1,7 @@
 //! Integration tests of preflight-checklist: one binary, one module per area.
 
 mod bindings;
+mod fuzz;
 mod gates;
 mod parse;
 mod render;

@@ -206,6 +206,65 @@ async fn kill_9_mid_migration_leaves_no_ledger_row_and_the_next_run_succeeds() {
 }
 
 #[tokio::test]
+async fn kill_9_mid_no_transaction_migration_leaves_a_failed_row_that_up_refuses() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE t (id int);\n");
+    write(
+        dir.path(),
+        "002_slow.sql",
+        "-- preflight:no-transaction\nINSERT INTO t VALUES (2);\nSELECT pg_sleep(3);\nINSERT INTO t VALUES (3);\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let mut child = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    loop {
+        let running = scalar(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND application_name = 'preflight migrate'").await;
+        if running > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the migration never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL: half of 002 is applied
+    child.wait().unwrap();
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT count(*) FROM preflight.schema_migrations WHERE version = '002' AND NOT success"
+        )
+        .await,
+        1,
+        "the started row marks the half-applied migration"
+    );
+    let again = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "{stderr}");
+    assert!(stderr.contains("failed part-way"), "{stderr}");
+    assert_eq!(
+        scalar(&url, "SELECT count(*) FROM t WHERE id = 2").await,
+        1,
+        "never run twice"
+    );
+}
+
+#[tokio::test]
 async fn the_example_chat_and_supabase_modules_apply() {
     let pg = TempPostgres::start().unwrap();
     for (db, kind, dir) in [
@@ -671,4 +730,38 @@ fn the_documented_lock_key_blocks_migrate_up() {
         )),
         0
     );
+}
+
+#[test]
+fn a_server_that_never_answers_fails_closed_within_the_connect_timeout() {
+    // Accepts TCP connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in listener.incoming().take(1) {
+            kept.push(stream);
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_a.sql", "SELECT 1;");
+    let url = format!("postgres://app:pw-canary-4411@127.0.0.1:{port}/db");
+    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["migrate", "status", "--kind", "sql", "--dir"])
+        .arg(dir.path())
+        .args(["--database-url", &url])
+        .env("PGCONNECT_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "127.0.0.1:{port} did not complete a connection within 1 s"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pw-canary"), "{stderr}");
+    held.join().unwrap();
 }

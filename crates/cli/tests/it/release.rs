@@ -251,3 +251,93 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         "{stdout}"
     );
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_secret_a_gate_prints_or_an_operator_gives_as_evidence_reaches_no_output_or_file() {
+    const TOKEN: &str = "hdr-canary-5b1f0e";
+    const EVIDENCE: &str = "evid-canary-93ac21";
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    // A probe declares the token as a header secret; a gate prints it.
+    edit(
+        &project.path().join("preflight.yaml"),
+        "probes:\n",
+        "probes:\n  - name: canary-probe\n    kind: http\n    url: \"http://127.0.0.1:9/health\"\n    headers:\n      Authorization: env:PREFLIGHT_CANARY_TOKEN\n    envs: [local]\n    severity: soft\n",
+    );
+    edit(
+        &project.path().join("preflight.yaml"),
+        "gates:\n",
+        "gates:\n  - name: leaky-gate\n    command: [sh, -c, 'echo \"token is $PREFLIGHT_CANARY_TOKEN\"']\n    envs: [local]\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .current_dir(project.path())
+        .args(["release", "run", "--env", "local", "--manifest", MANIFEST])
+        .args(["--format", "json"])
+        .env("PATH", venv_path())
+        .env("PREFLIGHT_CANARY_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("leaky-gate"), "{stdout}");
+
+    // Credential-shaped evidence given by a person.
+    let checklist = project.path().join("docs/production_build_checklist.md");
+    let checklist = if checklist.exists() {
+        checklist
+    } else {
+        files_under(project.path())
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n == "production_build_checklist.md")
+            })
+            .unwrap()
+    };
+    let check = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["checklist", "check", "1.1", "--by", "alice", "--evidence"])
+        .arg(format!("psql ok with password={EVIDENCE}"))
+        .arg("--file")
+        .arg(&checklist)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    for text in [stdout.as_ref(), stderr.as_ref()] {
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+    let mut read = 0;
+    for file in files_under(project.path()) {
+        let Ok(text) = std::fs::read(&file) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&text);
+        read += 1;
+        for canary in [TOKEN, EVIDENCE] {
+            assert!(!text.contains(canary), "{} holds {canary}", file.display());
+        }
+    }
+    assert!(read > 10);
+}

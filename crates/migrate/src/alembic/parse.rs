@@ -532,3 +532,46 @@ def upgrade() -> None:
         assert!(!is_script_name(Path::new("v/ab12.pyc")));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Python-ish fragments, so generated text often looks like a revision file.
+    fn pythonish() -> impl Strategy<Value = String> {
+        let atom = prop_oneof![
+            Just("revision = ".to_string()),
+            Just("down_revision = ".to_string()),
+            Just("branch_labels = ".to_string()),
+            Just("depends_on = ".to_string()),
+            Just("'abc'".to_string()),
+            Just("\"\"\"doc\n".to_string()),
+            Just("'''".to_string()),
+            Just("(".to_string()),
+            Just(")".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+            Just(", ".to_string()),
+            Just("\\\n".to_string()),
+            Just("# comment\n".to_string()),
+            Just("def upgrade():\n    ".to_string()),
+            Just("f'{x}'".to_string()),
+            Just("r'raw'".to_string()),
+            Just("\n".to_string()),
+            "[ -~]{0,10}",
+            "\\PC{0,4}",
+        ];
+        prop::collection::vec(atom, 0..40).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_reader_never_panics(text in pythonish()) {
+            let _ = module(&text);
+            let _ = assignments(&text);
+        }
+    }
+}

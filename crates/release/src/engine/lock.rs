@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::error::Error;
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
 /// `'PFLR'`: the advisory-lock class of release locks (migration locks use another key).
 const RELEASE_LOCK_CLASS: i32 = 0x5046_4c52;
@@ -41,7 +41,12 @@ pub async fn acquire_database(url: &str, env: &str, holder: &str) -> Result<EnvL
         env: env.to_string(),
         source: Box::new(source),
     };
-    let mut conn = PgConnection::connect(url).await.map_err(db_err)?;
+    let mut conn = preflight_migrate::connect_as(url, "preflight release")
+        .await
+        .map_err(|e| Error::LockConnect {
+            env: env.to_string(),
+            source: Box::new(e),
+        })?;
     // Visible in pg_stat_activity, so a refused run can say who holds the lock.
     sqlx::query("SELECT set_config('application_name', $1, false)")
         .bind(holder.chars().take(63).collect::<String>())

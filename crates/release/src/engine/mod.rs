@@ -303,6 +303,8 @@ pub async fn run_release(
         };
         record.started_at = Some(started_at);
         record.duration = clock.elapsed();
+        // Steps were redacted as they were recorded; the summary is the rest.
+        record.summary = pipeline.redactor.redact(&record.summary);
         // A skipped phase proved nothing: its items stay open, with the reason.
         pipeline.apply_checklist(
             &StepRef::Phase(phase.as_str().to_string()),

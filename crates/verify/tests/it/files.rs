@@ -61,6 +61,64 @@ async fn commands_keep_the_tail_and_honour_exit_codes_and_timeouts() {
     assert_eq!(r[4].evidence, ["token is ***"]);
 }
 
+/// Whether a process with this pid runs (not a zombie).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+#[tokio::test]
+async fn a_timed_out_command_ends_its_whole_group_and_keeps_its_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // A grandchild in the background, and the shell waiting on another.
+    let script = format!(
+        "sleep 300 & echo $! > {0}; sleep 301 & echo $! >> {0}; echo started; wait",
+        pids.display()
+    );
+    let report = Runner::new(1)
+        .unwrap()
+        .run(vec![
+            ProbeSpec::new("hang", CommandProbe::new(["sh", "-c", &script]))
+                .timeout(Duration::from_millis(500)),
+        ])
+        .await;
+    let r = &report.results[0];
+    assert_eq!(r.outcome, Outcome::TimedOut);
+    assert_eq!(r.evidence, ["started"], "the tail read before the timeout");
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    let pids: Vec<&str> = pids.lines().collect();
+    assert_eq!(pids.len(), 2);
+    // SIGTERM ends `sleep` at once; allow for the grace period anyway.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(p)) && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for pid in pids {
+        assert!(!alive(pid), "grandchild {pid} outlived its timed-out step");
+    }
+}
+
+#[tokio::test]
+async fn a_command_is_done_when_it_exits_even_if_a_background_child_holds_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let script = format!("echo done; sleep 1236 & echo $! > {}", pid_file.display());
+    let report = Runner::new(1)
+        .unwrap()
+        .run(vec![
+            ProbeSpec::new("bg", CommandProbe::new(["sh", "-c", &script]))
+                .timeout(Duration::from_secs(20)),
+        ])
+        .await;
+    let r = &report.results[0];
+    // Passed, not timed out: the held pipe did not keep the step running.
+    assert_eq!(r.outcome, Outcome::Passed, "{r:?}");
+    assert_eq!(r.evidence, ["done"]);
+    // Not ours to keep: end the leftover so the test leaves nothing behind.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+}
+
 #[tokio::test]
 async fn env_parity_lists_keys_never_values() {
     let example = fixture("env/.env.example");

@@ -15,8 +15,8 @@ use std::time::Duration;
 use preflight_checklist::{Binding, Evidence, Run, StepOutcome, StepRef};
 use preflight_manifest::{BindingStep, Manifest};
 use preflight_verify::{
-    HttpExpect, HttpProbe, HttpRequest, Outcome as ProbeOutcome, ProbeResult, ProbeSpec, Report,
-    RetryPolicy, Runner, Severity,
+    HttpExpect, HttpProbe, HttpRequest, Outcome as ProbeOutcome, ProbeResult, ProbeSpec, Redactor,
+    Report, RetryPolicy, Runner, Severity,
 };
 
 use super::{
@@ -33,6 +33,8 @@ pub(super) struct Pipeline<'a> {
     pub(super) manifest: &'a Manifest,
     pub(super) target: &'a Target,
     pub(super) runner: Runner,
+    /// Every secret this run knows; nothing is recorded before passing it.
+    pub(super) redactor: Redactor,
     pub(super) checklist: Option<Run>,
     pub(super) bindings: Vec<Binding>,
     pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
@@ -122,12 +124,20 @@ impl<'a> Pipeline<'a> {
             }
             _ => (None, Vec::new()),
         };
+        let redactor = platform.redaction_set(target);
+        let mut checklist = checklist;
+        if let Some(run) = checklist.as_mut() {
+            run.log.redact_with(&redactor);
+        }
         Ok(Pipeline {
             platform,
             options,
             manifest,
             target,
-            runner: Runner::new(options.concurrency).map_err(|e| Error::Verify(Box::new(e)))?,
+            runner: Runner::new(options.concurrency)
+                .map_err(|e| Error::Verify(Box::new(e)))?
+                .with_redactor(redactor.clone()),
+            redactor,
             checklist,
             bindings,
             on_event,
@@ -169,6 +179,8 @@ impl<'a> Pipeline<'a> {
             Phase::Verify | Phase::Smoke => probes::plan(self, phase),
             Phase::Watch => watch::plan(self),
         };
+        // A plan line shows commands with their filled placeholders.
+        let lines: Vec<String> = lines.iter().map(|l| self.redactor.redact(l)).collect();
         for line in &lines {
             (self.on_event)(&ReleaseEvent::Step {
                 phase,
@@ -202,6 +214,8 @@ impl<'a> Pipeline<'a> {
     }
 
     fn step(&mut self, phase: Phase, r: &ProbeResult) -> StepRecord {
+        // The one door to the log, the state and the events: redacted here.
+        let r = &r.clone().redacted(&self.redactor);
         (self.on_event)(&ReleaseEvent::Step {
             phase,
             name: r.name.clone(),
@@ -241,7 +255,7 @@ impl<'a> Pipeline<'a> {
         );
         let outcome = StepOutcome {
             passed,
-            evidence: vec![Evidence::from_text(summary)],
+            evidence: vec![Evidence::from_text(&self.redactor.redact(summary))],
         };
         let _ = preflight_checklist::apply_step(
             run,
