@@ -1,6 +1,5 @@
 //! Where migrations come from: ordered SQL directories and Supabase folders.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -57,9 +56,11 @@ pub fn normalise(raw: &str) -> String {
 /// SHA-256 of normalised text, as hex.
 pub fn checksum(normalised: &str) -> String {
     let digest = Sha256::digest(normalised.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(64);
     for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
+        hex.push(HEX[usize::from(byte >> 4)] as char);
+        hex.push(HEX[usize::from(byte & 0xf)] as char);
     }
     hex
 }
@@ -193,6 +194,8 @@ pub(crate) fn par_map<I: Sync, T: Send>(
 impl MigrationSource for SqlDir {
     async fn list(&self) -> Result<(Vec<Migration>, Vec<Skipped>), Error> {
         let mut found: Vec<(u128, String, String, PathBuf)> = Vec::new();
+        // Number → index in `found`: duplicates found in linear time.
+        let mut seen: std::collections::HashMap<u128, usize> = std::collections::HashMap::new();
         let mut skipped = Vec::new();
         for path in read_dir(&self.dir)? {
             let file = path
@@ -226,13 +229,14 @@ impl MigrationSource for SqlDir {
                 ));
             }
             let number: u128 = digits.parse().map_err(|_| bad("the number is too large"))?;
-            if let Some((_, _, _, other)) = found.iter().find(|(n, _, _, _)| *n == number) {
+            if let Some(&i) = seen.get(&number) {
                 return Err(Error::DuplicateVersion {
                     version: digits.to_string(),
-                    first: other.clone(),
+                    first: found[i].3.clone(),
                     second: path,
                 });
             }
+            seen.insert(number, found.len());
             found.push((number, digits.to_string(), name.to_string(), path.clone()));
         }
         found.sort_by_key(|(n, _, _, _)| *n);
@@ -246,6 +250,7 @@ impl MigrationSource for SqlDir {
 impl MigrationSource for SupabaseDir {
     async fn list(&self) -> Result<(Vec<Migration>, Vec<Skipped>), Error> {
         let mut found: Vec<(String, String, PathBuf)> = Vec::new();
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut skipped = Vec::new();
         for path in read_dir(&self.dir)? {
             let file = path
@@ -267,13 +272,14 @@ impl MigrationSource for SupabaseDir {
                 });
                 continue;
             };
-            if let Some((_, _, other)) = found.iter().find(|(v, _, _)| *v == version) {
+            if let Some(&i) = seen.get(&version) {
                 return Err(Error::DuplicateVersion {
+                    first: found[i].2.clone(),
                     version,
-                    first: other.clone(),
                     second: path,
                 });
             }
+            seen.insert(version.clone(), found.len());
             found.push((version, name, path));
         }
         // Text ordering, as `ORDER BY version` on a text column.
