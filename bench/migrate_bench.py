@@ -99,10 +99,12 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tools", default="sqlx,dbmate,refinery,alembic",
                     help="comma-separated tools to compare with Preflight (default: all installed)")
+    ap.add_argument("--no-build", action="store_true", help="use target/release/preflight as it is")
     args = ap.parse_args()
     wanted = set(args.tools.split(","))
 
-    subprocess.run(["cargo", "build", "-q", "--release", "-p", "preflight-cli"], cwd=REPO, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", "preflight-cli"], cwd=REPO, check=True)
     preflight = os.path.join(REPO, "target", "release", "preflight")
     psql = shutil.which("psql")
     sqlx = "sqlx" in wanted and tool(os.path.join(TOOLS, "bin", "sqlx"))

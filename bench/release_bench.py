@@ -68,9 +68,11 @@ def release(preflight, root, jobs, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-build", action="store_true", help="use target/release/preflight as it is")
     args = ap.parse_args()
 
-    subprocess.run(["cargo", "build", "-q", "--release", "-p", "preflight-cli"], cwd=REPO, check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", "preflight-cli"], cwd=REPO, check=True)
     preflight = os.path.join(REPO, "target", "release", "preflight")
     env = dict(os.environ, PATH=os.path.join(REPO, ".venv", "bin") + os.pathsep + os.environ["PATH"])
 

@@ -58,6 +58,12 @@ pub enum Error {
     BadRelease { release: String },
     #[error("a name is required for `--by`")]
     NoSigner,
+    #[error("{} does not continue the log it was anchored at ({anchor}): {found}", path.display())]
+    AnchorMismatch {
+        path: PathBuf,
+        anchor: String,
+        found: String,
+    },
     #[error("{what} must be one line of text; found the control character `{found}`")]
     NotOneLine { what: &'static str, found: String },
     #[error("{}: line {line} has no final newline, so it may be a partial write; nothing was appended (check the last entry, then end the file with a newline or remove the partial line)", path.display())]

@@ -42,5 +42,5 @@ pub use gate::{
 };
 pub use model::{Checklist, Item, ItemKind, Section};
 pub use ops::Run;
-pub use render::{archive, render};
-pub use state::{Entry, Event, Evidence, ItemState, SignOff, State, StateLog};
+pub use render::{archive, archived_anchor, render};
+pub use state::{Anchor, Entry, Event, Evidence, ItemState, SignOff, State, StateLog};

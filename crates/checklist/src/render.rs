@@ -158,6 +158,20 @@ fn inline(text: &str) -> String {
         .collect()
 }
 
+/// The anchor an archived document records in its last line, if it has one.
+pub fn archived_anchor(document: &str) -> Option<crate::state::Anchor> {
+    let line = document.lines().rev().find(|l| !l.trim().is_empty())?;
+    let rest = line
+        .trim()
+        .strip_prefix("<!-- preflight checklist anchor: ")?
+        .strip_suffix(" -->")?;
+    let (events, head) = rest.split_once(' ')?;
+    Some(crate::state::Anchor {
+        events: events.parse().ok()?,
+        head: head.to_string(),
+    })
+}
+
 /// Writes the filled document and a copy of its log to
 /// `<dir>/<release_id>/<document file name>`, as the checklist's last step
 /// asks. Never overwrites an existing archive.
@@ -188,7 +202,20 @@ pub fn archive(
         move |source| Error::Write { path, source }
     };
     std::fs::create_dir_all(&folder).map_err(write_err(&folder))?;
-    let rendered = render(checklist, &log.state());
+    let mut rendered = render(checklist, &log.state());
+    // Where the log stood when archived: `checklist verify` compares a log with it.
+    let anchor = log.anchor();
+    let _ = write!(
+        rendered,
+        "{}<!-- preflight checklist anchor: {} {} -->\n",
+        if rendered.ends_with('\n') {
+            "\n"
+        } else {
+            "\n\n"
+        },
+        anchor.events,
+        anchor.head
+    );
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

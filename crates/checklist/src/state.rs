@@ -109,6 +109,22 @@ fn hash(line: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where a log stood at a moment: its number of events and the SHA-256 of
+/// its last line. Kept apart from the log (in the release log, in the
+/// archived document), it shows a log that lost its last lines or was
+/// rewritten with recomputed hashes since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub events: usize,
+    pub head: String,
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} event(s), head {}", self.events, self.head)
+    }
+}
+
 /// The entries of a log's text and the hash of its last line, the chain checked.
 fn parse(path: &Path, text: &str) -> Result<(Vec<Entry>, String), Error> {
     let mut entries = Vec::new();
@@ -175,6 +191,44 @@ impl StateLog {
             last_hash,
             redactor: Redactor::new(),
         })
+    }
+
+    /// Where the log stands now.
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            events: self.entries.len(),
+            head: self.last_hash.clone(),
+        }
+    }
+
+    /// Whether this log continues the log `anchor` was taken from: it has at
+    /// least that many events, and its line at that position hashes to the
+    /// anchor's head. Appending keeps a log valid; cutting or rewriting does not.
+    pub fn verify(&self, anchor: &Anchor) -> Result<(), Error> {
+        let mismatch = |found: String| Error::AnchorMismatch {
+            path: self.path.clone(),
+            anchor: anchor.to_string(),
+            found,
+        };
+        if self.entries.len() < anchor.events {
+            return Err(mismatch(format!(
+                "only {} event(s): the last {} were removed",
+                self.entries.len(),
+                anchor.events - self.entries.len()
+            )));
+        }
+        let head = match anchor.events {
+            0 => GENESIS.to_string(),
+            n if n == self.entries.len() => self.last_hash.clone(),
+            n => self.entries[n].prev.clone(),
+        };
+        if head != anchor.head {
+            return Err(mismatch(format!(
+                "event {} hashes to {head}: the history was rewritten",
+                anchor.events
+            )));
+        }
+        Ok(())
     }
 
     /// Also removes `redactor`'s known secret values from evidence (a

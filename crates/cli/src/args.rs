@@ -389,6 +389,9 @@ pub enum ChecklistCommand {
     Render(RenderArgs),
     /// Write the filled document to the release's log folder.
     Archive(ArchiveArgs),
+    /// Check the state log's hash chain, and that it continues an anchor
+    /// (an archived document's, or the events and head a release log records).
+    Verify(VerifyLogArgs),
 }
 
 /// Which checklist, and where its state is.
@@ -484,6 +487,22 @@ pub struct ArchiveArgs {
     /// The release log folder.
     #[arg(long, default_value = "docs/release_logs")]
     pub dir: PathBuf,
+}
+
+/// `checklist verify`: a state log against an anchor.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyLogArgs {
+    #[command(flatten)]
+    pub checklist: ChecklistFileArgs,
+    /// An archived copy of the document, whose last line holds the anchor.
+    #[arg(long, conflicts_with_all = ["events", "head"])]
+    pub archive: Option<PathBuf>,
+    /// The number of events the anchor records.
+    #[arg(long, requires = "head")]
+    pub events: Option<usize>,
+    /// The SHA-256 the anchor records for that event's line.
+    #[arg(long, requires = "events")]
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,6 +39,8 @@ pub enum Outcome {
     NotOk = 1,
     /// Could not check: bad usage, an unreadable file, invalid configuration (exit 2).
     CouldNotCheck = 2,
+    /// Stopped by SIGINT or SIGTERM after rolling back what ran (exit 130, as a shell reports Ctrl-C).
+    Interrupted = 130,
 }
 
 impl From<Outcome> for ExitCode {

@@ -27,6 +27,13 @@ pub enum Error {
     },
     #[error("cannot connect to the database")]
     Connect(#[source] sqlx::Error),
+    #[error("interrupted{}; {}", running.as_ref().map(|v| format!(" while applying {v}, which was rolled back and not recorded")).unwrap_or_default(), if applied.is_empty() { "nothing was applied".to_string() } else { format!("applied before it: {}", applied.join(", ")) })]
+    Interrupted {
+        /// Applied and recorded before the interrupt.
+        applied: Vec<String>,
+        /// The migration that was running, cancelled on the server.
+        running: Option<String>,
+    },
     #[error(
         "{host} did not complete a connection within {secs} s (set PGCONNECT_TIMEOUT to wait longer)"
     )]

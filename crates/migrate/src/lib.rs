@@ -64,8 +64,8 @@ pub use pg::{LocalPostgres, LocalStatus, TempPostgres, find_postgres_bin};
 pub use plan::{MigrationState, Status, StatusEntry};
 pub use preflight_manifest::error_text;
 pub use runner::{
-    LedgerChange, MIGRATION_LOCK_KEY, Migrator, RepairStatus, UpEvent, UpOptions, UpReport,
-    connect_as, connect_timeout,
+    Interrupt, LedgerChange, MIGRATION_LOCK_KEY, Migrator, RepairStatus, UpEvent, UpOptions,
+    UpReport, connect_as, connect_timeout, interrupt_on_signals,
 };
 pub use scaffold::{migration_slug, new_migration, rollback_migration};
 pub use scripts::{ScriptEntry, ScriptList, ScriptReport};

@@ -233,6 +233,18 @@ impl Migrations {
         backup: Option<BackupTo<'_>>,
         on_event: &mut (dyn FnMut(UpEvent) + Send),
     ) -> Result<Applied, Error> {
+        self.up_with(backup, None, on_event).await
+    }
+
+    /// [`Migrations::up`], stopping cleanly when `interrupt` becomes true:
+    /// for SQL and Supabase folders the running migration is cancelled on
+    /// the server and rolled back ([`Error::Interrupted`]).
+    pub async fn up_with(
+        &self,
+        backup: Option<BackupTo<'_>>,
+        interrupt: Option<crate::runner::Interrupt>,
+        on_event: &mut (dyn FnMut(UpEvent) + Send),
+    ) -> Result<Applied, Error> {
         let before = self.check().await;
         match before.state {
             ModuleState::AtTarget => {
@@ -259,7 +271,7 @@ impl Migrations {
             Some(to) => Some(self.backup(to).await?),
             None => None,
         };
-        let (applied, output) = self.apply(on_event).await?;
+        let (applied, output) = self.apply(interrupt, on_event).await?;
         let after = self.check().await;
         if after.state != ModuleState::AtTarget {
             return Err(Error::NotAtTarget {
@@ -286,6 +298,7 @@ impl Migrations {
     /// Applies everything up to the target under the migration lock.
     async fn apply(
         &self,
+        interrupt: Option<crate::runner::Interrupt>,
         on_event: &mut (dyn FnMut(UpEvent) + Send),
     ) -> Result<(Vec<String>, String), Error> {
         match self {
@@ -297,6 +310,7 @@ impl Migrations {
                     })?;
                 let options = UpOptions {
                     target,
+                    interrupt,
                     ..Default::default()
                 };
                 Ok((
@@ -323,6 +337,14 @@ impl Migrations {
 }
 
 fn files_check(status: &Status, pins: &[PinnedFile]) -> TargetCheck {
+    if !status.unusable.is_empty() {
+        let names: Vec<String> = status
+            .unusable
+            .iter()
+            .map(|s| format!("{} ({})", s.path.display(), s.reason))
+            .collect();
+        return TargetCheck::error(format!("cannot use {}", names.join(", ")));
+    }
     let target = match Migrations::files_target(status, pins) {
         Ok(t) => t,
         Err(absent) => {

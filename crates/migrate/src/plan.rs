@@ -51,6 +51,9 @@ pub struct StatusEntry {
 pub struct Status {
     pub kind: SourceKind,
     pub entries: Vec<StatusEntry>,
+    /// Entries of the folder Preflight cannot use; `up` refuses while any is there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unusable: Vec<crate::source::Skipped>,
 }
 
 impl Status {
@@ -114,7 +117,11 @@ impl Status {
                 });
             }
         }
-        Status { kind, entries }
+        Status {
+            kind,
+            entries,
+            unusable: Vec::new(),
+        }
     }
 
     pub fn count(&self, state: MigrationState) -> usize {
@@ -123,9 +130,11 @@ impl Status {
 
     /// True when everything on disk is applied and nothing drifted.
     pub fn is_clean(&self) -> bool {
-        self.entries
-            .iter()
-            .all(|e| e.state == MigrationState::Applied)
+        self.unusable.is_empty()
+            && self
+                .entries
+                .iter()
+                .all(|e| e.state == MigrationState::Applied)
     }
 
     /// The migrations `up` would apply, in order, up to `target` (inclusive).

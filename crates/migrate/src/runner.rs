@@ -26,6 +26,44 @@ pub struct UpOptions {
     pub allow_out_of_order: bool,
     /// Print the plan, touch nothing.
     pub dry_run: bool,
+    /// Becomes `true` on SIGINT/SIGTERM: the running migration is cancelled
+    /// on the server (a cancel request), rolled back and not recorded; the
+    /// lock is released and `up` ends with [`Error::Interrupted`].
+    pub interrupt: Option<Interrupt>,
+}
+
+/// A flag that becomes `true` when the run must stop (see [`interrupt_on_signals`]).
+pub type Interrupt = tokio::sync::watch::Receiver<bool>;
+
+/// An [`Interrupt`] set by the first SIGINT or SIGTERM this process gets.
+pub fn interrupt_on_signals() -> Interrupt {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        let int = async {
+            // A handler that cannot be installed never fires.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = int => {}
+            () = term => {}
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+fn interrupted(interrupt: Option<&Interrupt>) -> bool {
+    interrupt.is_some_and(|i| *i.borrow())
 }
 
 /// Progress reported while `up` runs.
@@ -102,10 +140,12 @@ impl Migrator {
 
     /// Status of every migration; reads only.
     pub async fn status(&self) -> Result<Status, Error> {
-        let (migrations, _) = self.source.list().await?;
+        let (migrations, skipped) = self.source.list().await?;
         let mut conn = self.connect().await?;
         let applied = ledger::read_ledger(&mut conn, self.kind).await?;
-        Ok(Status::compute(self.kind, &migrations, &applied))
+        let mut status = Status::compute(self.kind, &migrations, &applied);
+        status.unusable = skipped.into_iter().filter(|s| s.blocking).collect();
+        Ok(status)
     }
 
     /// Applies pending migrations, each in its own transaction with its
@@ -118,7 +158,17 @@ impl Migrator {
         options: &UpOptions,
         on_event: &mut (dyn FnMut(UpEvent) + Send),
     ) -> Result<UpReport, Error> {
-        let (migrations, _) = self.source.list().await?;
+        let (migrations, skipped) = self.source.list().await?;
+        // What cannot be read cannot be ordered: applying around it could
+        // skip a migration that belongs in between.
+        let unusable: Vec<String> = skipped
+            .iter()
+            .filter(|s| s.blocking)
+            .map(|s| format!("{}: {}", s.path.display(), s.reason))
+            .collect();
+        if !unusable.is_empty() {
+            return Err(Error::Refused { problems: unusable });
+        }
         if let Some(t) = &options.target
             && !migrations.iter().any(|m| &m.version == t)
         {
@@ -308,7 +358,21 @@ impl Migrator {
             count: pending.len(),
         });
         let mut done = Vec::new();
+        // The server process a cancel request must name.
+        let backend_pid: Option<i32> = match &options.interrupt {
+            Some(_) => sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut *conn)
+                .await
+                .ok(),
+            None => None,
+        };
         for (index, m) in pending.iter().enumerate() {
+            if interrupted(options.interrupt.as_ref()) {
+                return Err(Error::Interrupted {
+                    applied: done,
+                    running: None,
+                });
+            }
             on_event(UpEvent::Applying {
                 index,
                 count: pending.len(),
@@ -316,11 +380,47 @@ impl Migrator {
                 name: m.name.clone(),
             });
             let started = Instant::now();
-            if m.no_transaction {
-                self.apply_without_transaction(conn, m).await?;
-            } else {
-                apply_in_transaction(conn, self.kind, &self.applied_by, m).await?;
-            }
+            let applying = async {
+                if m.no_transaction {
+                    self.apply_without_transaction(&mut *conn, m).await
+                } else {
+                    apply_in_transaction(&mut *conn, self.kind, &self.applied_by, m).await
+                }
+            };
+            let result = match (&options.interrupt, backend_pid) {
+                (Some(interrupt), Some(pid)) => {
+                    let mut interrupt = interrupt.clone();
+                    let stop = async move {
+                        // The guard `wait_for` returns must not live across an
+                        // await; a dropped sender means no interrupt can come.
+                        let set = interrupt.wait_for(|stop| *stop).await.is_ok();
+                        if !set {
+                            std::future::pending::<()>().await;
+                        }
+                    };
+                    tokio::pin!(applying);
+                    let finished = tokio::select! {
+                        biased;
+                        r = &mut applying => Some(r),
+                        () = stop => None,
+                    };
+                    match finished {
+                        Some(r) => r,
+                        None => {
+                            // Cancel the statement on the server, then let the
+                            // failed migration roll back as any failure does.
+                            cancel_backend(&self.database_url, pid).await;
+                            let _ = applying.await;
+                            return Err(Error::Interrupted {
+                                applied: done,
+                                running: Some(m.version.clone()),
+                            });
+                        }
+                    }
+                }
+                _ => applying.await,
+            };
+            result?;
             on_event(UpEvent::Applied {
                 version: m.version.clone(),
                 elapsed: started.elapsed(),
@@ -529,6 +629,17 @@ pub async fn connect_as(url: &str, application_name: &str) -> Result<PgConnectio
             host,
             secs: limit.as_secs(),
         }),
+    }
+}
+
+/// Asks the server to cancel what backend `pid` runs (a PostgreSQL cancel
+/// request through `pg_cancel_backend`, from a second connection).
+async fn cancel_backend(url: &str, pid: i32) {
+    if let Ok(mut conn) = connect_as(url, "preflight migrate (cancel)").await {
+        let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+            .bind(pid)
+            .execute(&mut conn)
+            .await;
     }
 }
 

@@ -80,7 +80,7 @@ impl ScriptList {
 
     fn migration(&self, entry: &ScriptEntry) -> Result<Migration, Error> {
         let (path, name) = match entry {
-            ScriptEntry::Python(n) => (self.dir.join(format!("{n}.py")), n.clone()),
+            ScriptEntry::Python(n) => (python_file(&self.dir, n), n.clone()),
             ScriptEntry::Sql(f) => (self.dir.join(f), f.trim_end_matches(".sql").to_string()),
         };
         let raw = std::fs::read_to_string(&path).map_err(|source| Error::Read {
@@ -115,6 +115,7 @@ impl ScriptList {
         Status {
             kind: SourceKind::Sql,
             entries,
+            unusable: Vec::new(),
         }
     }
 
@@ -247,5 +248,45 @@ impl ScriptList {
             });
         }
         Ok(tail)
+    }
+}
+
+/// The file `python -m` runs for the dotted module `name` under `dir`
+/// (`pkg.mod` → `pkg/mod.py`, or a package's `pkg/mod/__main__.py`): the
+/// checksum covers what Python executes.
+fn python_file(dir: &std::path::Path, name: &str) -> PathBuf {
+    let mut path = dir.to_path_buf();
+    path.extend(name.split('.'));
+    let module = path.with_extension("py");
+    let main = path.join("__main__.py");
+    if !module.is_file() && main.is_file() {
+        main
+    } else {
+        module
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::python_file;
+
+    #[test]
+    fn a_dotted_module_is_the_file_python_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg/app")).unwrap();
+        std::fs::write(dir.path().join("pkg/mod.py"), "print(1)").unwrap();
+        std::fs::write(dir.path().join("pkg/app/__main__.py"), "print(2)").unwrap();
+        assert_eq!(
+            python_file(dir.path(), "pkg.mod"),
+            dir.path().join("pkg/mod.py")
+        );
+        assert_eq!(
+            python_file(dir.path(), "pkg.app"),
+            dir.path().join("pkg/app/__main__.py")
+        );
+        assert_eq!(
+            python_file(dir.path(), "plain"),
+            dir.path().join("plain.py")
+        );
     }
 }

@@ -70,6 +70,10 @@ pub fn checksum(normalised: &str) -> String {
 pub struct Skipped {
     pub path: PathBuf,
     pub reason: String,
+    /// Not a file Preflight may pass over (a broken or looping symlink, a
+    /// folder named like a migration, a name that is not UTF-8): `status`
+    /// reports it and `up` refuses while it is there.
+    pub blocking: bool,
 }
 
 /// A place migrations come from, in the order they apply.
@@ -111,27 +115,60 @@ pub struct SupabaseDir {
     pub dir: PathBuf,
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+fn read_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>), Error> {
     let read_err = |source| Error::Read {
         path: dir.to_path_buf(),
         source,
     };
     let mut paths = Vec::new();
+    let mut unusable = Vec::new();
+    let mut refuse = |path: PathBuf, reason: &str| {
+        unusable.push(Skipped {
+            path,
+            reason: reason.to_string(),
+            blocking: true,
+        })
+    };
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         let entry = entry.map_err(read_err)?;
-        // The entry's type comes with the listing; only symlinks need a stat.
-        let is_file = match entry.file_type() {
-            Ok(t) if t.is_symlink() => entry.path().is_file(),
-            Ok(t) => t.is_file(),
-            Err(_) => false,
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            refuse(
+                path,
+                "its name is not UTF-8, so it cannot be ordered or recorded",
+            );
+            continue;
         };
-        if is_file {
-            paths.push(entry.path());
+        // The entry's type comes with the listing; only symlinks need a stat.
+        match entry.file_type() {
+            Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => paths.push(path),
+                Ok(_) if looks_like_migration(&name) => {
+                    refuse(path, "a symlink named like a migration leads to a folder")
+                }
+                Ok(_) => {}
+                Err(_) => refuse(path, "a symlink that leads nowhere (broken or looping)"),
+            },
+            Ok(t) if t.is_file() => paths.push(path),
+            Ok(t) if t.is_dir() && looks_like_migration(&name) => {
+                refuse(path, "a folder named like a migration")
+            }
+            Ok(_) => {}
+            Err(_) => refuse(path, "its type cannot be read"),
         }
     }
     // One folder: byte order of the paths is the order of the names, without parsing components.
     paths.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
-    Ok(paths)
+    unusable.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((paths, unusable))
+}
+
+/// `<digits>_<name>.sql`, or anything ending in `.sql`.
+fn looks_like_migration(name: &str) -> bool {
+    name.ends_with(".sql")
+        || name
+            .split_once('_')
+            .is_some_and(|(d, _)| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Reads a whole file without the size-hint `stat` `read_to_string` makes:
@@ -197,7 +234,9 @@ impl MigrationSource for SqlDir {
         // Number → index in `found`: duplicates found in linear time.
         let mut seen: std::collections::HashMap<u128, usize> = std::collections::HashMap::new();
         let mut skipped = Vec::new();
-        for path in read_dir(&self.dir)? {
+        let (paths, unusable) = read_dir(&self.dir)?;
+        skipped.extend(unusable);
+        for path in paths {
             let file = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -207,6 +246,7 @@ impl MigrationSource for SqlDir {
                 skipped.push(Skipped {
                     path,
                     reason: "not a .sql file".into(),
+                    blocking: false,
                 });
                 continue;
             }
@@ -252,7 +292,9 @@ impl MigrationSource for SupabaseDir {
         let mut found: Vec<(String, String, PathBuf)> = Vec::new();
         let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut skipped = Vec::new();
-        for path in read_dir(&self.dir)? {
+        let (paths, unusable) = read_dir(&self.dir)?;
+        skipped.extend(unusable);
+        for path in paths {
             let file = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -269,6 +311,7 @@ impl MigrationSource for SupabaseDir {
                     path,
                     reason: "does not match <timestamp>_<name>.sql; the Supabase CLI skips it too"
                         .into(),
+                    blocking: false,
                 });
                 continue;
             };

@@ -205,3 +205,35 @@ fn a_name_with_a_newline_cannot_write_into_the_document() {
     let rendered = preflight_checklist::render(&run.checklist, &run.log.state());
     assert!(!rendered.contains("\n## 9. Injected"), "{rendered}");
 }
+
+#[test]
+fn an_anchor_catches_a_cut_or_rewritten_log_and_accepts_appends() {
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open(&doc, None).unwrap();
+    run.check("1.1", "alice", vec![], at(0)).unwrap();
+    run.check("1.2", "alice", vec![], at(1)).unwrap();
+    let anchor = run.log.anchor();
+    assert_eq!(anchor.events, 2);
+    run.check("1.3", "bob", vec![], at(2)).unwrap();
+    let path = StateLog::default_path(&doc);
+    // Appending continues the anchored log.
+    StateLog::load(&path).unwrap().verify(&anchor).unwrap();
+
+    // The last lines removed: the chain is intact, the anchor is not.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let first: String = text.lines().take(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, &first).unwrap();
+    let cut = StateLog::load(&path).unwrap();
+    assert!(matches!(
+        cut.verify(&anchor),
+        Err(Error::AnchorMismatch { .. })
+    ));
+
+    // The whole chain rewritten with recomputed hashes: caught too.
+    std::fs::remove_file(&path).unwrap();
+    let mut forged = Run::open(&doc, None).unwrap();
+    forged.check("1.1", "mallory", vec![], at(0)).unwrap();
+    forged.check("1.2", "mallory", vec![], at(1)).unwrap();
+    let err = StateLog::load(&path).unwrap().verify(&anchor).unwrap_err();
+    assert!(err.to_string().contains("rewritten"), "{err}");
+}

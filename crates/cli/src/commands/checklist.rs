@@ -1,9 +1,10 @@
-//! `preflight checklist show | check | uncheck | sign | approve | gate | render | archive`.
+//! `preflight checklist show | check | uncheck | sign | approve | gate | render | archive | verify`.
 
 use anyhow::Context as _;
 use jiff::Timestamp;
 use preflight_checklist::{
-    Error, Evidence, GateResult, Requirement, Run, archive, gate, progress, render,
+    Anchor, Error, Evidence, GateResult, Requirement, Run, archive, archived_anchor, gate,
+    progress, render,
 };
 
 use super::write_new_file;
@@ -145,6 +146,63 @@ pub(crate) fn run(command: ChecklistCommand, output: &mut Output<'_>) -> anyhow:
                 output.print_json(&serde_json::json!({ "archived": path }))?;
             } else if !output.quiet {
                 writeln!(output.out, "archived {}", path.display())?;
+            }
+            Ok(Outcome::Ok)
+        }
+        ChecklistCommand::Verify(args) => {
+            let anchor = match (&args.archive, args.events, &args.head) {
+                (Some(path), _, _) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    match archived_anchor(&text) {
+                        Some(a) => Some(a),
+                        None => {
+                            writeln!(
+                                output.err,
+                                "error: {} records no anchor (it was not archived by Preflight)",
+                                path.display()
+                            )?;
+                            return Ok(Outcome::CouldNotCheck);
+                        }
+                    }
+                }
+                (None, Some(events), Some(head)) => Some(Anchor {
+                    events,
+                    head: head.clone(),
+                }),
+                _ => None,
+            };
+            // Opening checks the chain itself: a broken chain is a finding.
+            let run = match Run::open(&args.checklist.file, args.checklist.state.as_deref()) {
+                Err(e @ (Error::TamperedState { .. } | Error::CorruptState { .. })) => {
+                    writeln!(output.err, "error: {e}")?;
+                    return Ok(Outcome::NotOk);
+                }
+                _ => match open(&args.checklist, output)? {
+                    Some(run) => run,
+                    None => return Ok(Outcome::CouldNotCheck),
+                },
+            };
+            if let Some(anchor) = &anchor
+                && let Err(e) = run.log.verify(anchor)
+            {
+                writeln!(output.err, "error: {e}")?;
+                return Ok(Outcome::NotOk);
+            }
+            let now = run.log.anchor();
+            if output.json() {
+                output.print_json(
+                    &serde_json::json!({ "anchor": now, "verified_against": anchor }),
+                )?;
+            } else if !output.quiet {
+                writeln!(
+                    output.out,
+                    "{}: chain intact, {now}",
+                    run.log.path.display()
+                )?;
+                if let Some(a) = anchor {
+                    writeln!(output.out, "continues the anchor ({a})")?;
+                }
             }
             Ok(Outcome::Ok)
         }

@@ -416,6 +416,17 @@ fn print_status(output: &mut Output<'_>, status: &Status) -> anyhow::Result<()> 
         (n > 0).then(|| format!("{n} {}", s.as_str()))
     })
     .collect();
+    for u in &status.unusable {
+        writeln!(
+            output.out,
+            "{:<14} {:<16} {}",
+            "unusable",
+            u.path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            u.reason
+        )?;
+    }
     writeln!(
         output.out,
         "{}",
@@ -463,6 +474,7 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
         target: args.target.clone(),
         allow_out_of_order: args.allow_out_of_order,
         dry_run: args.dry_run || args.sql,
+        interrupt: Some(preflight_migrate::interrupt_on_signals()),
     };
     if let (Migrations::Alembic { target: t, .. }, Some(explicit)) =
         (&mut target.migrations, &args.target)
@@ -499,7 +511,10 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
     let mut lines: Vec<String> = Vec::new();
     let result = {
         let mut on_event = |e: UpEvent| progress.event(e, &mut lines);
-        target.migrations.up(backup, &mut on_event).await
+        target
+            .migrations
+            .up_with(backup, options.interrupt.clone(), &mut on_event)
+            .await
     };
     progress.finish();
     for line in &lines {
@@ -517,7 +532,9 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
                     Outcome::NotOk
                 }
                 preflight_migrate::Error::Connect(_)
+                | preflight_migrate::Error::ConnectTimeout { .. }
                 | preflight_migrate::Error::Unchecked { .. } => Outcome::CouldNotCheck,
+                preflight_migrate::Error::Interrupted { .. } => Outcome::Interrupted,
                 _ => Outcome::NotOk,
             };
             writeln!(output.err, "error: {}", preflight_migrate::error_text(&e))?;

@@ -265,6 +265,83 @@ async fn kill_9_mid_no_transaction_migration_leaves_a_failed_row_that_up_refuses
 }
 
 #[tokio::test]
+async fn ctrl_c_cancels_the_running_migration_rolls_it_back_and_releases_the_lock() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE t (id int);\n");
+    write(
+        dir.path(),
+        "002_slow.sql",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let child = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    loop {
+        let running = scalar(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name = 'preflight migrate'").await;
+        if running > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the migration never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while applying 002, which was rolled back and not recorded"),
+        "{stderr}"
+    );
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT count(*) FROM preflight.schema_migrations WHERE version = '002'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'slow'"
+        )
+        .await,
+        0,
+        "rolled back"
+    );
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        )
+        .await,
+        0,
+        "the migration lock was released"
+    );
+    assert_eq!(
+        scalar(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()").await,
+        0,
+        "nothing still runs on the server"
+    );
+}
+
+#[tokio::test]
 async fn the_example_chat_and_supabase_modules_apply() {
     let pg = TempPostgres::start().unwrap();
     for (db, kind, dir) in [
@@ -764,4 +841,136 @@ fn a_server_that_never_answers_fails_closed_within_the_connect_timeout() {
     );
     assert!(!stderr.contains("pw-canary"), "{stderr}");
     held.join().unwrap();
+}
+
+#[tokio::test]
+async fn entries_preflight_cannot_use_are_reported_and_up_refuses() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE t (id int);\n");
+    std::os::unix::fs::symlink("nowhere.sql", dir.path().join("002_broken.sql")).unwrap();
+    std::fs::create_dir(dir.path().join("003_folder.sql")).unwrap();
+    write(dir.path(), "004_next.sql", "CREATE TABLE u (id int);\n");
+    let d = dir.path().to_str().unwrap();
+    let status = preflight_cmd(&["migrate", "status", "--kind", "sql", "--dir", d], &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("002_broken.sql"), "{stdout}");
+    assert!(stdout.contains("leads nowhere"), "{stdout}");
+    assert!(stdout.contains("003_folder.sql"), "{stdout}");
+    let up = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(!up.status.success(), "{stderr}");
+    assert!(stderr.contains("002_broken.sql"), "{stderr}");
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('t', 'u')"
+        )
+        .await,
+        0,
+        "nothing was applied around the unusable entries"
+    );
+}
+
+#[tokio::test]
+async fn a_transactional_file_that_commits_itself_is_refused_with_its_line() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "001_half.sql",
+        "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let up = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(!up.status.success(), "{stderr}");
+    assert!(stderr.contains("001_half.sql:2: `COMMIT`"), "{stderr}");
+    assert!(stderr.contains("preflight:no-transaction"), "{stderr}");
+    assert_eq!(
+        scalar(
+            &url,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'a'"
+        )
+        .await,
+        0
+    );
+}
+
+/// Every process's command line, read from /proc while `run` runs.
+fn sample_cmdlines<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+                        seen.insert(String::from_utf8_lossy(&raw).replace('\0', " "));
+                    }
+                }
+            }
+            seen.into_iter().collect::<Vec<_>>()
+        })
+    };
+    let out = run();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    (out, sampler.join().unwrap())
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_query_reaches_no_output_file_or_argv() {
+    const CANARY: &str = "qp-canary-7f3e91";
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    // Trust authentication accepts any password: the canary is carried, not checked.
+    let url = format!("{url}?sslmode=disable&password={CANARY}");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE t (id int);\n");
+    let backups = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (outputs, cmdlines) = sample_cmdlines(|| {
+        let status = preflight_cmd(&["migrate", "status", "--kind", "sql", "--dir", d], &url)
+            .output()
+            .unwrap();
+        let up = preflight_cmd(&["migrate", "up", "--kind", "sql", "--dir", d], &url)
+            .arg("--backup-dir")
+            .arg(backups.path())
+            .output()
+            .unwrap();
+        [status, up]
+    });
+    assert!(
+        outputs[1].status.success(),
+        "{}",
+        String::from_utf8_lossy(&outputs[1].stderr)
+    );
+    for out in &outputs {
+        for text in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(text);
+            assert!(!text.contains(CANARY), "{text}");
+        }
+    }
+    // The backup was taken (pg_dump ran), and no command line held the password.
+    let dumps: Vec<_> = std::fs::read_dir(backups.path()).unwrap().collect();
+    assert!(!dumps.is_empty());
+    for line in &cmdlines {
+        assert!(!line.contains(CANARY), "{line}");
+    }
 }

@@ -232,6 +232,7 @@ pub async fn run_release(
                 failed_phase: None,
                 next_step: None,
                 checklist_archive: None,
+                checklist_anchor: None,
                 uploaded_to: Vec::new(),
                 notified: None,
                 resumed: 0,
@@ -348,6 +349,7 @@ pub async fn run_release(
         if log.status == ReleaseStatus::Succeeded {
             log.checklist_archive = pipeline.archive_checklist(&release_id, log.attempt)?;
         }
+        log.checklist_anchor = pipeline.checklist.as_ref().map(|run| run.log.anchor());
         log.notified = pipeline.notify(&log).await;
         let written = write_logs(&platform, env, &log)?;
         log.uploaded_to = upload_logs(&target, &release_id, &written).await;
@@ -600,6 +602,7 @@ mod tests {
             failed_phase: None,
             next_step: None,
             checklist_archive: None,
+            checklist_anchor: None,
             uploaded_to: Vec::new(),
             notified: None,
             resumed: 0,

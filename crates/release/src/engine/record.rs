@@ -259,6 +259,10 @@ pub struct ReleaseLog {
     pub next_step: Option<String>,
     /// Where the filled checklist was archived.
     pub checklist_archive: Option<String>,
+    /// Where the checklist's state log stood when the release ended
+    /// (`preflight checklist verify` compares the log with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist_anchor: Option<preflight_checklist::Anchor>,
     /// Where the log was uploaded.
     pub uploaded_to: Vec<String>,
     /// The webhook notification's outcome, if one is configured.
@@ -315,6 +319,13 @@ impl ReleaseLog {
         }
         if let Some(a) = &self.checklist_archive {
             let _ = writeln!(out, "| Checklist | `{a}` |");
+        }
+        if let Some(a) = &self.checklist_anchor {
+            let _ = writeln!(
+                out,
+                "| Checklist log | {} event(s), sha256 {} |",
+                a.events, a.head
+            );
         }
         for u in &self.uploaded_to {
             let _ = writeln!(out, "| Uploaded | `{u}` |");
