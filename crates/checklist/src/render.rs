@@ -205,9 +205,9 @@ pub fn archive(
     let mut rendered = render(checklist, &log.state());
     // Where the log stood when archived: `checklist verify` compares a log with it.
     let anchor = log.anchor();
-    let _ = write!(
+    let _ = writeln!(
         rendered,
-        "{}<!-- preflight checklist anchor: {} {} -->\n",
+        "{}<!-- preflight checklist anchor: {} {} -->",
         if rendered.ends_with('\n') {
             "\n"
         } else {
