@@ -170,3 +170,56 @@ fn example_bindings_name_real_items() {
         .collect();
     check_bindings(&run, &bindings).unwrap();
 }
+
+#[test]
+fn verify_checks_a_log_against_its_archived_anchor() {
+    let (dir, doc) = copy();
+    let check = |id: &str| {
+        let (outcome, _, err) = preflight(&[
+            "checklist",
+            "check",
+            id,
+            "-f",
+            &doc,
+            "--by",
+            "dba",
+            "--evidence",
+            "done",
+        ]);
+        assert_eq!(outcome, Outcome::Ok, "{err}");
+    };
+    check("1.1");
+    check("1.2");
+    let logs = dir.path().join("logs").to_string_lossy().into_owned();
+    let (outcome, _, _) = preflight(&[
+        "checklist",
+        "archive",
+        &doc,
+        "--release",
+        "2026-02-14-prod",
+        "--dir",
+        &logs,
+    ]);
+    assert_eq!(outcome, Outcome::Ok);
+    let archived = dir
+        .path()
+        .join("logs/2026-02-14-prod/production_build_checklist.md")
+        .to_string_lossy()
+        .into_owned();
+    // Appending after the archive continues the anchored log.
+    check("1.3");
+    let (outcome, out, err) = preflight(&["checklist", "verify", &doc, "--archive", &archived]);
+    assert_eq!(outcome, Outcome::Ok, "{err}");
+    assert!(out.contains("continues the anchor (2 event(s)"), "{out}");
+
+    // The last two lines removed: the chain alone looks fine, the anchor does not.
+    let state = dir.path().join("production_build_checklist.state.jsonl");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let first: String = text.lines().take(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&state, first).unwrap();
+    let (outcome, _, _) = preflight(&["checklist", "verify", &doc]);
+    assert_eq!(outcome, Outcome::Ok, "an intact chain, without an anchor");
+    let (outcome, _, err) = preflight(&["checklist", "verify", &doc, "--archive", &archived]);
+    assert_eq!(outcome, Outcome::NotOk);
+    assert!(err.contains("the last 1 were removed"), "{err}");
+}
