@@ -820,12 +820,17 @@ fn named(sink: &mut Sink<'_>, node: &Node, what: &str) -> Vec<(String, Node, Nod
     }
 }
 
-fn check_identifier(sink: &mut Sink<'_>, key: &Node, name: &str, what: &str) {
-    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic())
+/// A module, database or other config name: letters, digits, `-` and `_`,
+/// starting with a letter.
+pub(crate) fn is_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !ok {
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn check_identifier(sink: &mut Sink<'_>, key: &Node, name: &str, what: &str) {
+    if !is_identifier(name) {
         sink.error(
             key.pos,
             Code::InvalidValue,

@@ -459,11 +459,7 @@ fn validate(
     if let Some(node) = fields.get("commits") {
         for (key, value) in section(sink, node, "commits", Severity::Error) {
             let what = format!("`commits.{key}`");
-            let module_name = key.starts_with(|c: char| c.is_ascii_alphabetic())
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !module_name {
+            if !crate::config::is_identifier(&key) {
                 sink.error(
                     value.pos,
                     Code::InvalidValue,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::artifact::{ArtifactStore, StoredArtifact};
 use crate::error::Error;
 use crate::pg::find_postgres_bin;
+use preflight_redact::percent_decode;
 
 /// A backup that was taken and stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,27 +88,6 @@ pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
         tail.push_str(f);
     }
     (format!("{scheme}://{authority}{tail}"), password)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The `pg_dump` to use: beside the newest server binaries (a dump needs a

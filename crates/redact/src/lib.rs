@@ -138,7 +138,8 @@ fn url_passwords(url: &str) -> Vec<String> {
     out
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` escapes decoded (a URL's password as the server sees it).
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -22,6 +22,30 @@ async fn scalar(url: &str, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
 }
 
+/// Waits until `preflight migrate` runs a statement containing `needle` on the server.
+async fn wait_until_running(url: &str, needle: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE strpos(query, $1) > 0 AND application_name = 'preflight migrate'",
+        )
+        .bind(needle)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if running > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the migration never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn status_up_status_and_exit_codes() {
     let pg = TempPostgres::start().unwrap();
@@ -160,19 +184,7 @@ async fn kill_9_mid_migration_leaves_no_ledger_row_and_the_next_run_succeeds() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    // Wait until the slow migration is running on the server.
-    let started = Instant::now();
-    loop {
-        let running = scalar(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND application_name = 'preflight migrate'").await;
-        if running > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the migration never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_running(&url, "pg_sleep(3)").await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert_eq!(
@@ -225,18 +237,7 @@ async fn kill_9_mid_no_transaction_migration_leaves_a_failed_row_that_up_refuses
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let started = Instant::now();
-    loop {
-        let running = scalar(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND application_name = 'preflight migrate'").await;
-        if running > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the migration never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_running(&url, "pg_sleep(3)").await;
     child.kill().unwrap(); // SIGKILL: half of 002 is applied
     child.wait().unwrap();
     assert_eq!(
@@ -284,18 +285,7 @@ async fn ctrl_c_cancels_the_running_migration_rolls_it_back_and_releases_the_loc
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let started = Instant::now();
-    loop {
-        let running = scalar(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND application_name = 'preflight migrate'").await;
-        if running > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the migration never started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_running(&url, "pg_sleep(60)").await;
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
