@@ -25,6 +25,7 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         operator: operator(),
         concurrency: args.concurrency,
         jobs: args.jobs,
+        interrupt: None,
     };
     let runtime = super::runtime()?;
     let json = output.json();
@@ -109,7 +110,14 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
             }
         }
     };
-    let result = runtime.block_on(run_release(&options, &mut on_event));
+    let result = runtime.block_on(async {
+        // Ctrl-C or SIGTERM stop the running phase cleanly and record it.
+        let options = ReleaseOptions {
+            interrupt: Some(preflight_migrate::interrupt_on_signals()),
+            ..options.clone()
+        };
+        run_release(&options, &mut on_event).await
+    });
     if let Some(bar) = &spinner {
         bar.finish_and_clear();
     }
@@ -159,7 +167,12 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         }
     }
     // A dry run whose preflight checks fail says the release would not start.
+    let interrupted = log
+        .phases
+        .iter()
+        .any(|p| p.status == PhaseStatus::Interrupted);
     Ok(match log.status {
+        _ if interrupted => Outcome::Interrupted,
         ReleaseStatus::Failed => Outcome::NotOk,
         _ if log.failed_phase.is_some() => Outcome::NotOk,
         ReleaseStatus::Succeeded | ReleaseStatus::DryRun | ReleaseStatus::Running => Outcome::Ok,
@@ -174,6 +187,7 @@ fn paint(color: bool, status: PhaseStatus) -> String {
         PhaseStatus::Skipped => ("skip", "2"),
         PhaseStatus::NotRun => ("plan", "36"),
         PhaseStatus::SkippedByOperator => ("SKIP", "1;33"),
+        PhaseStatus::Interrupted => ("INT ", "1;31"),
     };
     if color {
         format!("\x1b[{code}m{word}\x1b[0m")

@@ -341,3 +341,114 @@ fn a_secret_a_gate_prints_or_an_operator_gives_as_evidence_reaches_no_output_or_
     }
     assert!(read > 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_the_migrate_phase_records_it_interrupted_and_resume_finishes() {
+    use sqlx::Connection as _;
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let schema = project.path().join("mobius-chat/db/schema");
+    std::fs::write(
+        schema.join("003_chat_feedback.sql"),
+        "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY);\nSELECT pg_sleep(60);\n",
+    )
+    .unwrap();
+    edit(
+        &project.path().join(MANIFEST),
+        "sql:db/schema/002_published_rag_metadata.sql]",
+        "sql:db/schema/002_published_rag_metadata.sql, sql:db/schema/003_chat_feedback.sql]",
+    );
+    edit(
+        &project.path().join("contracts/mobius_chat.yaml"),
+        "version: \"002\"",
+        "version: \"003\"",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .current_dir(project.path())
+        .args(["release", "run", "--env", "local", "--manifest", MANIFEST])
+        .env("PATH", venv_path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the slow migration runs on the local cluster.
+    let started = std::time::Instant::now();
+    let url = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the migration never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let status = Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(project.path())
+            .args(["local", "status", "--format", "json"])
+            .output()
+            .unwrap();
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&status.stdout) else {
+            continue;
+        };
+        let Some(port) = json["port"].as_u64().filter(|_| json["running"] == true) else {
+            continue;
+        };
+        let url = format!("postgres://postgres@127.0.0.1:{port}/mobius_chat");
+        let Ok(mut conn) = sqlx::PgConnection::connect(&url).await else {
+            continue;
+        };
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE strpos(query, 'pg_sleep(60)') > 0 AND application_name = 'preflight migrate'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if running > 0 {
+            break url;
+        }
+    };
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("INT  migrate"), "{stdout}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            project
+                .path()
+                .join(".preflight/releases/local/2026-02-14-local/state.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let migrate = state["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "migrate")
+        .unwrap();
+    assert_eq!(migrate["status"], "interrupted", "{migrate}");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let feedback: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'chat_feedback'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(feedback, 0, "the interrupted migration was rolled back");
+
+    // Fixed, the release resumes at migrate.
+    std::fs::write(
+        schema.join("003_chat_feedback.sql"),
+        "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY);\n",
+    )
+    .unwrap();
+    let resumed = release(project.path(), &["--resume"]);
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert!(resumed.status.success(), "{stdout}");
+    assert!(stdout.contains("succeeded"), "{stdout}");
+}

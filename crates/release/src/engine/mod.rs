@@ -54,6 +54,11 @@ pub struct ReleaseOptions {
     pub concurrency: usize,
     /// How many databases are backed up or migrated at once.
     pub jobs: usize,
+    /// Becomes `true` on SIGINT/SIGTERM ([`preflight_migrate::interrupt_on_signals`]):
+    /// the running phase stops (a migration is cancelled on the server and
+    /// rolled back, commands' process groups end), is recorded as
+    /// interrupted, and `--resume` runs it again.
+    pub interrupt: Option<preflight_migrate::Interrupt>,
 }
 
 impl ReleaseOptions {
@@ -72,6 +77,7 @@ impl ReleaseOptions {
             operator: crate::platform::operator(),
             concurrency: 8,
             jobs: 4,
+            interrupt: None,
         }
     }
 }
@@ -299,8 +305,35 @@ pub async fn run_release(
             }
         } else if options.dry_run && phase != Phase::Preflight {
             pipeline.plan(phase).await
+        } else if is_interrupted(options) {
+            interrupted_record(phase)
         } else {
-            pipeline.run(phase).await
+            match options.interrupt.clone() {
+                // Migrations stop through their own cancel request (dropping
+                // one mid-statement would let the server commit it later).
+                Some(mut interrupt) if phase != Phase::Migrate => {
+                    let stop = async move {
+                        if interrupt.wait_for(|stop| *stop).await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    };
+                    tokio::select! {
+                        record = pipeline.run(phase) => record,
+                        () = stop => interrupted_record(phase),
+                    }
+                }
+                _ => {
+                    let record = pipeline.run(phase).await;
+                    if phase == Phase::Migrate && is_interrupted(options) {
+                        PhaseRecord {
+                            steps: record.steps,
+                            ..interrupted_record(phase)
+                        }
+                    } else {
+                        record
+                    }
+                }
+            }
         };
         record.started_at = Some(started_at);
         record.duration = clock.elapsed();
@@ -318,7 +351,10 @@ pub async fn run_release(
             summary: record.summary.clone(),
             duration_ms: record.duration.as_millis() as u64,
         });
-        let failed = record.status == PhaseStatus::Failed;
+        let failed = matches!(
+            record.status,
+            PhaseStatus::Failed | PhaseStatus::Interrupted
+        );
         if let Some(slot) = log.phases.iter_mut().find(|p| p.phase == phase) {
             *slot = record;
         }
@@ -433,6 +469,18 @@ fn unguarded(phase: Phase, log: &ReleaseLog) -> Option<String> {
         names[0],
         names[0]
     ))
+}
+
+fn is_interrupted(options: &ReleaseOptions) -> bool {
+    options.interrupt.as_ref().is_some_and(|i| *i.borrow())
+}
+
+fn interrupted_record(phase: Phase) -> PhaseRecord {
+    PhaseRecord {
+        status: PhaseStatus::Interrupted,
+        summary: "interrupted (SIGINT/SIGTERM): what ran was stopped and rolled back; --resume runs this phase again".into(),
+        ..PhaseRecord::not_run(phase)
+    }
 }
 
 fn operator_skip(options: &ReleaseOptions, phase: Phase) -> PhaseRecord {

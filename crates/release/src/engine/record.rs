@@ -57,6 +57,8 @@ pub enum PhaseStatus {
     /// Not run because an operator said so (`--skip PHASE --reason TEXT`);
     /// the decision is recorded with the phase.
     SkippedByOperator,
+    /// Stopped by SIGINT/SIGTERM; not done, so `--resume` runs it again.
+    Interrupted,
 }
 
 impl PhaseStatus {
@@ -69,6 +71,7 @@ impl PhaseStatus {
             PhaseStatus::Skipped => "skipped",
             PhaseStatus::NotRun => "not run",
             PhaseStatus::SkippedByOperator => "SKIPPED BY OPERATOR",
+            PhaseStatus::Interrupted => "INTERRUPTED",
         }
     }
     /// Done phases are not repeated by `--resume`.

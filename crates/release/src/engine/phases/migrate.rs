@@ -62,7 +62,7 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             let result = match cx_ref.migrations(&module) {
                 Ok(m) => m
                     .migrations
-                    .up(None, &mut |_| {})
+                    .up_with(None, cx_ref.options.interrupt.clone(), &mut |_| {})
                     .await
                     .map(|applied| (applied.applied, m.database))
                     .map_err(|e| crate::error::error_text(&e)),
