@@ -169,7 +169,7 @@ pub async fn read_ledger(
             });
         }
     };
-    Ok(rows
+    let mut applied: Vec<AppliedRow> = rows
         .into_iter()
         .map(|r| AppliedRow {
             version: r.get("version"),
@@ -180,7 +180,83 @@ pub async fn read_ledger(
             applied_by: r.get("applied_by"),
             success: r.get("success"),
         })
-        .collect())
+        .collect();
+    if kind == SourceKind::Supabase {
+        mark_unfinished(conn, &mut applied).await?;
+    }
+    Ok(applied)
+}
+
+/// Supabase no-transaction migrations that started and never finished. The
+/// CLI's ledger has no room for a failed row, so Preflight keeps them in its
+/// own schema (`preflight.unfinished_migrations`), created on first use.
+pub(crate) const UNFINISHED_DDL: &str = "CREATE SCHEMA IF NOT EXISTS preflight;
+CREATE TABLE IF NOT EXISTS preflight.unfinished_migrations (
+    ledger text NOT NULL,
+    version text NOT NULL,
+    name text,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    started_by text,
+    PRIMARY KEY (ledger, version)
+);";
+
+/// Adds the unfinished Supabase migrations to `applied` as failed rows.
+async fn mark_unfinished(
+    conn: &mut PgConnection,
+    applied: &mut Vec<AppliedRow>,
+) -> Result<(), Error> {
+    let sql = "SELECT version, name, started_at::text AS started_at, started_by \
+               FROM preflight.unfinished_migrations WHERE ledger = 'supabase' ORDER BY version";
+    let rows = match sqlx::raw_sql(sql).fetch_all(&mut *conn).await {
+        Ok(rows) => rows,
+        // No table (or no schema): nothing ever started without finishing.
+        Err(sqlx::Error::Database(e))
+            if matches!(e.code().as_deref(), Some("42P01") | Some("3F000")) =>
+        {
+            return Ok(());
+        }
+        Err(source) => {
+            return Err(Error::Query {
+                context: "read preflight.unfinished_migrations".into(),
+                source,
+            });
+        }
+    };
+    for r in rows {
+        let version: String = r.get("version");
+        match applied.iter_mut().find(|a| a.version == version) {
+            Some(row) => row.success = false,
+            None => applied.push(AppliedRow {
+                version,
+                name: r.get("name"),
+                checksum: None,
+                statements: None,
+                applied_at: r.get("started_at"),
+                applied_by: r.get("started_by"),
+                success: false,
+            }),
+        }
+    }
+    applied.sort_by(|a, b| a.version.cmp(&b.version));
+    Ok(())
+}
+
+/// Records that a Supabase no-transaction migration has started.
+pub(crate) fn unfinished_insert_sql(m: &Migration, by: &str) -> String {
+    format!(
+        "{UNFINISHED_DDL}\nINSERT INTO preflight.unfinished_migrations (ledger, version, name, started_by) VALUES ('supabase', {}, {}, {}) ON CONFLICT (ledger, version) DO NOTHING;",
+        quote(&m.version),
+        quote(&m.name),
+        quote(by)
+    )
+}
+
+/// Clears the "started" mark of a Supabase migration (done, or repaired).
+pub(crate) fn unfinished_delete_sql(version: &str) -> String {
+    format!(
+        "{UNFINISHED_DDL}\nDELETE FROM preflight.unfinished_migrations WHERE ledger = 'supabase' AND version = {};",
+        quote(version)
+    )
 }
 
 pub(crate) async fn ensure_ledger(conn: &mut PgConnection, kind: SourceKind) -> Result<(), Error> {

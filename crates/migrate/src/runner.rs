@@ -297,6 +297,10 @@ impl Migrator {
         for m in applied {
             sql.push_str(&self.kind.upsert_sql(m, &self.applied_by));
             sql.push_str(";\n");
+            if self.kind == SourceKind::Supabase {
+                sql.push_str(&ledger::unfinished_delete_sql(&m.version));
+                sql.push('\n');
+            }
             sql.push_str(&ledger::audit_sql(
                 self.kind,
                 action,
@@ -316,6 +320,10 @@ impl Migrator {
                 self.kind.ledger_table(),
                 ledger::quote(version)
             ));
+            if self.kind == SourceKind::Supabase {
+                sql.push_str(&ledger::unfinished_delete_sql(version));
+                sql.push('\n');
+            }
             sql.push_str(&ledger::audit_sql(
                 self.kind,
                 action,
@@ -444,14 +452,16 @@ impl Migrator {
         conn: &mut PgConnection,
         m: &Migration,
     ) -> Result<(), Error> {
-        if self.kind == SourceKind::Sql {
-            execute(conn, self.kind.insert_sql(m, &self.applied_by, false))
-                .await
-                .map_err(|source| Error::Query {
-                    context: format!("record migration {} as started", m.version),
-                    source,
-                })?;
-        }
+        let started = match self.kind {
+            SourceKind::Sql => self.kind.insert_sql(m, &self.applied_by, false),
+            SourceKind::Supabase => ledger::unfinished_insert_sql(m, &self.applied_by),
+        };
+        execute(conn, started)
+            .await
+            .map_err(|source| Error::Query {
+                context: format!("record migration {} as started", m.version),
+                source,
+            })?;
         let mut offset = 0;
         for stmt in split_statements(&m.sql) {
             let at = m.sql[offset..].find(&stmt).map_or(offset, |i| offset + i);
@@ -464,7 +474,12 @@ impl Migrator {
         }
         let done = match self.kind {
             SourceKind::Sql => self.kind.upsert_sql(m, &self.applied_by),
-            SourceKind::Supabase => self.kind.insert_sql(m, &self.applied_by, true),
+            // The CLI's row and the end of the "started" mark, together.
+            SourceKind::Supabase => format!(
+                "BEGIN;\n{};\n{}\nCOMMIT;",
+                self.kind.insert_sql(m, &self.applied_by, true),
+                ledger::unfinished_delete_sql(&m.version)
+            ),
         };
         execute(conn, done).await.map_err(|source| Error::Query {
             context: format!("record migration {}", m.version),

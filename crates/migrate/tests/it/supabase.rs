@@ -81,3 +81,51 @@ async fn a_ledger_written_by_the_cli_with_platform_columns_is_read() {
         MigrationState::Modified
     );
 }
+
+#[tokio::test]
+async fn a_no_transaction_migration_that_fails_part_way_is_recorded_and_refused_until_repaired() {
+    let pg = cluster();
+    let url = pg.create_database("app").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "20260201120000_half.sql",
+        "-- preflight:no-transaction\ncreate table done_first (id int);\nselect missing_function();\n",
+    );
+    let m = migrator(SourceKind::Supabase, dir.path(), &url);
+    assert!(m.up(&UpOptions::default(), &mut |_| {}).await.is_err());
+    // Half applied, no CLI row, and Preflight's own mark says so.
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*)::text FROM supabase_migrations.schema_migrations"
+        )
+        .await,
+        ["0"]
+    );
+    assert_eq!(
+        query(&url, "SELECT version FROM preflight.unfinished_migrations").await,
+        ["20260201120000"]
+    );
+    let status = m.status().await.unwrap();
+    assert_eq!(status.entries[0].state, MigrationState::Failed);
+    let again = m.up(&UpOptions::default(), &mut |_| {}).await.unwrap_err();
+    assert!(again.to_string().contains("failed part-way"), "{again}");
+
+    // The operator fixes the database by hand, then records it as applied.
+    m.repair(
+        preflight_migrate::RepairStatus::Applied,
+        &["20260201120000".to_string()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        query(
+            &url,
+            "SELECT count(*)::text FROM preflight.unfinished_migrations"
+        )
+        .await,
+        ["0"]
+    );
+    assert!(m.status().await.unwrap().is_clean());
+}
