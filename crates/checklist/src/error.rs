@@ -40,6 +40,8 @@ pub enum Error {
     },
     #[error("{}: line {line} does not follow the line before it (the log was edited; history is append-only)", path.display())]
     TamperedState { path: PathBuf, line: usize },
+    #[error("{}: line {line} is not signed with the checklist key (PREFLIGHT_CHECKLIST_KEY): it was written without the key, or forged", path.display())]
+    UnsignedState { path: PathBuf, line: usize },
     #[error("no item `{id}` in the checklist")]
     UnknownItem { id: String },
     #[error("no section `{id}` in the checklist")]

@@ -43,4 +43,4 @@ pub use gate::{
 pub use model::{Checklist, Item, ItemKind, Section};
 pub use ops::Run;
 pub use render::{archive, archived_anchor, render};
-pub use state::{Anchor, Entry, Event, Evidence, ItemState, SignOff, State, StateLog};
+pub use state::{Anchor, Entry, Event, Evidence, ItemState, SignOff, SigningKey, State, StateLog};

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use crate::error::Error;
 use crate::gate::{Requirement, gate, is_checked};
 use crate::model::Checklist;
-use crate::state::{Event, Evidence, StateLog};
+use crate::state::{Event, Evidence, SigningKey, StateLog};
 
 /// A checklist with its state log: what people and the pipeline write to.
 #[derive(Debug)]
@@ -18,6 +18,16 @@ pub struct Run {
 impl Run {
     /// Loads a document and the log beside it (or at `state`).
     pub fn open(document: &std::path::Path, state: Option<&std::path::Path>) -> Result<Run, Error> {
+        Run::open_keyed(document, state, None)
+    }
+
+    /// [`Run::open`] with the team's signing key: every entry is checked
+    /// against it and new ones are signed.
+    pub fn open_keyed(
+        document: &std::path::Path,
+        state: Option<&std::path::Path>,
+        key: Option<SigningKey>,
+    ) -> Result<Run, Error> {
         let checklist = Checklist::load(document)?;
         let path = state.map_or_else(
             || StateLog::default_path(document),
@@ -25,7 +35,7 @@ impl Run {
         );
         Ok(Run {
             checklist,
-            log: StateLog::load(&path)?,
+            log: StateLog::load_keyed(&path, key)?,
         })
     }
 

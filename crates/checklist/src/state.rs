@@ -89,6 +89,50 @@ pub struct Entry {
     pub event: Event,
     /// SHA-256 of the previous line, so an edited history is detected.
     pub prev: String,
+    /// HMAC-SHA256 of the entry without this field, under the team's
+    /// signing key (when one is set): a rewritten chain with recomputed
+    /// hashes cannot be signed without the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+/// The key that signs and checks a state log (`PREFLIGHT_CHECKLIST_KEY`).
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    /// A key from its bytes (at least 16).
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<SigningKey> {
+        let bytes = bytes.into();
+        (bytes.len() >= 16).then_some(SigningKey(bytes))
+    }
+
+    fn mac(&self, text: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac =
+            hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(text.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The signature of `entry`: over its line without `mac`.
+fn signature(key: &SigningKey, entry: &Entry) -> String {
+    let unsigned = Entry {
+        mac: None,
+        ..entry.clone()
+    };
+    key.mac(&serde_json::to_string(&unsigned).expect("entries serialize"))
 }
 
 /// The log file and its entries.
@@ -100,6 +144,8 @@ pub struct StateLog {
     /// Removes secrets from evidence before it is written: credential
     /// patterns always, and the values of [`StateLog::redact_with`].
     redactor: Redactor,
+    /// Signs appended entries and checks every entry when set.
+    key: Option<SigningKey>,
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -126,7 +172,7 @@ impl std::fmt::Display for Anchor {
 }
 
 /// The entries of a log's text and the hash of its last line, the chain checked.
-fn parse(path: &Path, text: &str) -> Result<(Vec<Entry>, String), Error> {
+fn parse(path: &Path, text: &str, key: Option<&SigningKey>) -> Result<(Vec<Entry>, String), Error> {
     let mut entries = Vec::new();
     let mut last_hash = GENESIS.to_string();
     for (i, line) in text.lines().enumerate() {
@@ -140,6 +186,14 @@ fn parse(path: &Path, text: &str) -> Result<(Vec<Entry>, String), Error> {
         })?;
         if entry.prev != last_hash || entry.seq != entries.len() as u64 + 1 {
             return Err(Error::TamperedState {
+                path: path.to_path_buf(),
+                line: i + 1,
+            });
+        }
+        if let Some(key) = key
+            && entry.mac.as_deref() != Some(signature(key, &entry).as_str())
+        {
+            return Err(Error::UnsignedState {
                 path: path.to_path_buf(),
                 line: i + 1,
             });
@@ -174,6 +228,12 @@ impl StateLog {
 
     /// Reads the log, checking the hash chain; a missing file is an empty log.
     pub fn load(path: &Path) -> Result<StateLog, Error> {
+        StateLog::load_keyed(path, None)
+    }
+
+    /// [`StateLog::load`], and with `key` every entry must carry its
+    /// signature; entries appended from now on are signed.
+    pub fn load_keyed(path: &Path, key: Option<SigningKey>) -> Result<StateLog, Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -184,12 +244,13 @@ impl StateLog {
                 });
             }
         };
-        let (entries, last_hash) = parse(path, &text)?;
+        let (entries, last_hash) = parse(path, &text, key.as_ref())?;
         Ok(StateLog {
             path: path.to_path_buf(),
             entries,
             last_hash,
             redactor: Redactor::new(),
+            key,
         })
     }
 
@@ -290,16 +351,20 @@ impl StateLog {
                 line: text.lines().count(),
             });
         }
-        let (entries, last_hash) = parse(&self.path, &text)?;
+        let (entries, last_hash) = parse(&self.path, &text, self.key.as_ref())?;
         self.entries = entries;
         self.last_hash = last_hash;
-        let entry = Entry {
+        let mut entry = Entry {
             seq: self.entries.len() as u64 + 1,
             at,
             by: by.to_string(),
             event,
             prev: self.last_hash.clone(),
+            mac: None,
         };
+        if let Some(key) = &self.key {
+            entry.mac = Some(signature(key, &entry));
+        }
         let line = serde_json::to_string(&entry).expect("entries serialize");
         file.write_all(format!("{line}\n").as_bytes())
             .map_err(write_err)?;

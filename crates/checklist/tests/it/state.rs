@@ -237,3 +237,35 @@ fn an_anchor_catches_a_cut_or_rewritten_log_and_accepts_appends() {
     let err = StateLog::load(&path).unwrap().verify(&anchor).unwrap_err();
     assert!(err.to_string().contains("rewritten"), "{err}");
 }
+
+#[test]
+fn with_a_signing_key_a_chain_rewritten_without_it_is_refused() {
+    use preflight_checklist::SigningKey;
+    let key = || SigningKey::new(b"team-secret-key-0123456789".to_vec());
+    assert!(SigningKey::new(b"short".to_vec()).is_none());
+    let (_dir, doc) = temp_copy("production_build_checklist.md");
+    let mut run = Run::open_keyed(&doc, None, key()).unwrap();
+    run.check("1.1", "alice", vec![], at(0)).unwrap();
+    run.check("1.2", "alice", vec![], at(1)).unwrap();
+    let path = StateLog::default_path(&doc);
+    // Signed entries read back with the key.
+    assert_eq!(StateLog::load_keyed(&path, key()).unwrap().entries.len(), 2);
+    assert!(format!("{:?}", key()).contains("***"));
+
+    // Someone without the key rewrites the chain with recomputed hashes.
+    std::fs::remove_file(&path).unwrap();
+    let mut forged = Run::open(&doc, None).unwrap();
+    forged.check("1.1", "mallory", vec![], at(0)).unwrap();
+    assert!(StateLog::load(&path).is_ok(), "the chain alone looks fine");
+    assert!(matches!(
+        StateLog::load_keyed(&path, key()),
+        Err(Error::UnsignedState { line: 1, .. })
+    ));
+    // A signed entry whose text was changed fails too.
+    std::fs::remove_file(&path).unwrap();
+    let mut run = Run::open_keyed(&doc, None, key()).unwrap();
+    run.check("1.1", "alice", vec![], at(0)).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"alice\"", "\"bob\"")).unwrap();
+    assert!(StateLog::load_keyed(&path, key()).is_err());
+}

@@ -3,8 +3,8 @@
 use anyhow::Context as _;
 use jiff::Timestamp;
 use preflight_checklist::{
-    Anchor, Error, Evidence, GateResult, Requirement, Run, archive, archived_anchor, gate,
-    progress, render,
+    Anchor, Error, Evidence, GateResult, Requirement, Run, SigningKey, archive, archived_anchor,
+    gate, progress, render,
 };
 
 use super::write_new_file;
@@ -173,8 +173,16 @@ pub(crate) fn run(command: ChecklistCommand, output: &mut Output<'_>) -> anyhow:
                 _ => None,
             };
             // Opening checks the chain itself: a broken chain is a finding.
-            let run = match Run::open(&args.checklist.file, args.checklist.state.as_deref()) {
-                Err(e @ (Error::TamperedState { .. } | Error::CorruptState { .. })) => {
+            let run = match Run::open_keyed(
+                &args.checklist.file,
+                args.checklist.state.as_deref(),
+                signing_key()?,
+            ) {
+                Err(
+                    e @ (Error::TamperedState { .. }
+                    | Error::CorruptState { .. }
+                    | Error::UnsignedState { .. }),
+                ) => {
                     writeln!(output.err, "error: {e}")?;
                     return Ok(Outcome::NotOk);
                 }
@@ -247,8 +255,19 @@ fn print_gate(output: &mut Output<'_>, require: &str, result: &GateResult) -> an
 }
 
 /// Opens a checklist; an invalid document is shown line by line and means "could not check".
+/// The team's state-log signing key, from `PREFLIGHT_CHECKLIST_KEY`.
+pub(crate) fn signing_key() -> anyhow::Result<Option<SigningKey>> {
+    match std::env::var("PREFLIGHT_CHECKLIST_KEY") {
+        Ok(text) if !text.is_empty() => match SigningKey::new(text.into_bytes()) {
+            Some(key) => Ok(Some(key)),
+            None => anyhow::bail!("PREFLIGHT_CHECKLIST_KEY must be at least 16 bytes"),
+        },
+        _ => Ok(None),
+    }
+}
+
 fn open(args: &ChecklistFileArgs, output: &mut Output<'_>) -> anyhow::Result<Option<Run>> {
-    match Run::open(&args.file, args.state.as_deref()) {
+    match Run::open_keyed(&args.file, args.state.as_deref(), signing_key()?) {
         Ok(run) => Ok(Some(run)),
         Err(Error::Invalid { path, problems }) => {
             for p in &problems {

@@ -26,6 +26,7 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         concurrency: args.concurrency,
         jobs: args.jobs,
         interrupt: None,
+        checklist_key: super::checklist::signing_key()?,
     };
     let runtime = super::runtime()?;
     let json = output.json();

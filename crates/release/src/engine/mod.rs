@@ -59,6 +59,8 @@ pub struct ReleaseOptions {
     /// rolled back, commands' process groups end), is recorded as
     /// interrupted, and `--resume` runs it again.
     pub interrupt: Option<preflight_migrate::Interrupt>,
+    /// The checklist state log's signing key: entries are checked and signed.
+    pub checklist_key: Option<preflight_checklist::SigningKey>,
 }
 
 impl ReleaseOptions {
@@ -78,6 +80,7 @@ impl ReleaseOptions {
             concurrency: 8,
             jobs: 4,
             interrupt: None,
+            checklist_key: None,
         }
     }
 }

@@ -105,8 +105,12 @@ impl<'a> Pipeline<'a> {
                 {
                     let _ = std::fs::remove_file(s);
                 }
-                let run = Run::open(&platform.root().join(&c.file), state.as_deref())
-                    .map_err(|e| Error::Checklist(Box::new(e)))?;
+                let run = Run::open_keyed(
+                    &platform.root().join(&c.file),
+                    state.as_deref(),
+                    options.checklist_key.clone(),
+                )
+                .map_err(|e| Error::Checklist(Box::new(e)))?;
                 let bindings = c
                     .bindings
                     .iter()
