@@ -105,7 +105,7 @@ impl Drop for GroupGuard {
         let Some(mut child) = self.0.take() else {
             return;
         };
-        let _ = child.signal(libc_sigterm());
+        let _ = child.signal(SIGTERM);
         let _ = std::thread::Builder::new()
             .name("preflight-kill-group".into())
             .spawn(move || {
@@ -123,9 +123,8 @@ impl Drop for GroupGuard {
     }
 }
 
-fn libc_sigterm() -> i32 {
-    15
-}
+/// SIGTERM's number, the same on every Unix Preflight runs on.
+const SIGTERM: i32 = 15;
 
 #[async_trait]
 impl Probe for CommandProbe {
