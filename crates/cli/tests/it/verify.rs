@@ -234,3 +234,33 @@ fn gcp_commands_name_what_is_wrong() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unquoted_multi_line_env_value_never_reaches_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = dir.path().join(".env.example");
+    let actual = dir.path().join(".env");
+    std::fs::write(&example, "PRIVATE_KEY=\nDATABASE_URL=\n").unwrap();
+    std::fs::write(
+        &actual,
+        "PRIVATE_KEY=-----BEGIN KEY-----\nmultiline-canary-b64data\n-----END KEY-----\nDATABASE_URL=postgres://x\n",
+    )
+    .unwrap();
+    for format in ["human", "json"] {
+        let (outcome, out, err) = crate::preflight(&[
+            "env",
+            "diff",
+            example.to_str().unwrap(),
+            actual.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert_eq!(outcome, preflight_cli::Outcome::CouldNotCheck, "{out}{err}");
+        assert!(
+            !out.contains("canary") && !err.contains("canary"),
+            "{out}{err}"
+        );
+        assert!(err.contains(".env:2:1"), "{err}");
+        assert!(err.contains("`PRIVATE_KEY` (above)"), "{err}");
+    }
+}
