@@ -124,15 +124,16 @@ pub async fn backup_database(
     cmd.args(["--format=custom", "--no-password", "--file"])
         .arg(&file)
         .arg("--dbname")
-        .arg(&url)
-        .kill_on_drop(true);
+        .arg(&url);
     if let Some(p) = password {
         cmd.env("PGPASSWORD", p);
     }
-    let output = cmd.output().await.map_err(|source| Error::Spawn {
-        program: program.display().to_string(),
-        source,
-    })?;
+    let output = preflight_process::output(cmd)
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
     if !output.status.success() {
         return Err(Error::Backup {
             database,

@@ -5,7 +5,6 @@
 //! so they are skipped once applied and refused once changed.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -214,14 +213,13 @@ impl ScriptList {
             .map(|a| a.replace("{module}", &module).replace("{name}", name))
             .collect();
         let started = Instant::now();
-        let child = tokio::process::Command::new(&argv[0])
-            .args(&argv[1..])
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
             .current_dir(&self.workdir)
             .env(&self.url_env, &self.database_url)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        // A script that times out is dropped with its whole process group.
+        let child = preflight_process::output(cmd);
         let out = match tokio::time::timeout(self.script_timeout, child).await {
             Ok(out) => out.map_err(|source| Error::Spawn {
                 program: argv[0].clone(),

@@ -4,10 +4,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use process_wrap::tokio::{ChildWrapper, CommandWrap, ProcessGroup};
+use preflight_process::Group;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::probe::{Check, Probe, ProbeContext};
@@ -15,18 +14,9 @@ use crate::probe::{Check, Probe, ProbeContext};
 /// How many of the last lines of stdout, and of stderr, are kept as evidence.
 pub const OUTPUT_TAIL: usize = 20;
 
-/// How long a command's process group gets between SIGTERM and SIGKILL
-/// when its step times out or is cancelled.
-pub const KILL_GRACE: Duration = Duration::from_secs(2);
-
-/// How long the output pipes may stay open after the command exits: a
-/// background child it left behind may hold them for ever, and the command
-/// is done when it exits.
-const DRAIN: Duration = Duration::from_millis(200);
-
-/// Runs a program and checks its exit code, in a process group of its own:
-/// a timeout or cancellation ends the whole group (SIGTERM, a grace of
-/// [`KILL_GRACE`], SIGKILL), and the output tail read so far is kept.
+/// Runs a program and checks its exit code, in a process group of its own
+/// ([`preflight_process::Group`]): a timeout or cancellation ends the whole
+/// group, and the output tail read so far is kept.
 #[derive(Debug)]
 pub struct CommandProbe {
     pub argv: Vec<String>,
@@ -81,51 +71,6 @@ impl CommandProbe {
     }
 }
 
-/// Ends a command's process group when dropped before the command was
-/// seen to exit (a timeout or cancellation drops the attempt's future):
-/// SIGTERM to the group, a grace period, then SIGKILL, off the async
-/// runtime so a drop never blocks it.
-struct GroupGuard(Option<Box<dyn ChildWrapper>>);
-
-impl GroupGuard {
-    fn child(&mut self) -> &mut Box<dyn ChildWrapper> {
-        self.0
-            .as_mut()
-            .expect("the child is kept until the guard is disarmed")
-    }
-
-    /// The command exited by itself: leave what it started alone.
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        let Some(mut child) = self.0.take() else {
-            return;
-        };
-        let _ = child.signal(SIGTERM);
-        let _ = std::thread::Builder::new()
-            .name("preflight-kill-group".into())
-            .spawn(move || {
-                let until = std::time::Instant::now() + KILL_GRACE;
-                while std::time::Instant::now() < until {
-                    if matches!(child.try_wait(), Ok(Some(_))) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                // The leader may be gone while its group lives on: kill the group anyway.
-                let _ = child.start_kill();
-                let _ = child.try_wait();
-            });
-    }
-}
-
-/// SIGTERM's number, the same on every Unix Preflight runs on.
-const SIGTERM: i32 = 15;
-
 #[async_trait]
 impl Probe for CommandProbe {
     fn kind(&self) -> &'static str {
@@ -151,19 +96,18 @@ impl Probe for CommandProbe {
         if let Ok(mut t) = self.tail.lock() {
             *t = Tail::default();
         }
-        let mut wrap = CommandWrap::with_new(program, |cmd| {
-            cmd.args(args)
-                .envs(&self.env)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            if let Some(dir) = &self.dir {
-                cmd.current_dir(dir);
-            }
-        });
-        wrap.wrap(ProcessGroup::leader());
-        let child = match wrap.spawn() {
-            Ok(c) => c,
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        // A timed-out or cancelled attempt drops the group: it ends, children and all.
+        let mut group = match Group::spawn(cmd) {
+            Ok(g) => g,
             Err(e) => {
                 let where_ = self
                     .dir
@@ -173,21 +117,11 @@ impl Probe for CommandProbe {
                 return Check::error(format!("cannot start `{program}`{where_}: {e}"));
             }
         };
-        let mut guard = GroupGuard(Some(child));
         let readers = [
-            tokio::spawn(read_tail(
-                guard.child().stdout().take(),
-                self.tail.clone(),
-                false,
-            )),
-            tokio::spawn(read_tail(
-                guard.child().stderr().take(),
-                self.tail.clone(),
-                true,
-            )),
+            tokio::spawn(read_tail(group.stdout(), self.tail.clone(), false)),
+            tokio::spawn(read_tail(group.stderr(), self.tail.clone(), true)),
         ];
-        let status = guard.child().wait().await;
-        guard.disarm();
+        let status = group.wait().await;
         let status = match status {
             Ok(s) => s,
             Err(e) => return Check::error(format!("waiting for `{program}`: {e}")),
@@ -196,7 +130,10 @@ impl Probe for CommandProbe {
         // pipe that a leftover background process keeps open.
         for reader in readers {
             let abort = reader.abort_handle();
-            if tokio::time::timeout(DRAIN, reader).await.is_err() {
+            if tokio::time::timeout(preflight_process::DRAIN, reader)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }

@@ -390,9 +390,7 @@ impl AlembicMigrator {
     }
 
     async fn run_with(&self, args: &[&str], stdout_only: bool) -> Result<(bool, String), Error> {
-        let out = self
-            .command(args)
-            .output()
+        let out = preflight_process::output(self.command(args))
             .await
             .map_err(|source| Error::Spawn {
                 program: self.project.command.join(" "),
@@ -425,8 +423,7 @@ impl AlembicMigrator {
             .current_dir(&self.project.workdir)
             .env(&self.project.url_env, &self.database_url)
             .envs(self.project.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
+            .stdin(Stdio::null());
         cmd
     }
 }
