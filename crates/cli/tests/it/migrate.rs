@@ -964,3 +964,46 @@ async fn a_password_in_the_url_query_reaches_no_output_file_or_argv() {
         assert!(!line.contains(CANARY), "{line}");
     }
 }
+
+#[test]
+fn doctor_and_status_never_show_a_query_password_of_a_literal_url() {
+    const CANARY: &str = "doctor-canary-51c2";
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("mobius_ops").unwrap();
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let config = project.path().join("preflight.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen(
+            "      mobius_ops: local\n",
+            &format!("      mobius_ops: \"{url}?password={CANARY}\"\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec!["doctor", "--env", "local"],
+        vec!["doctor", "--env", "local", "--format", "json"],
+        vec![
+            "migrate",
+            "status",
+            "--env",
+            "local",
+            "--module",
+            "mobius-ops",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(project.path())
+            .args(&args)
+            .env("PATH", crate::migrate::venv_path())
+            .output()
+            .unwrap();
+        for text in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(text);
+            assert!(!text.contains(CANARY), "{args:?}: {text}");
+        }
+    }
+}
