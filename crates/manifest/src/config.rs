@@ -775,10 +775,7 @@ fn checklist_config(sink: &mut Sink<'_>, node: &Node) -> Option<(ChecklistConfig
                                     format!("binding of item `{id}` names phase `{step}`, which is not a release phase"),
                                 )
                                 .width(step.chars().count());
-                            match reader::suggest(&step, names) {
-                                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                                None => d.hint(format!("phases: {}", names.join(", "))),
-                            };
+                            d.hint(reader::closest_hint(&step, names, "phases"));
                             continue;
                         }
                     },
@@ -884,10 +881,7 @@ fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Migr
             format!("unknown migration kind `{kind_text}`"),
         );
         d.width(kind_text.chars().count());
-        match reader::suggest(&kind_text, kinds) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint(format!("expected one of: {}", kinds.join(", "))),
-        };
+        d.hint(reader::closest_hint(&kind_text, kinds, "expected one of"));
         return None;
     };
     let dir = match f.get("dir") {

@@ -755,10 +755,11 @@ fn release_id(
             ),
         );
         d.width(id.env.chars().count());
-        match reader::suggest(&id.env, known.iter().map(String::as_str)) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint(format!("defined environments: {}", known.join(", "))),
-        };
+        d.hint(reader::closest_hint(
+            &id.env,
+            known.iter().map(String::as_str),
+            "defined environments",
+        ));
     }
     if let Some(expected) = &options.expected_env
         && &id.env != expected
@@ -837,10 +838,7 @@ fn check_pins(
                 format!("`migrations.{key}` names a module the platform config does not define"),
             )
             .width(key.chars().count());
-        match reader::suggest(key, names.iter().copied()) {
-            Some(s) => d.hint(format!("did you mean `{s}`?")),
-            None => d.hint(format!("modules: {}", names.join(", "))),
-        };
+        d.hint(reader::closest_hint(key, names.iter().copied(), "modules"));
         return;
     };
     let Some((kind, dir)) = &module.migrations else {
@@ -937,10 +935,7 @@ fn check_modules(
                     format!("`commits.{key}` names a module the platform config does not define"),
                 )
                 .width(key.chars().count());
-            match reader::suggest(key, names.iter().copied()) {
-                Some(s) => d.hint(format!("did you mean `{s}`?")),
-                None => d.hint(format!("modules: {}", names.join(", "))),
-            };
+            d.hint(reader::closest_hint(key, names.iter().copied(), "modules"));
         }
     }
     if let Some(node) = fields.get("images")

@@ -211,10 +211,11 @@ pub(crate) fn probes(
                     format!("unknown probe kind `{other}`"),
                 );
                 d.width(other.chars().count());
-                match reader::suggest(other, KINDS.iter().copied()) {
-                    Some(s) => d.hint(format!("did you mean `{s}`?")),
-                    None => d.hint(format!("expected one of: {}", KINDS.join(", "))),
-                };
+                d.hint(reader::closest_hint(
+                    other,
+                    KINDS.iter().copied(),
+                    "expected one of",
+                ));
                 continue;
             }
             None => &[],

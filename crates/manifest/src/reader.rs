@@ -175,6 +175,20 @@ pub(crate) fn suggest<'a>(
         .map(|(_, c)| c)
 }
 
+/// The hint for an unknown `name`: the closest of `candidates` when it is
+/// close enough to be a typo, else `{label}: a, b, c`.
+pub(crate) fn closest_hint<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    label: &str,
+) -> String {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    match suggest(name, candidates.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("{label}: {}", candidates.join(", ")),
+    }
+}
+
 /// The position of the `index`-th character of a scalar that starts at
 /// `pos`, allowing for an opening quote in the source.
 pub(crate) fn pos_in_scalar(source: &str, node: &Node, text: &str, byte_index: usize) -> Pos {

@@ -303,19 +303,7 @@ async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<O
         });
     }
     match resolve(args).await?.migrations {
-        Migrations::Files { migrator, .. } => {
-            let status = migrator.status().await?;
-            if output.json() {
-                output.print_json(&status)?;
-            } else {
-                print_status(output, &status)?;
-            }
-            Ok(if status.is_clean() {
-                Outcome::Ok
-            } else {
-                Outcome::NotOk
-            })
-        }
+        Migrations::Files { migrator, .. } => report_status(output, &migrator.status().await?),
         Migrations::Alembic { migrator, target } => {
             let status = migrator.status(&target).await?;
             if output.json() {
@@ -349,19 +337,7 @@ async fn status(args: &MigrateArgs, output: &mut Output<'_>) -> anyhow::Result<O
                 Outcome::NotOk
             })
         }
-        Migrations::Scripts(list) => {
-            let status = list.status().await?;
-            if output.json() {
-                output.print_json(&status)?;
-            } else {
-                print_status(output, &status)?;
-            }
-            Ok(if status.is_clean() {
-                Outcome::Ok
-            } else {
-                Outcome::NotOk
-            })
-        }
+        Migrations::Scripts(list) => report_status(output, &list.status().await?),
     }
 }
 
@@ -395,6 +371,20 @@ fn print_checks(output: &mut Output<'_>, checks: &[ModuleCheck]) -> anyhow::Resu
         checks.len()
     )?;
     Ok(())
+}
+
+/// A file or script list's status, as JSON or a table; exit 1 unless clean.
+fn report_status(output: &mut Output<'_>, status: &Status) -> anyhow::Result<Outcome> {
+    if output.json() {
+        output.print_json(status)?;
+    } else {
+        print_status(output, status)?;
+    }
+    Ok(if status.is_clean() {
+        Outcome::Ok
+    } else {
+        Outcome::NotOk
+    })
 }
 
 fn print_status(output: &mut Output<'_>, status: &Status) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::example::{ResetLocal, example_copy};
+use crate::example::{ResetLocal, add_chat_migration, edit, example_copy};
 use crate::migrate::venv_path;
 
 const MANIFEST: &str = "release-manifests/2026-02-14-local.yaml";
@@ -22,12 +22,6 @@ fn release(project: &Path, extra: &[&str]) -> std::process::Output {
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 /// The release log with what varies between runs filtered out.
@@ -347,22 +341,12 @@ async fn ctrl_c_during_the_migrate_phase_records_it_interrupted_and_resume_finis
     use sqlx::Connection as _;
     let project = example_copy();
     let _reset = ResetLocal(project.path().join(".preflight"));
-    let schema = project.path().join("mobius-chat/db/schema");
-    std::fs::write(
-        schema.join("003_chat_feedback.sql"),
+    add_chat_migration(
+        project.path(),
+        MANIFEST,
         "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY);\nSELECT pg_sleep(60);\n",
-    )
-    .unwrap();
-    edit(
-        &project.path().join(MANIFEST),
-        "sql:db/schema/002_published_rag_metadata.sql]",
-        "sql:db/schema/002_published_rag_metadata.sql, sql:db/schema/003_chat_feedback.sql]",
     );
-    edit(
-        &project.path().join("contracts/mobius_chat.yaml"),
-        "version: \"002\"",
-        "version: \"003\"",
-    );
+    let schema = project.path().join("mobius-chat/db/schema");
     let child = Command::new(env!("CARGO_BIN_EXE_preflight"))
         .current_dir(project.path())
         .args(["release", "run", "--env", "local", "--manifest", MANIFEST])

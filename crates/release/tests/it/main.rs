@@ -10,7 +10,7 @@ use preflight_release::{
 
 mod example;
 
-use example::{ResetLocal, example_copy};
+use example::{ResetLocal, add_chat_migration, edit, example_copy};
 
 const MANIFEST: &str = "release-manifests/2026-02-14-local.yaml";
 
@@ -22,12 +22,6 @@ fn options(project: &Path) -> ReleaseOptions {
     );
     o.operator = "release-test".into();
     o
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} has no {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 /// Every flavour's ledger row count, to prove nothing was migrated.
@@ -296,19 +290,12 @@ async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
     );
     let project = example_copy();
     let _reset = ResetLocal(project.path().join(".preflight"));
+    add_chat_migration(
+        project.path(),
+        MANIFEST,
+        "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY, turn_id bigint REFERENCES chat_turn (id));\n",
+    );
     let schema = project.path().join("mobius-chat/db/schema");
-    std::fs::write(schema.join("003_chat_feedback.sql"), "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY, turn_id bigint REFERENCES chat_turn (id));\n").unwrap();
-    edit(
-        &project.path().join(MANIFEST),
-        "sql:db/schema/002_published_rag_metadata.sql]",
-        "sql:db/schema/002_published_rag_metadata.sql, sql:db/schema/003_chat_feedback.sql]",
-    );
-    // The release also moves the chat database's contract forward.
-    edit(
-        &project.path().join("contracts/mobius_chat.yaml"),
-        "version: \"002\"",
-        "version: \"003\"",
-    );
     let opts = options(project.path());
     let mut events = Vec::new();
     let log = run_release(&opts, &mut |e| {
