@@ -349,8 +349,14 @@ pub(crate) fn severity_str(s: Severity) -> &'static str {
     }
 }
 
-fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// `text` as one Markdown table cell: `|` escaped, and every control
+/// character (newline, carriage return, escape, …) a space, so no value
+/// can end the row or start a line of its own.
+pub fn md_cell(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|")
 }
 
 /// Escapes text for XML attributes and content, dropping characters XML 1.0 forbids.
@@ -369,4 +375,15 @@ fn xml(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cell_cannot_end_its_row_or_start_a_line() {
+        assert_eq!(
+            super::md_cell("a|b\n\n## Injected\r\x1b[31m"),
+            "a\\|b  ## Injected  [31m"
+        );
+    }
 }

@@ -352,9 +352,9 @@ impl ReleaseLog {
                         out,
                         "- **`{}` skipped** by {} at {}: {}",
                         p.phase.as_str(),
-                        d.by,
+                        preflight_verify::md_cell(&d.by),
                         d.at,
-                        d.reason.replace('\n', " ")
+                        preflight_verify::md_cell(&d.reason)
                     );
                 }
             }
@@ -371,7 +371,7 @@ impl ReleaseLog {
                 p.phase.as_str(),
                 p.status.as_str(),
                 human(p.duration),
-                p.summary.replace('|', "\\|")
+                preflight_verify::md_cell(&p.summary)
             );
         }
         for p in self.phases.iter().filter(|p| !p.steps.is_empty()) {
