@@ -107,6 +107,13 @@ impl SigningKey {
         (bytes.len() >= 16).then_some(SigningKey(bytes))
     }
 
+    /// Adds the key to `redactor`, so a run that holds it never shows it.
+    pub fn add_to(&self, redactor: &mut Redactor) {
+        if let Ok(text) = std::str::from_utf8(&self.0) {
+            redactor.add(text);
+        }
+    }
+
     fn mac(&self, text: &str) -> String {
         use hmac::Mac as _;
         let mut mac =

@@ -20,6 +20,8 @@
 //!   freeze, hard gate, soft gate, backup, migrate, verify, deploy, smoke,
 //!   watch), with typed [`Phase`], [`PhaseStatus`] and [`StepRecord`]s.
 //! - [`doctor`] and [`Platform::check_repos`]: readiness, changing nothing.
+//! - [`checklist_signing_key`]: the state log's key, given as text or as a
+//!   `secret://` reference read through Secret Manager.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), preflight_release::Error> {
@@ -45,6 +47,7 @@ mod modules;
 mod platform;
 mod probes;
 mod repo;
+mod signing;
 mod target;
 
 pub use doctor::{DoctorCheck, DoctorState, doctor};
@@ -57,4 +60,5 @@ pub use modules::{ModuleCheck, ModuleMigrations};
 pub use platform::{LOCAL_ENV, Platform, operator};
 pub use probes::ProbeSelection;
 pub use repo::{RepoCheck, RepoOptions, RepoState};
+pub use signing::checklist_signing_key;
 pub use target::{ResolvedDatabase, Target};

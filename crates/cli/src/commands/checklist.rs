@@ -255,13 +255,17 @@ fn print_gate(output: &mut Output<'_>, require: &str, result: &GateResult) -> an
 }
 
 /// Opens a checklist; an invalid document is shown line by line and means "could not check".
-/// The team's state-log signing key, from `PREFLIGHT_CHECKLIST_KEY`.
+/// The team's state-log signing key, from `PREFLIGHT_CHECKLIST_KEY`: the
+/// key itself, or `secret://projects/P/secrets/NAME` read through Secret
+/// Manager. Called before any runtime of the command starts.
 pub(crate) fn signing_key() -> anyhow::Result<Option<SigningKey>> {
     match std::env::var("PREFLIGHT_CHECKLIST_KEY") {
-        Ok(text) if !text.is_empty() => match SigningKey::new(text.into_bytes()) {
-            Some(key) => Ok(Some(key)),
-            None => anyhow::bail!("PREFLIGHT_CHECKLIST_KEY must be at least 16 bytes"),
-        },
+        Ok(text) if !text.is_empty() => {
+            let key = super::runtime()?
+                .block_on(preflight_release::checklist_signing_key(&text))
+                .context("PREFLIGHT_CHECKLIST_KEY")?;
+            Ok(Some(key))
+        }
         _ => Ok(None),
     }
 }

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 #[path = "../../../gcp/tests/it/server.rs"]
-mod server;
+pub(crate) mod server;
 
 use server::{FixtureServer, fixture};
 

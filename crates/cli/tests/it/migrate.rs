@@ -903,7 +903,7 @@ async fn a_transactional_file_that_commits_itself_is_refused_with_its_line() {
 }
 
 /// Every process's command line, read from /proc while `run` runs.
-fn sample_cmdlines<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
+pub(crate) fn sample_cmdlines<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
         let stop = stop.clone();

@@ -436,3 +436,201 @@ async fn ctrl_c_during_the_migrate_phase_records_it_interrupted_and_resume_finis
     assert!(resumed.status.success(), "{stdout}");
     assert!(stdout.contains("succeeded"), "{stdout}");
 }
+
+/// Standard base64, as Secret Manager's REST API carries payloads.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A Secret Manager `versions/…:access` answer holding `value`.
+fn secret_reply(name: &str, value: &str) -> crate::gcp::server::Reply {
+    crate::gcp::server::Reply {
+        status: 200,
+        body: format!(
+            r#"{{"name":"{name}","payload":{{"data":"{}"}}}}"#,
+            base64(format!("{value}\n").as_bytes())
+        ),
+    }
+}
+
+#[test]
+fn base64_matches_the_standard_alphabet_and_padding() {
+    assert_eq!(base64(b"postgres"), "cG9zdGdyZXM=");
+    assert_eq!(base64(b"ab"), "YWI=");
+    assert_eq!(base64(b"abc"), "YWJj");
+}
+
+/// A cloud release: the database URL comes from Secret Manager (with a
+/// password), the webhook from the environment, the checklist signing key
+/// from Secret Manager. None of the three reaches stdout, stderr, any file
+/// the run writes or any process's command line, and each was really used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_manager_values_and_the_webhook_url_reach_no_output_file_or_argv() {
+    use crate::gcp::server::{FixtureServer, Reply};
+    const DB_PASSWORD: &str = "sm-db-canary-8c41d2";
+    const HOOK: &str = "hook-canary-2e7a90";
+    const KEY: &str = "key-canary-6b05f3-long-enough";
+    let pg = preflight_migrate::TempPostgres::start().unwrap();
+    // Trust authentication accepts any password: the canary is carried, not checked.
+    let url = pg.create_database("app").unwrap().replacen(
+        "postgres@",
+        &format!("postgres:{DB_PASSWORD}@"),
+        1,
+    );
+    let server = FixtureServer::start().await;
+    let access =
+        |secret: &str| format!("/v1/projects/canary-proj/secrets/{secret}/versions/latest:access");
+    server.route(
+        "GET",
+        &access("app-database-url"),
+        vec![secret_reply(
+            "projects/1/secrets/app-database-url/versions/1",
+            &url,
+        )],
+    );
+    server.route(
+        "GET",
+        &access("checklist-key"),
+        vec![secret_reply(
+            "projects/1/secrets/checklist-key/versions/1",
+            KEY,
+        )],
+    );
+    let hook_path = format!("/hooks/services/T0/{HOOK}");
+    server.route(
+        "POST",
+        &hook_path,
+        vec![Reply {
+            status: 200,
+            body: "ok".into(),
+        }],
+    );
+
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    for (path, text) in [
+        (
+            "preflight.yaml",
+            "platform: canary\nmanifests: release-manifests\n\
+             checklist:\n  file: docs/checklist.md\n  bindings:\n    - item: \"1.1\"\n      phase: backup\n\
+             databases:\n  app: {}\n\
+             modules:\n  app:\n    repo: app\n    database: app\n    migrations:\n      kind: sql\n      dir: db\n\
+             environments:\n  cloud:\n    checkout: skip\n    databases:\n      app: secret://projects/canary-proj/secrets/app-database-url\n\
+             release:\n  notify:\n    webhook: env:CANARY_WEBHOOK\n",
+        ),
+        (
+            "release-manifests/r1.yaml",
+            "release_id: 2026-12-02-cloud\ncommits:\n  app: v1.0.0\nmigrations:\n  app: [sql:db/001_init.sql]\n",
+        ),
+        ("app/db/001_init.sql", "CREATE TABLE t (id int);\n"),
+        (
+            "docs/checklist.md",
+            "# Release\n\n## 1. Database\n\n- [ ] **1.1** Backup taken\n",
+        ),
+    ] {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    let endpoint = server.url();
+    let webhook = format!("{endpoint}{hook_path}");
+    let dir = root.to_path_buf();
+    let (outputs, cmdlines) = tokio::task::spawn_blocking(move || {
+        crate::migrate::sample_cmdlines(|| {
+            let run = |args: &[&str]| {
+                Command::new(env!("CARGO_BIN_EXE_preflight"))
+                    .current_dir(&dir)
+                    .args(args)
+                    .env("PATH", venv_path())
+                    .env("NO_COLOR", "1")
+                    .env("PREFLIGHT_GCP_ENDPOINT", &endpoint)
+                    .env("CANARY_WEBHOOK", &webhook)
+                    .env(
+                        "PREFLIGHT_CHECKLIST_KEY",
+                        "secret://projects/canary-proj/secrets/checklist-key",
+                    )
+                    .output()
+                    .unwrap()
+            };
+            vec![
+                run(&["doctor", "--env", "cloud"]),
+                run(&["migrate", "status", "--env", "cloud", "--format", "json"]),
+                run(&[
+                    "release",
+                    "run",
+                    "--env",
+                    "cloud",
+                    "--manifest",
+                    "release-manifests/r1.yaml",
+                ]),
+                run(&["checklist", "gate", "docs/checklist.md"]),
+            ]
+        })
+    })
+    .await
+    .unwrap();
+
+    let release = &outputs[2];
+    assert!(
+        release.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&release.stdout),
+        String::from_utf8_lossy(&release.stderr)
+    );
+    // Each secret was used: the migration ran, the webhook was called,
+    // the checklist item was checked with a signed entry.
+    assert_eq!(server.hits("POST", &hook_path), 1);
+    let state = std::fs::read_to_string(root.join("docs/checklist.state.jsonl")).unwrap();
+    assert!(state.contains("\"mac\""), "{state}");
+    let doctor = String::from_utf8_lossy(&outputs[0].stdout);
+    assert!(
+        doctor.contains("reachable via secret://projects/canary-proj/secrets/app-database-url"),
+        "{doctor}"
+    );
+    // The signed log reads back with the key from Secret Manager.
+    assert!(
+        outputs[3].status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&outputs[3].stdout),
+        String::from_utf8_lossy(&outputs[3].stderr)
+    );
+
+    for out in &outputs {
+        for text in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(text);
+            for canary in [DB_PASSWORD, HOOK, KEY] {
+                assert!(!text.contains(canary), "{canary} in\n{text}");
+            }
+        }
+    }
+    let mut read = 0;
+    for file in files_under(root) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        read += 1;
+        for canary in [DB_PASSWORD, HOOK, KEY] {
+            assert!(!text.contains(canary), "{} holds {canary}", file.display());
+        }
+    }
+    assert!(read > 5, "{read}");
+    for line in &cmdlines {
+        for canary in [DB_PASSWORD, HOOK, KEY] {
+            assert!(!line.contains(canary), "{line}");
+        }
+    }
+}

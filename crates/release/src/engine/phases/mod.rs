@@ -128,7 +128,10 @@ impl<'a> Pipeline<'a> {
             }
             _ => (None, Vec::new()),
         };
-        let redactor = platform.redaction_set(target);
+        let mut redactor = platform.redaction_set(target);
+        if let Some(key) = &options.checklist_key {
+            key.add_to(&mut redactor);
+        }
         let mut checklist = checklist;
         if let Some(run) = checklist.as_mut() {
             run.log.redact_with(&redactor);
