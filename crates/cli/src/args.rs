@@ -542,9 +542,14 @@ pub struct SourceArgs {
     /// The migration flavour (with --dir).
     #[arg(long, value_enum, requires = "dir", required_unless_present = "config")]
     pub kind: Option<MigrationKindArg>,
-    /// The migrations folder (with --kind; Alembic's versions folder).
+    /// The migrations folder (with --kind). Alembic: a versions folder;
+    /// give it again for each further one (`version_locations`).
     #[arg(long, requires = "kind")]
-    pub dir: Option<PathBuf>,
+    pub dir: Vec<PathBuf>,
+    /// Alembic: read the versions folders' subfolders too
+    /// (`recursive_version_locations`; `alembic.ini` can say so as well).
+    #[arg(long)]
+    pub recursive: bool,
     /// The platform config (with --module, and --env for commands that touch a database).
     #[arg(long, conflicts_with_all = ["kind", "dir"])]
     pub config: Option<PathBuf>,

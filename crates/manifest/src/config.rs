@@ -28,7 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "gcp",
 ];
 const MODULE_KEYS: &[&str] = &["repo", "branch", "database", "images", "migrations"];
-const MIGRATION_KEYS: &[&str] = &["kind", "dir", "command"];
+const MIGRATION_KEYS: &[&str] = &["kind", "dir", "dirs", "recursive", "command"];
 const DATABASE_KEYS: &[&str] = &["extensions"];
 const ENV_KEYS: &[&str] = &[
     "gcp_project",
@@ -117,10 +117,24 @@ pub struct Module {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MigrationSource {
     pub kind: MigrationKind,
-    /// Relative to the module's repo.
+    /// Relative to the module's repo; for Alembic, the first versions folder.
     pub dir: PathBuf,
+    /// Alembic's further versions folders (`dirs:` lists them all).
+    pub more_dirs: Vec<PathBuf>,
+    /// Alembic reads subfolders of the versions folders too
+    /// (`recursive_version_locations`).
+    pub recursive: bool,
     /// Overrides the runner's default command (Alembic, Python scripts).
     pub command: Option<Vec<String>>,
+}
+
+impl MigrationSource {
+    /// Every folder the migrations are read from, relative to the repo.
+    pub fn dirs(&self) -> Vec<&Path> {
+        std::iter::once(self.dir.as_path())
+            .chain(self.more_dirs.iter().map(PathBuf::as_path))
+            .collect()
+    }
 }
 
 /// A logical database, e.g. `mobius_chat`.
@@ -884,9 +898,59 @@ fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Migr
         d.hint(reader::closest_hint(&kind_text, kinds, "expected one of"));
         return None;
     };
-    let dir = match f.get("dir") {
-        Some(n) => PathBuf::from(reader::nonempty_string(sink, n, "`dir`")?),
-        None => PathBuf::from(match kind {
+    let alembic_only = |sink: &mut Sink<'_>, key: &str| {
+        if kind != MigrationKind::Alembic
+            && let Some(n) = f.key_pos(key)
+        {
+            sink.error(
+                n,
+                Code::InvalidValue,
+                format!(
+                    "`{key}` is for Alembic; {} migrations are read from one `dir`",
+                    kind.as_str()
+                ),
+            );
+        }
+    };
+    alembic_only(sink, "dirs");
+    alembic_only(sink, "recursive");
+    let recursive = match f.get("recursive") {
+        None => false,
+        Some(n) => match n.value {
+            Value::Bool(b) => b,
+            ref other => {
+                sink.error(
+                    n.pos,
+                    Code::WrongType,
+                    format!(
+                        "expected `recursive` to be true or false, found {}",
+                        other.kind()
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    let mut more_dirs = Vec::new();
+    let dir = match (f.get("dir"), f.get("dirs")) {
+        (Some(_), Some(n)) => {
+            sink.error(n.pos, Code::InvalidValue, "both `dir` and `dirs`")
+                .hint("list every versions folder under `dirs`");
+            return None;
+        }
+        (None, Some(n)) => {
+            let list = reader::string_list(sink, n, "`dirs`", false)?;
+            let mut list = list.into_iter().map(|(s, _)| PathBuf::from(s));
+            let Some(first) = list.next() else {
+                sink.error(n.pos, Code::InvalidValue, "`dirs` is an empty list")
+                    .hint("list the versions folders, e.g. [migrations/versions]");
+                return None;
+            };
+            more_dirs = list.collect();
+            first
+        }
+        (Some(n), None) => PathBuf::from(reader::nonempty_string(sink, n, "`dir`")?),
+        (None, None) => PathBuf::from(match kind {
             MigrationKind::Sql => "migrations",
             MigrationKind::Supabase => "supabase/migrations",
             MigrationKind::Alembic => "migrations/versions",
@@ -905,7 +969,13 @@ fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Migr
         }
         None => None,
     };
-    Some(MigrationSource { kind, dir, command })
+    Some(MigrationSource {
+        kind,
+        dir,
+        more_dirs,
+        recursive,
+        command,
+    })
 }
 
 fn environment(

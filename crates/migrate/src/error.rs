@@ -19,11 +19,11 @@ pub enum Error {
     },
     #[error("{}: {reason}", path.display())]
     BadName { path: PathBuf, reason: String },
-    #[error("version {version} is used by both {} and {}", first.display(), second.display())]
-    DuplicateVersion {
-        version: String,
-        first: PathBuf,
-        second: PathBuf,
+    #[error("{}:{line}: {reason}", path.display())]
+    BadMigration {
+        path: PathBuf,
+        line: usize,
+        reason: String,
     },
     #[error("cannot connect to the database")]
     Connect(#[source] sqlx::Error),
@@ -56,7 +56,8 @@ pub enum Error {
     MigrationFailed {
         version: String,
         path: PathBuf,
-        /// Line of the failing statement in the file (1 when the server gave no position).
+        /// Line in the file: the server's error position, else the line where
+        /// the failing statement starts.
         line: usize,
         /// The server's message (with SQLSTATE).
         message: String,

@@ -472,6 +472,7 @@ mod tests {
             format!("db/schema/{file}").into(),
             "SELECT 1;",
         )
+        .unwrap()
     }
 
     fn row(m: &Migration) -> AppliedRow {

@@ -54,6 +54,10 @@ pub struct Status {
     /// Entries of the folder Preflight cannot use; `up` refuses while any is there.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unusable: Vec<crate::source::Skipped>,
+    /// Files skipped as the folder's own tool skips them (not `.sql`, not
+    /// named `<version>_<name>.sql`, a legacy Supabase init file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<crate::source::Skipped>,
 }
 
 impl Status {
@@ -121,6 +125,7 @@ impl Status {
             kind,
             entries,
             unusable: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -137,23 +142,25 @@ impl Status {
                 .all(|e| e.state == MigrationState::Applied)
     }
 
-    /// The migrations `up` would apply, in order, up to `target` (inclusive).
+    /// The migrations `up` would apply, in order, up to `target`
+    /// (inclusive): by position in apply order, which for Supabase is
+    /// file-name order, not version order.
     pub fn pending(&self, target: Option<&str>, include_out_of_order: bool) -> Vec<&Migration> {
+        let last = match target {
+            Some(t) => match self.entries.iter().rposition(|e| e.version == t) {
+                Some(i) => i,
+                None => return Vec::new(),
+            },
+            None => self.entries.len().saturating_sub(1),
+        };
         self.entries
             .iter()
+            .take(last + 1)
             .filter(|e| {
                 e.state == MigrationState::Pending
                     || (include_out_of_order && e.state == MigrationState::OutOfOrder)
             })
-            .filter(|e| target.is_none_or(|t| version_le(self.kind, &e.version, t)))
             .filter_map(|e| e.migration.as_ref())
             .collect()
-    }
-}
-
-fn version_le(kind: SourceKind, v: &str, target: &str) -> bool {
-    match (kind, v.parse::<u128>(), target.parse::<u128>()) {
-        (SourceKind::Sql, Ok(a), Ok(b)) => a <= b,
-        _ => v <= target,
     }
 }

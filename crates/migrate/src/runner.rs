@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::ledger::{self, execute};
 use crate::plan::{MigrationState, Status};
 use crate::source::{Migration, MigrationSource, SourceKind};
-use crate::split::split_statements;
+use crate::split::statement_spans;
 
 /// The session advisory lock every Preflight runner takes on a database
 /// (`pg_advisory_lock(5787764639354406728)`, the bytes of "PREFLIGH"). All
@@ -144,8 +144,26 @@ impl Migrator {
         let mut conn = self.connect().await?;
         let applied = ledger::read_ledger(&mut conn, self.kind).await?;
         let mut status = Status::compute(self.kind, &migrations, &applied);
-        status.unusable = skipped.into_iter().filter(|s| s.blocking).collect();
+        (status.unusable, status.skipped) = skipped.into_iter().partition(|s| s.blocking);
         Ok(status)
+    }
+
+    /// The folder's migrations, refused while any entry is unusable: what
+    /// cannot be read cannot be ordered (applying around it could skip a
+    /// migration that belongs in between), and a version used twice cannot
+    /// be recorded twice.
+    async fn usable_migrations(&self) -> Result<Vec<Migration>, Error> {
+        let (migrations, skipped) = self.source.list().await?;
+        let unusable: Vec<String> = skipped
+            .iter()
+            .filter(|s| s.blocking)
+            .map(|s| format!("{}: {}", s.path.display(), s.reason))
+            .collect();
+        if unusable.is_empty() {
+            Ok(migrations)
+        } else {
+            Err(Error::Refused { problems: unusable })
+        }
     }
 
     /// Applies pending migrations, each in its own transaction with its
@@ -158,17 +176,7 @@ impl Migrator {
         options: &UpOptions,
         on_event: &mut (dyn FnMut(UpEvent) + Send),
     ) -> Result<UpReport, Error> {
-        let (migrations, skipped) = self.source.list().await?;
-        // What cannot be read cannot be ordered: applying around it could
-        // skip a migration that belongs in between.
-        let unusable: Vec<String> = skipped
-            .iter()
-            .filter(|s| s.blocking)
-            .map(|s| format!("{}: {}", s.path.display(), s.reason))
-            .collect();
-        if !unusable.is_empty() {
-            return Err(Error::Refused { problems: unusable });
-        }
+        let migrations = self.usable_migrations().await?;
         if let Some(t) = &options.target
             && !migrations.iter().any(|m| &m.version == t)
         {
@@ -202,7 +210,7 @@ impl Migrator {
     /// Refuses when a later migration is already in the ledger (that is a
     /// `repair`, not an adoption).
     pub async fn baseline(&self, up_to: &str) -> Result<Vec<LedgerChange>, Error> {
-        let (migrations, _) = self.source.list().await?;
+        let migrations = self.usable_migrations().await?;
         let Some(last) = migrations.iter().position(|m| m.version == up_to) else {
             return Err(Error::UnknownTarget {
                 version: up_to.to_string(),
@@ -247,7 +255,7 @@ impl Migrator {
         status: RepairStatus,
         versions: &[String],
     ) -> Result<Vec<LedgerChange>, Error> {
-        let (migrations, _) = self.source.list().await?;
+        let migrations = self.usable_migrations().await?;
         let mut conn = self.connect().await?;
         lock(&mut conn, self.lock_timeout).await?;
         let result = async {
@@ -462,14 +470,20 @@ impl Migrator {
                 context: format!("record migration {} as started", m.version),
                 source,
             })?;
-        let mut offset = 0;
-        for stmt in split_statements(&m.sql) {
-            let at = m.sql[offset..].find(&stmt).map_or(offset, |i| offset + i);
-            offset = at + stmt.len();
-            if let Err(e) = execute(conn, stmt.clone()).await {
-                let line_base = m.sql[..at].matches('\n').count();
+        // The Supabase CLI resets the session before each file.
+        if self.kind == SourceKind::Supabase {
+            execute(conn, "RESET ALL".to_string())
+                .await
+                .map_err(|source| Error::Query {
+                    context: "reset the session before the migration".into(),
+                    source,
+                })?;
+        }
+        for span in statement_spans(&m.sql) {
+            let stmt = m.sql[span.0..span.1].to_string();
+            if let Err(e) = execute(conn, stmt).await {
                 // The started row stays: the migration is half applied.
-                return Err(failure(m, &e, 0, line_base));
+                return Err(failure(m, &e, Sent::Statement(span)));
             }
         }
         let done = match self.kind {
@@ -488,27 +502,52 @@ impl Migrator {
     }
 }
 
-/// One round trip: the file and its ledger row in one explicit transaction.
+/// One round trip: the file and its ledger row in one explicit transaction
+/// (for Supabase after `RESET ALL`, as the CLI resets the session before
+/// each file). Statements are counted as the server completes them, so a
+/// failure names the line its statement starts on even when the server
+/// gives no position.
 pub(crate) async fn apply_in_transaction(
     conn: &mut PgConnection,
     kind: SourceKind,
     applied_by: &str,
     m: &Migration,
 ) -> Result<(), Error> {
-    const PREFIX: &str = "BEGIN;\n";
-    let reset = if kind == SourceKind::Supabase {
-        "RESET ALL;\n"
+    let (prefix, prefix_statements) = if kind == SourceKind::Supabase {
+        ("RESET ALL;\nBEGIN;\n", 2)
     } else {
-        ""
+        ("BEGIN;\n", 1)
     };
     let message = format!(
-        "{PREFIX}{}\n;\n{};\n{reset}COMMIT;",
+        "{prefix}{}\n;\n{};\nCOMMIT;",
         m.sql,
         kind.insert_sql(m, applied_by, true)
     );
-    if let Err(e) = execute(conn, message).await {
+    if let Err((completed, e)) = execute_counted(conn, message).await {
         let _ = execute(conn, "ROLLBACK".to_string()).await;
-        return Err(failure(m, &e, PREFIX.chars().count(), 0));
+        return Err(failure(
+            m,
+            &e,
+            Sent::File {
+                prefix_chars: prefix.chars().count(),
+                failed_statement: completed.checked_sub(prefix_statements),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Runs literal SQL (one simple-query message); on failure, how many of
+/// its statements the server had completed.
+async fn execute_counted(conn: &mut PgConnection, sql: String) -> Result<(), (usize, sqlx::Error)> {
+    use futures_util::StreamExt as _;
+    let mut results = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute_many(&mut *conn);
+    let mut completed = 0;
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(_) => completed += 1,
+            Err(e) => return Err((completed, e)),
+        }
     }
     Ok(())
 }
@@ -577,8 +616,22 @@ fn refuse_drift(status: &Status, allow_out_of_order: bool) -> Result<(), Error> 
     }
 }
 
-/// Maps a server error to the file and line of the failing statement.
-fn failure(m: &Migration, e: &sqlx::Error, prefix_chars: usize, line_base: usize) -> Error {
+/// What was sent when a migration failed.
+enum Sent {
+    /// The whole file after `prefix_chars` characters, of which the server
+    /// completed statements before `failed_statement` (0-based; `None` when
+    /// it failed in the prefix).
+    File {
+        prefix_chars: usize,
+        failed_statement: Option<usize>,
+    },
+    /// One statement, at these byte offsets of the file.
+    Statement((usize, usize)),
+}
+
+/// Maps a server error to the file and line: the server's position when it
+/// gives one, else the line where the failing statement starts.
+fn failure(m: &Migration, e: &sqlx::Error, sent: Sent) -> Error {
     let (message, position) = match e {
         sqlx::Error::Database(db) => {
             let pg = db.try_downcast_ref::<PgDatabaseError>();
@@ -593,18 +646,29 @@ fn failure(m: &Migration, e: &sqlx::Error, prefix_chars: usize, line_base: usize
         }
         other => (other.to_string(), None),
     };
-    let line = position
+    // The file's byte offset where the text sent starts, and its length.
+    let (base, sent_len, prefix_chars) = match sent {
+        Sent::File { prefix_chars, .. } => (0, m.sql.len(), prefix_chars),
+        Sent::Statement((start, end)) => (start, end - start, 0),
+    };
+    let at_position = position
         .and_then(|pos| pos.checked_sub(1 + prefix_chars))
-        .map(|chars| {
-            let byte = m
-                .sql
-                .char_indices()
-                .nth(chars)
-                .map_or(m.sql.len(), |(b, _)| b);
-            m.sql[..byte].matches('\n').count() + 1
-        })
-        .unwrap_or(1)
-        + line_base;
+        .and_then(|chars| {
+            let sent = &m.sql[base..base + sent_len];
+            let byte = sent.char_indices().nth(chars).map(|(b, _)| b)?;
+            Some(m.sql[..base + byte].matches('\n').count() + 1)
+        });
+    let statement_start = || match sent {
+        Sent::Statement(span) => Some(crate::split::start_line(&m.sql, span)),
+        Sent::File {
+            failed_statement, ..
+        } => failed_statement.and_then(|i| {
+            statement_spans(&m.sql)
+                .get(i)
+                .map(|span| crate::split::start_line(&m.sql, *span))
+        }),
+    };
+    let line = at_position.or_else(statement_start).unwrap_or(1);
     Error::MigrationFailed {
         version: m.version.clone(),
         path: m.path.clone(),
@@ -635,8 +699,11 @@ pub async fn connect_as(url: &str, application_name: &str) -> Result<PgConnectio
     let options: PgConnectOptions = url.parse().map_err(Error::Connect)?;
     let host = format!("{}:{}", options.get_host(), options.get_port());
     let limit = connect_timeout();
+    // No `extra_float_digits` in the startup packet: a migration sees the
+    // server's setting, as under psql and the Supabase CLI.
     let options = options
         .application_name(application_name)
+        .extra_float_digits(None)
         .disable_statement_logging();
     match tokio::time::timeout(limit, options.connect()).await {
         Ok(result) => result.map_err(Error::Connect),

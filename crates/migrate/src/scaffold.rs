@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn next_versions() {
-        let m = |v: &str| Migration::from_file(v.into(), "x".into(), PathBuf::from(v), "");
+        let m = |v: &str| Migration::from_file(v.into(), "x".into(), PathBuf::from(v), "").unwrap();
         let now: jiff::Timestamp = "2026-02-14T10:15:00Z".parse().unwrap();
         assert_eq!(
             next_version(SourceKind::Sql, &[m("001"), m("002")], now),

@@ -86,7 +86,7 @@ impl ScriptList {
             path: path.clone(),
             source,
         })?;
-        Ok(Migration::from_file(entry.version(), name, path, &raw))
+        Migration::from_file(entry.version(), name, path, &raw)
     }
 
     fn status_of(&self, migrations: &[Migration], applied: &[ledger::AppliedRow]) -> Status {
@@ -115,6 +115,7 @@ impl ScriptList {
             kind: SourceKind::Sql,
             entries,
             unusable: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 

@@ -1,18 +1,17 @@
 //! Splitting SQL into statements the way the Supabase CLI does
-//! (`pkg/parser/token.go`): on `;` outside quotes, dollar quotes, comments,
-//! parentheses and `BEGIN ATOMIC … END`; each statement trimmed and without
-//! its `;`; empty ones dropped; comments kept.
+//! (`pkg/parser/token.go`, `state.go`: `SplitAndTrim`): on `;` outside
+//! quotes, dollar quotes, comments, parentheses and `BEGIN ATOMIC … END`;
+//! each statement without its trailing `;`s and trimmed; empty ones
+//! dropped; comments kept. The CLI's own test cases are ported in
+//! `tests/it/splitter.rs`.
 
 /// The first top-level transaction-control statement of `sql` (`BEGIN`,
 /// `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`), with its
 /// 1-based line: inside the transaction Preflight wraps a file in, it would
 /// commit part of the file and leave the rest, and the ledger row, behind.
 pub fn transaction_control(sql: &str) -> Option<(usize, String)> {
-    let mut offset = 0;
-    for stmt in split_statements(sql) {
-        let at = sql[offset..].find(&stmt).map_or(offset, |i| offset + i);
-        offset = at + stmt.len();
-        let (skipped, code) = skip_comments(&stmt);
+    for (at, end) in statement_spans(sql) {
+        let (skipped, code) = skip_comments(&sql[at..end]);
         let words: Vec<String> = code
             .split_whitespace()
             .take(2)
@@ -34,6 +33,13 @@ pub fn transaction_control(sql: &str) -> Option<(usize, String)> {
     None
 }
 
+/// The 1-based line where the code of statement `span` starts (after the
+/// comments the splitter keeps with it): where psql would point.
+pub(crate) fn start_line(sql: &str, span: (usize, usize)) -> usize {
+    let (skipped, _) = skip_comments(&sql[span.0..span.1]);
+    sql[..span.0 + skipped].matches('\n').count() + 1
+}
+
 /// `text` after its leading whitespace and comments, and how many bytes were skipped.
 fn skip_comments(text: &str) -> (usize, &str) {
     let mut rest = text;
@@ -51,12 +57,28 @@ fn skip_comments(text: &str) -> (usize, &str) {
 
 /// Splits `sql` into statements.
 pub fn split_statements(sql: &str) -> Vec<String> {
+    statement_spans(sql)
+        .into_iter()
+        .map(|(start, end)| sql[start..end].to_string())
+        .collect()
+}
+
+/// Where each statement of `sql` starts and ends (byte offsets of the
+/// trimmed text, without its `;`), in order: for naming the line a failing
+/// statement starts on.
+///
+/// Matches the Supabase CLI's `SplitAndTrim`, with two places where the CLI
+/// is wrong and this is right: a `CASE … END` inside a `BEGIN ATOMIC` body
+/// does not end the body (supabase/cli#3474), and nested parentheses close
+/// one at a time.
+pub fn statement_spans(sql: &str) -> Vec<(usize, usize)> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     let mut depth = 0usize; // parentheses
     let mut atomic = 0usize; // BEGIN ATOMIC blocks
+    let mut case = 0usize; // CASE … END inside a BEGIN ATOMIC body
     while i < b.len() {
         match b[i] {
             b'\'' | b'"' => {
@@ -114,7 +136,7 @@ pub fn split_statements(sql: &str) -> Vec<String> {
                 i += 1;
             }
             b';' if depth == 0 && atomic == 0 => {
-                push(&mut out, &sql[start..i]);
+                push(&mut out, sql, start, i);
                 i += 1;
                 start = i;
             }
@@ -123,27 +145,41 @@ pub fn split_statements(sql: &str) -> Vec<String> {
                 let word = &sql[i..word_end];
                 if word.eq_ignore_ascii_case("atomic") && preceded_by_begin(&sql[..i]) {
                     atomic += 1;
-                } else if word.eq_ignore_ascii_case("end") && atomic > 0 {
-                    atomic -= 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("case") {
+                    case += 1;
+                } else if atomic > 0 && word.eq_ignore_ascii_case("end") {
+                    if case > 0 {
+                        case -= 1;
+                    } else {
+                        atomic -= 1;
+                    }
                 }
                 i = word_end;
             }
             _ => i += 1,
         }
     }
-    push(&mut out, &sql[start.min(sql.len())..]);
+    push(&mut out, sql, start.min(sql.len()), sql.len());
     out
 }
 
-fn push(out: &mut Vec<String>, stmt: &str) {
-    let t = stmt.trim();
-    if !t.is_empty() {
-        out.push(t.to_string());
+/// Keeps `sql[start..end]` as the CLI's `SplitAndTrim` keeps a token: its
+/// trailing `;`s removed (an escaped `\\;` included), then trimmed; empty
+/// tokens dropped.
+fn push(out: &mut Vec<(usize, usize)>, sql: &str, start: usize, end: usize) {
+    let raw = &sql[start..end];
+    let kept = raw.trim_end_matches(';');
+    let trimmed_end = kept.trim_end();
+    let body = trimmed_end.trim_start();
+    if !body.is_empty() {
+        let from = start + (trimmed_end.len() - body.len());
+        out.push((from, from + body.len()));
     }
 }
 
+/// A byte of an identifier: PostgreSQL counts every non-ASCII byte as a letter.
 fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'$'
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 
 fn preceded_by_begin(before: &str) -> bool {
@@ -158,9 +194,13 @@ fn dollar_tag(s: &str) -> Option<&str> {
     let rest = &s[1..];
     let end = rest.find('$')?;
     let tag = &rest[..end];
+    // An identifier without `$`: not starting with a digit (so `$1` is a
+    // parameter), non-ASCII letters allowed, as PostgreSQL's lexer reads it.
     let ok = tag.is_empty()
-        || (tag.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        || (!tag.starts_with(|c: char| c.is_ascii_digit())
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()));
     ok.then(|| &s[..end + 2])
 }
 

@@ -116,7 +116,14 @@ impl Platform {
                 }
             }
             MigrationKind::Alembic => {
-                let mut project = AlembicProject::new(dir);
+                let dirs: Vec<std::path::PathBuf> =
+                    source.dirs().into_iter().map(|d| repo.join(d)).collect();
+                let mut project = AlembicProject::locate(&dirs, source.recursive).map_err(|e| {
+                    Error::Migrate {
+                        what: format!("cannot read the Alembic project of module `{module}`"),
+                        source: Box::new(e),
+                    }
+                })?;
                 if let Some(command) = &source.command {
                     project.command = command.clone();
                 }

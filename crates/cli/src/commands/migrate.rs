@@ -50,8 +50,9 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
             MigrateCommand::Heads(args) => heads(&args, false, output),
             MigrateCommand::History(args) => heads(&args, true, output),
             MigrateCommand::New(args) => {
-                let (kind, dir) = source_dir(&args.source)?;
-                let kind = file_kind(kind, "`migrate new`")?;
+                let source = source_dir(&args.source)?;
+                let kind = file_kind(source.kind, "`migrate new`")?;
+                let dir = source.dir()?;
                 let path =
                     preflight_migrate::new_migration(kind, &dir, &args.name, jiff::Timestamp::now())
                         .await?;
@@ -59,8 +60,9 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
                 Ok(Outcome::Ok)
             }
             MigrateCommand::Rollback(args) => {
-                let (kind, dir) = source_dir(&args.source)?;
-                let kind = file_kind(kind, "`migrate rollback`")?;
+                let source = source_dir(&args.source)?;
+                let kind = file_kind(source.kind, "`migrate rollback`")?;
+                let dir = source.dir()?;
                 let path = preflight_migrate::rollback_migration(
                     kind,
                     &dir,
@@ -106,13 +108,35 @@ fn files_only(target: &Target) -> anyhow::Result<&Migrator> {
     }
 }
 
-/// The migrations folder of `--kind/--dir` or `--config/--module`.
-fn source_dir(args: &SourceArgs) -> anyhow::Result<(MigrationKindArg, PathBuf)> {
-    match (&args.config, args.kind, &args.dir) {
+/// The migrations of `--kind/--dir` or `--config/--module`: the flavour
+/// and every folder (several only for Alembic).
+struct Source {
+    kind: MigrationKindArg,
+    dirs: Vec<PathBuf>,
+    recursive: bool,
+}
+
+impl Source {
+    /// The one folder of a file flavour.
+    fn dir(&self) -> anyhow::Result<PathBuf> {
+        match self.dirs.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => bail!("sql and supabase migrations are read from one folder; give --dir once"),
+        }
+    }
+
+    /// The Alembic project of these folders, as `alembic.ini` describes it.
+    fn alembic(&self) -> anyhow::Result<AlembicProject> {
+        Ok(AlembicProject::locate(&self.dirs, self.recursive)?)
+    }
+}
+
+fn source_dir(args: &SourceArgs) -> anyhow::Result<Source> {
+    match (&args.config, args.kind, args.dir.as_slice()) {
         (Some(config), _, _) => {
             let platform = Platform::load(config)?;
             let module = args.module.as_deref().context("--config needs --module")?;
-            let (_, source, dir) = platform.migrations_dir(module)?;
+            let (m, source, _) = platform.migrations_dir(module)?;
             let kind = match source.kind {
                 preflight_manifest::MigrationKind::Sql => MigrationKindArg::Sql,
                 preflight_manifest::MigrationKind::Supabase => MigrationKindArg::Supabase,
@@ -123,9 +147,23 @@ fn source_dir(args: &SourceArgs) -> anyhow::Result<(MigrationKindArg, PathBuf)> 
                     )
                 }
             };
-            Ok((kind, dir))
+            let repo = platform.root().join(&m.repo);
+            Ok(Source {
+                kind,
+                dirs: source.dirs().into_iter().map(|d| repo.join(d)).collect(),
+                recursive: source.recursive || args.recursive,
+            })
         }
-        (None, Some(kind), Some(dir)) => Ok((kind, dir.clone())),
+        (None, Some(kind), dirs) if !dirs.is_empty() => {
+            if args.recursive && kind != MigrationKindArg::Alembic {
+                bail!("--recursive is for Alembic versions folders");
+            }
+            Ok(Source {
+                kind,
+                dirs: dirs.to_vec(),
+                recursive: args.recursive,
+            })
+        }
         _ => bail!("name the migrations with --kind and --dir, or --config and --module"),
     }
 }
@@ -174,24 +212,25 @@ async fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
             database: format!("{} ({})", resolved.database, resolved.via),
         });
     }
-    let (kind, dir) = source_dir(&args.source)?;
+    let source = source_dir(&args.source)?;
     let url = args
         .database_url
         .clone()
         .context("name the database with --database-url (or DATABASE_URL)")?;
     // The name only: hosts and users stay out of logs.
     let database = preflight_migrate::database_name(&url).unwrap_or_else(|| "the database".into());
-    let migrations = match kind {
+    let migrations = match source.kind {
         MigrationKindArg::Alembic => Migrations::Alembic {
             migrator: AlembicMigrator {
-                project: AlembicProject::new(dir),
+                project: source.alembic()?,
                 database_url: url,
                 lock_timeout,
             },
             target: "heads".into(),
         },
         _ => {
-            let kind = file_kind(kind, "this")?;
+            let kind = file_kind(source.kind, "this")?;
+            let dir = source.dir()?;
             Migrations::Files {
                 migrator: Migrator {
                     kind,
@@ -217,11 +256,11 @@ async fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
 
 /// `migrate heads` / `migrate history` for Alembic, from the files alone.
 fn heads(args: &GraphArgs, history: bool, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let (kind, dir) = source_dir(&args.source)?;
-    if kind != MigrationKindArg::Alembic {
+    let source = source_dir(&args.source)?;
+    if source.kind != MigrationKindArg::Alembic {
         bail!("heads and history read Alembic revisions; this module is not Alembic");
     }
-    let (graph, warnings) = preflight_migrate::load_revisions(&dir, false)?;
+    let (graph, warnings) = source.alembic()?.graph()?;
     for w in &warnings {
         writeln!(
             output.err,
@@ -244,14 +283,28 @@ fn heads(args: &GraphArgs, history: bool, output: &mut Output<'_>) -> anyhow::Re
             output.print_json(&revs)?;
             return Ok(Outcome::Ok);
         }
+        // `alembic history`'s own line: parents (and dependencies) -> id
+        // (branch labels) (head | effective head) (branchpoint) (mergepoint), doc.
+        let real_heads = graph.real_heads();
+        let heads = graph.heads();
         for r in revs {
-            let down = match &r.down_revision {
+            let mut down = match &r.down_revision {
                 None => "<base>".to_string(),
+                Some(d) if d.is_empty() => "<base>".to_string(),
                 Some(d) => d.join(", "),
             };
+            if let Some(deps) = r.depends_on.as_ref().filter(|d| !d.is_empty()) {
+                down.push_str(&format!(" ({})", deps.join(", ")));
+            }
             let mut marks = String::new();
-            if head_ids.contains(&r.id.as_str()) {
+            let labels = graph.labels(&r.id);
+            if !labels.is_empty() {
+                marks.push_str(&format!(" ({})", labels.join(", ")));
+            }
+            if real_heads.contains(&r.id.as_str()) {
                 marks.push_str(" (head)");
+            } else if heads.contains(&r.id.as_str()) {
+                marks.push_str(" (effective head)");
             }
             if branch_points.contains(&r.id.as_str()) {
                 marks.push_str(" (branchpoint)");
@@ -406,16 +459,18 @@ fn print_status(output: &mut Output<'_>, status: &Status) -> anyhow::Result<()> 
         (n > 0).then(|| format!("{n} {}", s.as_str()))
     })
     .collect();
-    for u in &status.unusable {
-        writeln!(
-            output.out,
-            "{:<14} {:<16} {}",
-            "unusable",
-            u.path
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            u.reason
-        )?;
+    for (label, list) in [("unusable", &status.unusable), ("skipped", &status.skipped)] {
+        for u in list {
+            writeln!(
+                output.out,
+                "{:<14} {:<16} {}",
+                label,
+                u.path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                u.reason
+            )?;
+        }
     }
     writeln!(
         output.out,

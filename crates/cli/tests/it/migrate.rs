@@ -1007,3 +1007,143 @@ fn doctor_and_status_never_show_a_query_password_of_a_literal_url() {
         }
     }
 }
+
+/// `cd backend; preflight migrate up --kind alembic --dir migrations/versions`:
+/// the relative folder resolves against the current directory and Alembic
+/// runs beside the `alembic.ini` there (it used to get an empty working
+/// directory and fail to start).
+#[test]
+fn alembic_up_from_the_project_folder_with_a_relative_dir() {
+    let project = example_copy();
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("users").unwrap();
+    let module = project.path().join("mobius-user");
+    assert!(module.join("alembic.ini").is_file());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(&module)
+            .args(args)
+            .args(["--kind", "alembic", "--dir", "migrations/versions"])
+            .env("DATABASE_URL", &url)
+            .env("PATH", venv_path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let up = run(&["migrate", "up", "--no-backup"]);
+    assert!(
+        up.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let status = run(&["migrate", "status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("at target"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}
+
+/// `migrate history` prints what `alembic history` prints, branch labels,
+/// dependencies and head marks included, for revisions kept in several
+/// folders: given by `alembic.ini`, or by `--dir` twice and `--recursive`.
+#[test]
+fn alembic_history_across_folders_prints_what_alembic_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("m")).unwrap();
+    std::fs::write(root.join("m/env.py"), "from alembic import context\n").unwrap();
+    std::fs::write(
+        root.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/m\npath_separator = os\nversion_locations = %(here)s/m/versions/initial:%(here)s/m/versions/2024.1\nrecursive_version_locations = true\n",
+    )
+    .unwrap();
+    let rev = |folder: &str, id: &str, down: &str, labels: &str, depends: &str| {
+        let d = root.join("m/versions").join(folder);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join(format!("{id}.py")),
+            format!("\"\"\"{id} things\n\nRevision ID: {id}\n\"\"\"\nrevision = \"{id}\"\ndown_revision = {down}\nbranch_labels = {labels}\ndepends_on = {depends}\n\n\ndef upgrade():\n    pass\n"),
+        )
+        .unwrap();
+    };
+    rev("initial", "base0001", "None", "None", "None");
+    rev(
+        "2024.1/expand",
+        "exp0002",
+        "'base0001'",
+        "('expand',)",
+        "None",
+    );
+    rev("2024.1/expand", "exp0003", "'exp0002'", "None", "None");
+    rev(
+        "2024.1/contract",
+        "con0002",
+        "'base0001'",
+        "('contract',)",
+        "'exp0002'",
+    );
+    rev("2024.1/contract", "con0003", "'con0002'", "None", "None");
+    let alembic = |args: &[&str]| {
+        let out = Command::new("alembic")
+            .current_dir(root)
+            .args(args)
+            .env("PATH", venv_path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let preflight = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(root)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let history = alembic(&["history"]);
+    assert!(
+        history.contains("base0001 (exp0002) -> con0002 (contract), con0002 things"),
+        "{history}"
+    );
+    let from_ini = ["--kind", "alembic", "--dir", "m/versions/initial"];
+    assert_eq!(
+        preflight(&[&["migrate", "history"][..], &from_ini].concat()),
+        history
+    );
+    assert_eq!(
+        preflight(&[&["migrate", "heads"][..], &from_ini].concat()),
+        alembic(&["heads"])
+    );
+    // The same folders named on the command line, for a project that sets
+    // its locations in code.
+    std::fs::write(
+        root.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/m\n",
+    )
+    .unwrap();
+    let named = [
+        "--kind",
+        "alembic",
+        "--dir",
+        "m/versions/initial",
+        "--dir",
+        "m/versions/2024.1",
+        "--recursive",
+    ];
+    assert_eq!(
+        preflight(&[&["migrate", "history"][..], &named].concat()),
+        history
+    );
+}

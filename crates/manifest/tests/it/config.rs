@@ -123,3 +123,56 @@ fn a_manifest_is_checked_against_the_config() {
     assert!(checked.value.is_none());
     insta::assert_snapshot!(checked.render());
 }
+
+#[test]
+fn alembic_modules_list_several_versions_folders() {
+    let text = "platform: p\ndatabases:\n  db: {}\nmodules:\n  api:\n    database: db\n    migrations:\n      kind: alembic\n      dirs: [migrations/versions/initial, migrations/versions/2024.1]\n      recursive: true\nenvironments:\n  local:\n    databases:\n      db: local\n";
+    let checked = PlatformConfig::check("p.yaml".as_ref(), text);
+    assert!(checked.diagnostics.is_empty(), "{}", checked.render());
+    let config = checked.value.unwrap();
+    let source = config.module("api").unwrap().migrations.clone().unwrap();
+    assert_eq!(
+        source.dirs(),
+        [
+            std::path::Path::new("migrations/versions/initial"),
+            std::path::Path::new("migrations/versions/2024.1")
+        ]
+    );
+    assert!(source.recursive);
+
+    // Only Alembic reads several folders; `dir` and `dirs` are one or the other.
+    for (yaml, expected) in [
+        (
+            "      kind: sql\n      dirs: [a, b]\n",
+            "`dirs` is for Alembic; sql migrations are read from one `dir`",
+        ),
+        (
+            "      kind: supabase\n      recursive: true\n",
+            "`recursive` is for Alembic; supabase migrations are read from one `dir`",
+        ),
+        (
+            "      kind: alembic\n      dir: a\n      dirs: [b]\n",
+            "both `dir` and `dirs`",
+        ),
+        (
+            "      kind: alembic\n      dirs: []\n",
+            "`dirs` is an empty list",
+        ),
+        (
+            "      kind: alembic\n      recursive: yes please\n",
+            "expected `recursive` to be true or false",
+        ),
+    ] {
+        let text = format!(
+            "platform: p\ndatabases:\n  db: {{}}\nmodules:\n  api:\n    database: db\n    migrations:\n{yaml}environments:\n  local:\n    databases:\n      db: local\n"
+        );
+        let rendered = PlatformConfig::check("p.yaml".as_ref(), &text).render();
+        assert!(rendered.contains(expected), "{yaml}: {rendered}");
+        assert!(
+            rendered.contains("p.yaml:8:")
+                || rendered.contains("p.yaml:9:")
+                || rendered.contains("p.yaml:10:"),
+            "{rendered}"
+        );
+    }
+}

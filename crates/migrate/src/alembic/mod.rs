@@ -2,6 +2,7 @@
 //! and upgrades run by the project's own Alembic under Preflight's lock.
 
 mod graph;
+mod ini;
 mod parse;
 
 use std::path::{Path, PathBuf};
@@ -25,14 +26,21 @@ pub struct AlembicWarning {
     pub message: String,
 }
 
-/// Reads every revision file in `versions` (and its subfolders when
-/// `recursive`, like `recursive_version_locations`), in Alembic's order.
+/// Reads every revision file in the `versions` folders (and their
+/// subfolders when `recursive`, like `recursive_version_locations`), in
+/// Alembic's order: folder by folder, each in name order. A file reached
+/// twice (through two locations or a symlink) is read once, as Alembic
+/// reads it once.
 pub fn load_revisions(
-    versions: &Path,
+    versions: &[PathBuf],
     recursive: bool,
 ) -> Result<(RevisionGraph, Vec<AlembicWarning>), Error> {
     let mut files = Vec::new();
-    collect(versions, recursive, &mut files)?;
+    for dir in versions {
+        collect(dir, recursive, &mut files)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     let read = crate::source::par_map(&files, |path| {
         let text = crate::source::read(path)?;
         let mut warnings = Vec::new();
@@ -187,8 +195,9 @@ fn describe(v: &PyValue) -> String {
 /// An Alembic project as Preflight runs it.
 #[derive(Debug, Clone)]
 pub struct AlembicProject {
-    /// The versions folder.
-    pub versions: PathBuf,
+    /// The versions folders (Alembic's `version_locations`), absolute.
+    pub versions: Vec<PathBuf>,
+    /// Subfolders are read too (`recursive_version_locations`).
     pub recursive: bool,
     /// Where the command runs (the folder of `alembic.ini`).
     pub workdir: PathBuf,
@@ -203,24 +212,60 @@ pub struct AlembicProject {
 }
 
 impl AlembicProject {
-    /// Defaults for a versions folder: the command runs beside the nearest
-    /// `alembic.ini` above it.
-    pub fn new(versions: PathBuf) -> AlembicProject {
-        let workdir = versions
+    /// The project whose versions folders are `dirs` (relative ones against
+    /// the current directory): the command runs beside the nearest
+    /// `alembic.ini` above the first. When that file sets
+    /// `version_locations`, those are the folders, as Alembic reads them,
+    /// unless several `dirs` were given (a project that sets its locations
+    /// in code); `recursive_version_locations = true` there reads
+    /// subfolders too, as `recursive` does.
+    pub fn locate(dirs: &[PathBuf], recursive: bool) -> Result<AlembicProject, Error> {
+        let absolute = |d: &PathBuf| {
+            std::path::absolute(d).map_err(|source| Error::Read {
+                path: d.clone(),
+                source,
+            })
+        };
+        let mut versions = dirs.iter().map(absolute).collect::<Result<Vec<_>, _>>()?;
+        let first = versions
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::AlembicTarget {
+                target: "heads".into(),
+                reason: "no versions folder was given".into(),
+            })?;
+        let ini = first
             .ancestors()
-            .find(|d| d.join("alembic.ini").is_file())
-            .unwrap_or(&versions)
+            .map(|d| d.join("alembic.ini"))
+            .find(|f| f.is_file());
+        let workdir = ini
+            .as_ref()
+            .and_then(|f| f.parent())
+            .unwrap_or(&first)
             .to_path_buf();
-        AlembicProject {
+        let mut recursive = recursive;
+        if let Some(ini) = &ini {
+            let from_ini = ini::version_locations(ini, &workdir)?;
+            recursive |= from_ini.recursive;
+            if versions.len() == 1 && !from_ini.dirs.is_empty() {
+                // Alembic skips locations that do not exist.
+                let existing: Vec<PathBuf> =
+                    from_ini.dirs.into_iter().filter(|d| d.is_dir()).collect();
+                if !existing.is_empty() {
+                    versions = existing;
+                }
+            }
+        }
+        Ok(AlembicProject {
             versions,
-            recursive: false,
+            recursive,
             workdir,
             command: vec!["alembic".into(), "-c".into(), "alembic.ini".into()],
             env: Vec::new(),
             url_env: "DATABASE_URL".into(),
             version_table: "alembic_version".into(),
             version_schema: None,
-        }
+        })
     }
 
     pub fn graph(&self) -> Result<(RevisionGraph, Vec<AlembicWarning>), Error> {

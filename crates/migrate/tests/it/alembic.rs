@@ -154,8 +154,16 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Every question asked of both, on one tree.
 fn same_answers(root: &Path, upgrades: &[(&[&str], &str)]) {
-    let (graph, warnings) = load_revisions(&versions(root), false).unwrap();
+    let (graph, warnings) = load_revisions(&[versions(root)], false).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
+    same_answers_of(root, &graph, upgrades);
+}
+
+fn same_answers_of(
+    root: &Path,
+    graph: &preflight_migrate::RevisionGraph,
+    upgrades: &[(&[&str], &str)],
+) {
     assert_eq!(
         sorted(strings(graph.heads())),
         sorted(first_tokens(&alembic(root, &["heads"]))),
@@ -213,7 +221,7 @@ fn linear_history_matches_alembic() {
             (&[], "1a2b3c4d0003"),
         ],
     );
-    let (graph, _) = load_revisions(&versions(p.path()), false).unwrap();
+    let (graph, _) = load_revisions(&[versions(p.path())], false).unwrap();
     assert_eq!(graph.resolve("9f8e").unwrap(), ["9f8e7d6c0004"]);
     let ambiguous = graph.resolve("1a2b").unwrap_err().to_string();
     assert!(
@@ -265,7 +273,7 @@ fn branches_merges_labels_and_dependencies_match_alembic() {
             (&[], "side0010"),
         ],
     );
-    let (graph, _) = load_revisions(&versions(p.path()), false).unwrap();
+    let (graph, _) = load_revisions(&[versions(p.path())], false).unwrap();
     assert_eq!(graph.merge_points(), ["merge006"]);
     let err = graph.resolve("head").unwrap_err().to_string();
     assert!(err.contains("multiple head revisions"), "{err}");
@@ -296,7 +304,7 @@ fn depends_on_a_label_and_several_heads_match_alembic() {
 
 fn graph_error(revs: &[Rev<'_>]) -> String {
     let p = project(revs);
-    load_revisions(&versions(p.path()), false)
+    load_revisions(&[versions(p.path())], false)
         .unwrap_err()
         .to_string()
 }
@@ -350,7 +358,7 @@ fn non_literals_are_warnings_with_file_and_line() {
         labels: "(cli.EXPAND_BRANCH,)",
         ..rev("a0000001", "None")
     }]);
-    let (graph, warnings) = load_revisions(&versions(p.path()), false).unwrap();
+    let (graph, warnings) = load_revisions(&[versions(p.path())], false).unwrap();
     assert_eq!(graph.heads(), ["a0000001"]);
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].line, 10);
@@ -362,7 +370,7 @@ fn non_literals_are_warnings_with_file_and_line() {
 }
 
 fn migrator(root: &Path, url: &str) -> AlembicMigrator {
-    let mut project = AlembicProject::new(versions(root));
+    let mut project = AlembicProject::locate(&[versions(root)], false).unwrap();
     project.command[0] = alembic_bin();
     AlembicMigrator {
         project,
@@ -451,4 +459,121 @@ async fn a_failing_revision_is_named_and_leaves_alembic_version_consistent() {
     exec(&url, "UPDATE alembic_version SET version_num = 'feedbeef'").await;
     let err = m.status("heads").await.unwrap_err().to_string();
     assert!(err.contains("feedbeef"), "{err}");
+}
+
+/// A revision file in `dir` (any folder of the project).
+fn write_rev(dir: &Path, id: &str, down: &str, labels: &str, depends: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{id}.py")),
+        format!(
+            "\"\"\"{id} message\n\nRevision ID: {id}\n\"\"\"\nrevision = {id:?}\ndown_revision = {down}\nbranch_labels = {labels}\ndepends_on = {depends}\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Revisions kept in several folders, one per release and per branch, as
+/// large projects keep them: `version_locations` and
+/// `recursive_version_locations` in `alembic.ini`, `depends_on` across
+/// folders. Preflight's graph gives Alembic's answers.
+#[test]
+fn version_locations_and_recursive_folders_match_alembic() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\nversion_locations = %(here)s/migrations/versions/initial:migrations/versions/2024.1\nrecursive_version_locations = true\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("migrations")).unwrap();
+    std::fs::write(root.join("migrations/env.py"), ENV_PY).unwrap();
+    std::fs::write(root.join("migrations/script.py.mako"), "").unwrap();
+    let v = root.join("migrations/versions");
+    write_rev(&v.join("initial"), "base0001", "None", "None", "None");
+    write_rev(&v.join("initial"), "base0002", "'base0001'", "None", "None");
+    let expand = v.join("2024.1/expand");
+    let contract = v.join("2024.1/contract");
+    write_rev(&expand, "exp0003", "'base0002'", "('expand',)", "None");
+    write_rev(&expand, "exp0004", "'exp0003'", "None", "None");
+    // The contract branch waits for the expand branch, across folders.
+    write_rev(
+        &contract,
+        "con0003",
+        "'base0002'",
+        "('contract',)",
+        "'exp0004'",
+    );
+    write_rev(&contract, "con0004", "'con0003'", "None", "None");
+    // A stray revision outside the locations is not part of the project.
+    write_rev(&v.join("attic"), "old0001", "None", "None", "None");
+
+    // Given the first folder, as a config's `dir` names it.
+    let project = AlembicProject::locate(&[v.join("initial")], false).unwrap();
+    assert!(project.recursive);
+    assert_eq!(project.versions.len(), 2, "{:?}", project.versions);
+    let (graph, warnings) = project.graph().unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(graph.revisions().len(), 6);
+    assert_eq!(sorted(strings(graph.heads())), ["con0004", "exp0004"]);
+    same_answers_of(
+        root,
+        &graph,
+        &[
+            (&[], "heads"),
+            (&[], "contract@head"),
+            (&["base0002"], "con0004"),
+            (&["exp0003"], "heads"),
+        ],
+    );
+
+    // Without `recursive_version_locations`, the subfolders are not read:
+    // both tools then see only the initial revisions (and the 2024.1
+    // folder, which holds no file of its own).
+    let ini = std::fs::read_to_string(root.join("alembic.ini")).unwrap();
+    std::fs::write(
+        root.join("alembic.ini"),
+        ini.replace("recursive_version_locations = true\n", ""),
+    )
+    .unwrap();
+    let flat = AlembicProject::locate(&[v.join("initial")], false).unwrap();
+    let (graph, _) = flat.graph().unwrap();
+    assert_eq!(strings(graph.heads()), ["base0002"]);
+    assert_eq!(first_tokens(&alembic(root, &["heads"])), ["base0002"]);
+    // `--recursive` (or `recursive: true`) says it where the ini does not.
+    let (graph, _) = AlembicProject::locate(&[v.join("initial")], true)
+        .unwrap()
+        .graph()
+        .unwrap();
+    assert_eq!(sorted(strings(graph.heads())), ["con0004", "exp0004"]);
+}
+
+/// A relative versions folder resolves against the current directory, and
+/// Alembic runs beside the `alembic.ini` found above it.
+#[test]
+fn a_relative_versions_folder_finds_its_alembic_ini() {
+    let p = project(&[rev("aaaa0001", "None")]);
+    let here = std::env::current_dir().unwrap();
+    let relative = pathdiff(&versions(p.path()), &here);
+    let project = AlembicProject::locate(&[relative], false).unwrap();
+    assert_eq!(
+        project.workdir.canonicalize().unwrap(),
+        p.path().canonicalize().unwrap()
+    );
+    assert!(project.versions[0].is_absolute());
+}
+
+/// `to` relative to `from` (both absolute), through `..` as needed.
+fn pathdiff(to: &Path, from: &Path) -> PathBuf {
+    let to: Vec<_> = to.components().collect();
+    let from: Vec<_> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c);
+    }
+    out
 }

@@ -274,6 +274,114 @@ async fn bad_names_and_duplicates_name_the_file() {
     );
     std::fs::remove_file(dir.path().join("init.sql")).unwrap();
     write(dir.path(), "1_again.sql", "select 1;");
-    let err = m.source.list().await.unwrap_err();
-    assert!(matches!(err, Error::DuplicateVersion { .. }), "{err}");
+    // Both files are listed; the later one is a problem naming the first.
+    let (files, problems) = m.source.list().await.unwrap();
+    assert_eq!(files.len(), 2);
+    let dup: Vec<_> = problems.iter().filter(|p| p.blocking).collect();
+    assert_eq!(dup.len(), 1, "{problems:?}");
+    assert!(dup[0].path.ends_with("1_again.sql"), "{dup:?}");
+    assert!(
+        dup[0].reason.contains("also used by 001_init.sql"),
+        "{dup:?}"
+    );
+}
+
+/// Folders written for sqlx, dbmate and Atlas keep their no-transaction
+/// markers; a dbmate file runs only its up block.
+#[tokio::test]
+async fn the_no_transaction_markers_of_sqlx_dbmate_and_atlas_are_honoured() {
+    let pg = cluster();
+    let url = pg.create_database("app").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "001_init.sql", "CREATE TABLE t (a int, b int, c int);\n");
+    write(
+        d,
+        "002_sqlx.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n",
+    );
+    write(
+        d,
+        "003_dbmate.sql",
+        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n\n-- migrate:down\nDROP TABLE t;\n",
+    );
+    write(
+        d,
+        "004_atlas.sql",
+        "-- atlas:txmode none\n\n-- the index for c\nCREATE INDEX CONCURRENTLY t_c ON t (c);\n",
+    );
+    write(
+        d,
+        "005_dbmate_tx.sql",
+        "-- a dbmate file with a transaction\n-- migrate:up\nCREATE TABLE u (id int);\n-- migrate:down\nDROP TABLE u;\n",
+    );
+    let m = migrator(SourceKind::Sql, d, &url);
+    let report = m.up(&UpOptions::default(), &mut |_| {}).await.unwrap();
+    assert_eq!(report.applied, ["001", "002", "003", "004", "005"]);
+    assert_eq!(
+        query(&url, "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 't'").await,
+        ["t_a,t_b,t_c"]
+    );
+    // The down blocks never ran.
+    assert_eq!(query(&url, "SELECT count(*) FROM u").await, ["0"]);
+
+    // dbmate's own refusals, with the line.
+    write(d, "006_bad.sql", "SELECT 1;\n-- migrate:up\nSELECT 2;\n");
+    let err = m.source.list().await.unwrap_err().to_string();
+    assert!(
+        err.ends_with("006_bad.sql:1: a statement before `-- migrate:up`; dbmate runs only the up block, so this would never run"),
+        "{err}"
+    );
+}
+
+/// The line of a failure is where psql would point: the server's position,
+/// else where the failing statement starts; in a transaction or not.
+#[tokio::test]
+async fn a_failure_names_the_line_its_statement_starts_on() {
+    let pg = cluster();
+    let cases = [
+        // A duplicate key from the INSERT on line 5 (no server position).
+        (
+            "CREATE TABLE k (id int PRIMARY KEY);\n\nINSERT INTO k VALUES (1);\n-- again:\nINSERT INTO k VALUES (1);\n",
+            5,
+        ),
+        // "relation already exists" from line 2 (no server position).
+        ("CREATE TABLE r (id int);\nCREATE TABLE r (id int);\n", 2),
+        // A server position on line 3.
+        ("SELECT 1;\n\nSELECT * FROM nowhere;\n", 3),
+        // Without a transaction: the error on line 7.
+        (
+            "-- preflight:no-transaction\nCREATE TABLE n (id int);\n\n-- a comment\n-- about the next one\n\nCREATE INDEX CONCURRENTLY n_id ON missing (id);\n",
+            7,
+        ),
+        // Without a transaction, no position: the duplicate on line 4.
+        (
+            "-- atlas:txmode none\n\nCREATE TABLE d (id int);\nCREATE TABLE d (id int);\n",
+            4,
+        ),
+    ];
+    for (i, (sql, line)) in cases.iter().enumerate() {
+        let db = format!("case{i}");
+        let url = pg.create_database(&db).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "001_case.sql", sql);
+        let m = migrator(SourceKind::Sql, dir.path(), &url);
+        let err = m.up(&UpOptions::default(), &mut |_| {}).await.unwrap_err();
+        match err {
+            Error::MigrationFailed { line: got, .. } => assert_eq!(got, *line, "{sql}"),
+            other => panic!("{other}"),
+        }
+        // psql, on a fresh database, points at the same line.
+        let fresh = pg.create_database(&format!("psql{i}")).unwrap();
+        let out = std::process::Command::new(pg.bin_dir().join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &fresh, "-f"])
+            .arg(dir.path().join("001_case.sql"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("001_case.sql:{line}: ERROR")),
+            "psql: {stderr}"
+        );
+    }
 }

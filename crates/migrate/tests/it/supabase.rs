@@ -129,3 +129,132 @@ async fn a_no_transaction_migration_that_fails_part_way_is_recorded_and_refused_
     );
     assert!(m.status().await.unwrap().is_clean());
 }
+
+/// The CLI's folder semantics: file-name byte order (a prefix version runs
+/// after the longer ones), a legacy first `_init.sql` skipped, other files
+/// listed as skipped, duplicate versions listed and refused by `up`, and
+/// `RESET ALL` before each file.
+#[tokio::test]
+async fn a_folder_is_read_and_applied_as_the_supabase_cli_reads_it() {
+    let pg = cluster();
+    let url = pg.create_database("app").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "000_worker_setup.sql",
+        "insert into applied values ('000');\n",
+    );
+    write(
+        d,
+        "000000_schema.sql",
+        "create table applied (v text, at serial);\ninsert into applied values ('000000');\nset application_name = 'leaked-from-000000';\n",
+    );
+    write(
+        d,
+        "000050_tasks.sql",
+        "insert into applied values ('000050');\ncreate table session_seen as select current_setting('application_name') as app, current_setting('extra_float_digits') as efd;\n",
+    );
+    write(
+        d,
+        "00000000000000_init.sql",
+        "this is not sql, and the CLI skips it;\n",
+    );
+    write(d, "README.md", "notes");
+    write(d, "seed.sql", "select 1;\n");
+    std::fs::create_dir(d.join("archive")).unwrap();
+    let m = migrator(SourceKind::Supabase, d, &url);
+
+    let status = m.status().await.unwrap();
+    let order: Vec<&str> = status.entries.iter().map(|e| e.version.as_str()).collect();
+    assert_eq!(order, ["000000", "000050", "000"], "file-name byte order");
+    let skipped: Vec<String> = status
+        .skipped
+        .iter()
+        .map(|s| s.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "00000000000000_init.sql",
+            "README.md",
+            "archive",
+            "seed.sql"
+        ],
+        "{:?}",
+        status.skipped
+    );
+    assert!(status.skipped[0].reason.contains("legacy init"));
+
+    let report = m.up(&UpOptions::default(), &mut |_| {}).await.unwrap();
+    assert_eq!(report.applied, ["000000", "000050", "000"]);
+    assert_eq!(
+        query(&url, "select v from applied order by at").await,
+        ["000000", "000050", "000"]
+    );
+    // The second file saw a reset session: not the first file's setting,
+    // and the server's extra_float_digits, not a driver's.
+    assert_eq!(
+        query(&url, "select app || ' ' || efd from session_seen").await,
+        ["preflight migrate 1"]
+    );
+    assert!(m.status().await.unwrap().is_clean());
+
+    // A duplicate version: both files listed, `up` refused naming both.
+    write(
+        d,
+        "000050_other.sql",
+        "insert into applied values ('dup');\n",
+    );
+    let status = m.status().await.unwrap();
+    assert_eq!(
+        status
+            .entries
+            .iter()
+            .filter(|e| e.version == "000050")
+            .count(),
+        2
+    );
+    assert_eq!(status.unusable.len(), 1);
+    let err = m
+        .up(&UpOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("000050_tasks.sql")
+            && err.contains("version 000050 is also used by 000050_other.sql"),
+        "{err}"
+    );
+    assert_eq!(query(&url, "select count(*) from applied").await, ["3"]);
+}
+
+/// supabase/cli#3474: the CLI stores a `BEGIN ATOMIC` body with a `CASE …
+/// END` inside as two statements and fails without a transaction; here it
+/// is one statement, stored as one and applied.
+#[tokio::test]
+async fn a_begin_atomic_body_with_case_is_one_statement_and_applies() {
+    let pg = cluster();
+    let url = pg.create_database("app").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let body = "create function is_big(n int) returns boolean language sql\nbegin atomic\n  select case\n    when n > 10 then true\n    else false\n  end;\nend;\n\nselect 1;\n";
+    write(dir.path(), "20260301000000_atomic.sql", body);
+    write(
+        dir.path(),
+        "20260302000000_atomic_no_tx.sql",
+        &format!(
+            "-- preflight:no-transaction\n{}",
+            body.replace("is_big", "is_huge")
+        ),
+    );
+    let m = migrator(SourceKind::Supabase, dir.path(), &url);
+    m.up(&UpOptions::default(), &mut |_| {}).await.unwrap();
+    assert_eq!(
+        query(&url, "select array_length(statements, 1)::text from supabase_migrations.schema_migrations order by version").await,
+        ["2", "2"]
+    );
+    assert_eq!(
+        query(&url, "select is_big(11)::text || is_huge(3)::text").await,
+        ["truefalse"]
+    );
+}
