@@ -343,7 +343,13 @@ fn files_check(status: &Status, pins: &[PinnedFile]) -> TargetCheck {
             .iter()
             .map(|s| format!("{} ({})", s.path.display(), s.reason))
             .collect();
-        return TargetCheck::error(format!("cannot use {}", names.join(", ")));
+        // A definite problem with the files (a version used twice, a broken
+        // link), not an unknown state: `up` refuses it like drift.
+        return TargetCheck {
+            state: ModuleState::Drift,
+            pending: Vec::new(),
+            detail: format!("cannot use {}", names.join(", ")),
+        };
     }
     let target = match Migrations::files_target(status, pins) {
         Ok(t) => t,

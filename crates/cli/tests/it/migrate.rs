@@ -1147,3 +1147,66 @@ fn alembic_history_across_folders_prints_what_alembic_prints() {
         history
     );
 }
+
+/// A Supabase folder with two files of one version (`2025_03_01_a.sql` and
+/// `2025_03_02_b.sql` are both version 2025) and files the CLI skips:
+/// `status` lists every file, says which are skipped and which block, in
+/// human and JSON output; `up` refuses, naming both files.
+#[test]
+fn supabase_status_lists_duplicates_and_skipped_files() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("ops").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "2025_03_01_a.sql", "create table a (id int);\n");
+    write(dir.path(), "2025_03_02_b.sql", "create table b (id int);\n");
+    write(dir.path(), "notes.md", "not a migration\n");
+    write(dir.path(), "seed.sql", "select 1;\n");
+    let d = dir.path().to_str().unwrap();
+    let status = preflight_cmd(
+        &["migrate", "status", "--kind", "supabase", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("pending") && lines[0].ends_with("03_01_a"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("pending") && lines[1].ends_with("03_02_b"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2025_03_02_b.sql version 2025 is also used by 2025_03_01_a.sql"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skipped        notes.md"), "{stdout}");
+    assert!(stdout.contains("skipped        seed.sql"), "{stdout}");
+
+    let json = preflight_cmd(
+        &[
+            "--format", "json", "migrate", "status", "--kind", "supabase", "--dir", d,
+        ],
+        &url,
+    )
+    .output()
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(value["skipped"].as_array().unwrap().len(), 2);
+    assert_eq!(value["unusable"][0]["blocking"], true);
+
+    let up = preflight_cmd(&["migrate", "up", "--kind", "supabase", "--dir", d], &url)
+        .arg("--no-backup")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2025_03_02_b.sql (version 2025 is also used by 2025_03_01_a.sql"),
+        "{stderr}"
+    );
+}
