@@ -64,6 +64,44 @@ pub enum Command {
     /// Google Cloud: readiness, Cloud Build config, Cloud Run jobs.
     #[command(subcommand)]
     Gcp(GcpCommand),
+    /// Databases: schema drift against the migrations.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Schema drift: the schema each database's migrations build (in a
+    /// throwaway database on the local cluster) against the live one;
+    /// or two live databases with --from/--to. Exit 1 on drift, 2 when it
+    /// cannot be checked.
+    Diff(DbDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbDiffArgs {
+    /// The platform config (with --env).
+    #[arg(long, default_value = "preflight.yaml", conflicts_with_all = ["from", "to"])]
+    pub config: PathBuf,
+    /// The environment whose databases to check.
+    #[arg(long, required_unless_present = "from")]
+    pub env: Option<String>,
+    /// Only the database of this module.
+    #[arg(long, requires = "env")]
+    pub module: Option<String>,
+    /// Build the migrations' schema up to this manifest's pins (default: up
+    /// to what the live ledger says is applied).
+    #[arg(long, requires = "env")]
+    pub manifest: Option<PathBuf>,
+    /// Compare two live databases: the expected one (never printed).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Compare two live databases: the actual one (never printed).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Compare grants too.
+    #[arg(long)]
+    pub with_privileges: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,7 +28,7 @@ const TOP_KEYS: &[&str] = &[
     "gcp",
 ];
 const MODULE_KEYS: &[&str] = &["repo", "branch", "database", "images", "migrations"];
-const MIGRATION_KEYS: &[&str] = &["kind", "dir", "dirs", "recursive", "command"];
+const MIGRATION_KEYS: &[&str] = &["kind", "dir", "dirs", "recursive", "command", "ignore"];
 const DATABASE_KEYS: &[&str] = &["extensions"];
 const ENV_KEYS: &[&str] = &[
     "gcp_project",
@@ -126,6 +126,9 @@ pub struct MigrationSource {
     pub recursive: bool,
     /// Overrides the runner's default command (Alembic, Python scripts).
     pub command: Option<Vec<String>>,
+    /// What the drift check leaves out: schemas (`audit`) and objects
+    /// (`public.legacy_jobs`, with everything that belongs to them).
+    pub ignore: Vec<String>,
 }
 
 impl MigrationSource {
@@ -969,12 +972,20 @@ fn migration_source(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Migr
         }
         None => None,
     };
+    let ignore = match f.get("ignore") {
+        Some(n) => reader::string_list(sink, n, "`ignore`", false)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect(),
+        None => Vec::new(),
+    };
     Some(MigrationSource {
         kind,
         dir,
         more_dirs,
         recursive,
         command,
+        ignore,
     })
 }
 

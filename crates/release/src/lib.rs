@@ -20,6 +20,9 @@
 //!   freeze, hard gate, soft gate, backup, migrate, verify, deploy, smoke,
 //!   watch), with typed [`Phase`], [`PhaseStatus`] and [`StepRecord`]s.
 //! - [`doctor`] and [`Platform::check_repos`]: readiness, changing nothing.
+//! - [`Platform::schema_drift`]: each database against the schema its
+//!   migrations build in a throwaway database ([`DatabaseDrift`]), and
+//!   [`compare_databases`] for two live ones.
 //! - [`checklist_signing_key`]: the state log's key, given as text or as a
 //!   `secret://` reference read through Secret Manager.
 //!
@@ -40,6 +43,7 @@
 #![deny(missing_docs)]
 
 mod doctor;
+mod drift;
 mod engine;
 mod error;
 mod gcp;
@@ -51,6 +55,7 @@ mod signing;
 mod target;
 
 pub use doctor::{DoctorCheck, DoctorState, doctor};
+pub use drift::{DatabaseDrift, DriftOptions, DriftState, ShadowTarget, compare_databases};
 pub use engine::{
     OperatorDecision, Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions,
     ReleaseStatus, StepRecord, log_dir, next_step, run_release,
@@ -58,6 +63,7 @@ pub use engine::{
 pub use error::Error;
 pub use modules::{ModuleCheck, ModuleMigrations};
 pub use platform::{LOCAL_ENV, Platform, operator};
+pub use preflight_schema::{Difference, Finding, ObjectKind};
 pub use probes::ProbeSelection;
 pub use repo::{RepoCheck, RepoOptions, RepoState};
 pub use signing::checklist_signing_key;

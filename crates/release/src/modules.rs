@@ -63,6 +63,19 @@ impl Platform {
         applied_by: &str,
         lock_timeout: Duration,
     ) -> Result<ModuleMigrations, Error> {
+        let pins = manifest.and_then(|mf| mf.migrations.get(module));
+        self.pinned_migrations(target, module, pins, applied_by, lock_timeout)
+    }
+
+    /// Like [`Platform::module_migrations`], with the pins given directly.
+    pub(crate) fn pinned_migrations(
+        &self,
+        target: &Target,
+        module: &str,
+        pins: Option<&Vec<MigrationPin>>,
+        applied_by: &str,
+        lock_timeout: Duration,
+    ) -> Result<ModuleMigrations, Error> {
         let (m, source, dir) = self.migrations_dir(module)?;
         let database = m.database.as_deref().ok_or_else(|| Error::Module {
             module: module.to_string(),
@@ -70,7 +83,6 @@ impl Platform {
         })?;
         let db: &ResolvedDatabase = target.database(database)?;
         let repo = self.root().join(&m.repo);
-        let pins: Option<&Vec<MigrationPin>> = manifest.and_then(|mf| mf.migrations.get(module));
         let wrong_pin = |p: &MigrationPin, wants: &str| Error::Module {
             module: module.to_string(),
             problem: format!("is pinned to `{p}`, but it takes {wants}"),

@@ -95,6 +95,25 @@ impl Target {
         }
     }
 
+    /// This target with database `name` reached at `url` instead (a
+    /// throwaway shadow database built from the migrations).
+    pub(crate) fn with_database(&self, name: &str, url: String, via: &str) -> Target {
+        let mut databases = BTreeMap::new();
+        databases.insert(
+            name.to_string(),
+            Ok(ResolvedDatabase {
+                name: name.to_string(),
+                url,
+                via: via.to_string(),
+            }),
+        );
+        Target {
+            env: self.env.clone(),
+            databases,
+            store: self.store.clone(),
+        }
+    }
+
     /// Where backups and logs go.
     pub fn artifact_store(&self) -> Result<Arc<dyn ArtifactStore>, Error> {
         self.store.clone().map_err(Error::Refused)

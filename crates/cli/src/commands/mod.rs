@@ -1,6 +1,7 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
 mod checklist;
+mod db;
 mod env;
 mod gcp;
 mod local;
@@ -25,6 +26,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Doctor(args) => release::doctor(args, output),
         Command::Repo(cmd) => repo::run(cmd, output),
         Command::Gcp(cmd) => gcp::run(cmd, output),
+        Command::Db(cmd) => db::run(cmd, output),
     }
 }
 

@@ -1,0 +1,533 @@
+//! Schema drift: the schema a database's migrations build, in a throwaway
+//! database on the project's local cluster, against the live one
+//! (`preflight db diff`, the preflight and verify phases, `doctor`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use preflight_manifest::{Manifest, MigrationKind, MigrationPin};
+use preflight_migrate::{LocalPostgres, MigrationState, Migrations, SourceKind};
+use preflight_schema::{Catalog, Finding, Ignore};
+use serde::Serialize;
+
+use crate::error::{Error, error_text};
+use crate::platform::Platform;
+use crate::target::Target;
+
+/// Schemas Supabase manages on its platform: no project migration creates
+/// them, so they are never a finding.
+const SUPABASE_MANAGED: &[&str] = &[
+    "auth",
+    "storage",
+    "realtime",
+    "_realtime",
+    "graphql",
+    "graphql_public",
+    "extensions",
+    "pgbouncer",
+    "vault",
+    "supabase_functions",
+    "net",
+    "pgsodium",
+    "pgsodium_masks",
+    "cron",
+    "_analytics",
+];
+
+/// Roles Supabase migrations grant to and write policies for; the shadow
+/// cluster gets them (without login) so those migrations apply.
+const SUPABASE_ROLES: &[&str] = &["anon", "authenticated", "service_role"];
+
+/// What the schema the migrations build is compared up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowTarget {
+    /// What the live ledger says is applied (drift from hand changes).
+    LiveLedger,
+    /// The manifest's pins.
+    Manifest,
+}
+
+/// Where one database stands against its migrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftState {
+    /// The live schema is exactly what the migrations build.
+    Clean,
+    /// There are findings.
+    Drift,
+    /// The check could not be made (the reason is in `problem`): a failed
+    /// gate, never a pass.
+    Unchecked,
+}
+
+/// One database's drift check.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseDrift {
+    /// The config's database name.
+    pub database: String,
+    /// How live was reached (never the password).
+    pub via: String,
+    /// The modules whose migrations build it, in config order.
+    pub modules: Vec<String>,
+    /// What the shadow was built up to.
+    pub shadow: ShadowTarget,
+    /// The verdict.
+    pub state: DriftState,
+    /// Every difference, by object kind and name.
+    pub findings: Vec<Finding>,
+    /// Why the check could not be made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl DatabaseDrift {
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        match self.state {
+            DriftState::Clean => format!("{}: no drift", self.database),
+            DriftState::Drift => format!(
+                "{}: {} difference(s) from its migrations ({})",
+                self.database,
+                self.findings.len(),
+                self.findings
+                    .iter()
+                    .take(3)
+                    .map(|f| format!("{} {} {}", f.label(), f.kind.as_str(), f.name))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            DriftState::Unchecked => format!(
+                "{}: cannot check: {}",
+                self.database,
+                self.problem.as_deref().unwrap_or("unknown")
+            ),
+        }
+    }
+}
+
+/// What a drift check compares.
+#[derive(Debug, Clone, Default)]
+pub struct DriftOptions {
+    /// Only the database of this module.
+    pub module: Option<String>,
+    /// Compare grants too.
+    pub privileges: bool,
+}
+
+static SHADOWS: AtomicU32 = AtomicU32::new(0);
+
+impl Platform {
+    /// Checks each migrated database of `target` (or the one of
+    /// `options.module`) for drift: builds the schema its modules'
+    /// migrations make, in a throwaway database on the project's local
+    /// cluster, up to the manifest's pins when one is given, else up to what
+    /// the live ledger says is applied, and compares the two catalogs.
+    /// A database that cannot be checked is [`DriftState::Unchecked`].
+    pub async fn schema_drift(
+        &self,
+        target: &Target,
+        manifest: Option<&Manifest>,
+        options: &DriftOptions,
+    ) -> Result<Vec<DatabaseDrift>, Error> {
+        let only_db = match &options.module {
+            Some(m) => Some(
+                self.module(m)?
+                    .database
+                    .clone()
+                    .ok_or_else(|| Error::Module {
+                        module: m.clone(),
+                        problem: "has no `database`".into(),
+                    })?,
+            ),
+            None => None,
+        };
+        let mut databases: Vec<(String, Vec<String>)> = Vec::new();
+        for m in self.migrating_modules() {
+            let Some(db) = &m.database else { continue };
+            if only_db.as_ref().is_some_and(|o| o != db) {
+                continue;
+            }
+            match databases.iter_mut().find(|(d, _)| d == db) {
+                Some((_, modules)) => modules.push(m.name.clone()),
+                None => databases.push((db.clone(), vec![m.name.clone()])),
+            }
+        }
+        let mut out = Vec::new();
+        for (database, modules) in databases {
+            out.push(
+                self.database_drift(target, manifest, &database, modules, options)
+                    .await,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn database_drift(
+        &self,
+        target: &Target,
+        manifest: Option<&Manifest>,
+        database: &str,
+        modules: Vec<String>,
+        options: &DriftOptions,
+    ) -> DatabaseDrift {
+        let shadow = if manifest.is_some() {
+            ShadowTarget::Manifest
+        } else {
+            ShadowTarget::LiveLedger
+        };
+        let mut report = DatabaseDrift {
+            database: database.to_string(),
+            via: String::new(),
+            modules,
+            shadow,
+            state: DriftState::Unchecked,
+            findings: Vec::new(),
+            problem: None,
+        };
+        let live = match target.database(database) {
+            Ok(db) => db.clone(),
+            Err(e) => {
+                report.problem = Some(error_text(&e));
+                return report;
+            }
+        };
+        report.via = live.via.clone();
+        match self
+            .drift_findings(
+                target,
+                manifest,
+                database,
+                &live.url,
+                &report.modules,
+                options,
+            )
+            .await
+        {
+            Ok(findings) => {
+                report.state = if findings.is_empty() {
+                    DriftState::Clean
+                } else {
+                    DriftState::Drift
+                };
+                report.findings = findings;
+            }
+            Err(why) => report.problem = Some(why),
+        }
+        report
+    }
+
+    async fn drift_findings(
+        &self,
+        target: &Target,
+        manifest: Option<&Manifest>,
+        database: &str,
+        live_url: &str,
+        modules: &[String],
+        options: &DriftOptions,
+    ) -> Result<Vec<Finding>, String> {
+        let ignore = self.drift_ignore(modules, options.privileges);
+        // The pins each module's shadow is built to, read from live first.
+        let mut pins: Vec<(String, Vec<MigrationPin>)> = Vec::new();
+        for module in modules {
+            // A module the manifest does not pin stays where live has it.
+            let module_pins = match manifest.and_then(|mf| mf.migrations.get(module)) {
+                Some(p) => p.clone(),
+                None => self.live_pins(target, module).await?,
+            };
+            pins.push((module.clone(), module_pins));
+        }
+        let shadow = Shadow::create(self, database).await?;
+        let built = async {
+            let shadow_target = target.with_database(database, shadow.url.clone(), "shadow");
+            if modules
+                .iter()
+                .any(|m| self.kind_of(m) == Some(MigrationKind::Supabase))
+            {
+                shadow.create_roles(SUPABASE_ROLES).await?;
+            }
+            for (module, module_pins) in &pins {
+                self.build_shadow(&shadow_target, module, module_pins)
+                    .await?;
+            }
+            let expected = read_catalog(&shadow.url, &ignore).await?;
+            let live = read_catalog(live_url, &ignore).await?;
+            Ok::<_, String>(preflight_schema::diff(&expected, &live))
+        }
+        .await;
+        shadow.drop().await;
+        built
+    }
+
+    fn kind_of(&self, module: &str) -> Option<MigrationKind> {
+        self.config
+            .module(module)
+            .and_then(|m| m.migrations.as_ref())
+            .map(|s| s.kind)
+    }
+
+    /// What a drift check leaves out for these modules: the ledgers' own
+    /// tables, Supabase's managed schemas, and the config's `ignore` lists.
+    fn drift_ignore(&self, modules: &[String], privileges: bool) -> Ignore {
+        let mut ignore = Ignore {
+            schemas: vec!["preflight".into(), "supabase_migrations".into()],
+            objects: vec!["public.alembic_version".into()],
+            privileges,
+        };
+        for module in modules {
+            let Some(source) = self
+                .config
+                .module(module)
+                .and_then(|m| m.migrations.as_ref())
+            else {
+                continue;
+            };
+            if source.kind == MigrationKind::Supabase {
+                ignore
+                    .schemas
+                    .extend(SUPABASE_MANAGED.iter().map(|s| s.to_string()));
+            }
+            for entry in &source.ignore {
+                if entry.contains('.') {
+                    ignore.objects.push(entry.clone());
+                } else {
+                    ignore.schemas.push(entry.clone());
+                }
+            }
+        }
+        ignore
+    }
+
+    /// Pins that say what live has applied for `module`.
+    async fn live_pins(&self, target: &Target, module: &str) -> Result<Vec<MigrationPin>, String> {
+        let kind = self.kind_of(module).ok_or("declares no migrations")?;
+        let operator = crate::platform::operator();
+        // Empty pins: the runner for reading live, whatever the flavour.
+        let resolved = self
+            .pinned_migrations(
+                target,
+                module,
+                Some(&Vec::new()),
+                &operator,
+                Duration::from_secs(60),
+            )
+            .map_err(|e| error_text(&e))?;
+        let text = |e: preflight_migrate::Error| format!("module `{module}`: {}", error_text(&e));
+        match &resolved.migrations {
+            Migrations::Files { migrator, .. } => {
+                let status = migrator.status().await.map_err(text)?;
+                Ok(status
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(e.state, MigrationState::Applied | MigrationState::Modified)
+                    })
+                    .filter_map(|e| e.migration.as_ref())
+                    .filter_map(|m| m.path.file_name())
+                    .map(|n| MigrationPin {
+                        kind,
+                        name: n.to_string_lossy().into_owned(),
+                    })
+                    .collect())
+            }
+            Migrations::Alembic { migrator, .. } => {
+                let mut conn =
+                    preflight_migrate::connect_as(&migrator.database_url, "preflight drift")
+                        .await
+                        .map_err(text)?;
+                let heads = migrator.current(&mut conn).await.map_err(text)?;
+                Ok(heads
+                    .into_iter()
+                    .map(|name| MigrationPin {
+                        kind: MigrationKind::Alembic,
+                        name,
+                    })
+                    .collect())
+            }
+            Migrations::Scripts(list) => {
+                let mut conn = preflight_migrate::connect_as(&list.database_url, "preflight drift")
+                    .await
+                    .map_err(text)?;
+                let mut rows = preflight_migrate::read_ledger(&mut conn, SourceKind::Sql)
+                    .await
+                    .map_err(text)?;
+                // Scripts run in the order they were applied.
+                rows.sort_by(|a, b| a.applied_at.cmp(&b.applied_at));
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|r| {
+                        let (k, name) = r.version.split_once(':')?;
+                        let kind = match k {
+                            "python" => MigrationKind::Python,
+                            "sql" => MigrationKind::Sql,
+                            _ => return None,
+                        };
+                        Some(MigrationPin {
+                            kind,
+                            name: name.to_string(),
+                        })
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Applies `module`'s migrations to the shadow, up to `pins`.
+    async fn build_shadow(
+        &self,
+        shadow: &Target,
+        module: &str,
+        pins: &Vec<MigrationPin>,
+    ) -> Result<(), String> {
+        let fail = |e: &dyn std::error::Error| {
+            format!(
+                "building the schema of module `{module}` from its migrations: {}",
+                chain(e)
+            )
+        };
+        if pins.is_empty() {
+            // Nothing applied: the shadow stays empty.
+            return Ok(());
+        }
+        // Several Alembic heads: one upgrade each.
+        let (heads, pins) =
+            if pins.len() > 1 && pins.iter().all(|p| p.kind == MigrationKind::Alembic) {
+                (
+                    pins.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+                    None,
+                )
+            } else {
+                (Vec::new(), Some(pins))
+            };
+        let resolved = self
+            .pinned_migrations(
+                shadow,
+                module,
+                pins,
+                "preflight drift",
+                Duration::from_secs(60),
+            )
+            .map_err(|e| fail(&e))?;
+        match (&resolved.migrations, heads.is_empty()) {
+            (Migrations::Alembic { migrator, .. }, false) => {
+                for head in &heads {
+                    migrator.upgrade(head).await.map_err(|e| fail(&e))?;
+                }
+                Ok(())
+            }
+            _ => resolved
+                .migrations
+                .up(None, &mut |_| {})
+                .await
+                .map(|_| ())
+                .map_err(|e| fail(&e)),
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn read_catalog(url: &str, ignore: &Ignore) -> Result<Catalog, String> {
+    let mut conn = preflight_migrate::connect_as(url, "preflight drift")
+        .await
+        .map_err(|e| preflight_manifest::redact_url(&error_text(&e)))?;
+    let catalog = Catalog::read(&mut conn, ignore)
+        .await
+        .map_err(|e| chain(&e));
+    let _ = sqlx::Connection::close(conn).await;
+    catalog
+}
+
+/// Compares two live databases directly (`db diff --from URL --to URL`):
+/// `from` is read as the expected side, `to` as the actual one.
+pub async fn compare_databases(
+    from: &str,
+    to: &str,
+    privileges: bool,
+) -> Result<Vec<Finding>, Error> {
+    let ignore = Ignore {
+        privileges,
+        ..Ignore::default()
+    };
+    let expected = read_catalog(from, &ignore).await.map_err(Error::Refused)?;
+    let actual = read_catalog(to, &ignore).await.map_err(Error::Refused)?;
+    Ok(preflight_schema::diff(&expected, &actual))
+}
+
+/// A throwaway database on the project's local cluster, dropped after use.
+struct Shadow {
+    url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl Shadow {
+    async fn create(platform: &Platform, database: &str) -> Result<Shadow, String> {
+        let state = platform.state_dir();
+        let name = format!(
+            "preflight_shadow_{}_{}_{}",
+            database
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>(),
+            std::process::id(),
+            SHADOWS.fetch_add(1, Ordering::Relaxed)
+        );
+        let db = name.clone();
+        let (url, admin_url) = tokio::task::spawn_blocking(move || {
+            let cluster = LocalPostgres::ensure(&state)?;
+            let url = cluster.ensure_database(&db)?;
+            let admin = cluster.ensure_database("postgres")?;
+            Ok::<_, preflight_migrate::Error>((url, admin))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| {
+            format!(
+                "cannot start the local cluster for the shadow database: {}",
+                chain(&e)
+            )
+        })?;
+        Ok(Shadow {
+            url,
+            admin_url,
+            name,
+        })
+    }
+
+    async fn create_roles(&self, roles: &[&str]) -> Result<(), String> {
+        let mut conn = preflight_migrate::connect_as(&self.admin_url, "preflight drift")
+            .await
+            .map_err(|e| error_text(&e))?;
+        for role in roles {
+            let sql = format!(
+                "DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn drop(self) {
+        if let Ok(mut conn) =
+            preflight_migrate::connect_as(&self.admin_url, "preflight drift").await
+        {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
