@@ -39,6 +39,7 @@ const ENV_KEYS: &[&str] = &[
     "artifacts",
     "protected",
     "checkout",
+    "drift",
 ];
 const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
 const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
@@ -168,6 +169,8 @@ pub struct Environment {
     pub protected: bool,
     /// Whether module checkouts are verified before a release.
     pub checkout: CheckoutPolicy,
+    /// What schema drift does to a release in this environment.
+    pub drift: DriftPolicy,
 }
 
 /// Whether a release verifies module checkouts (`checkout:` of an environment).
@@ -181,6 +184,21 @@ pub enum CheckoutPolicy {
     /// Checkouts are not verified (a CI image built from the pinned
     /// commits); the release log says so.
     Skip,
+}
+
+/// What a release does when a database's schema differs from what its
+/// migrations build (`drift:` of an environment).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftPolicy {
+    /// Drift (or a check that cannot be made) stops the release before
+    /// the freeze.
+    Hard,
+    /// Drift is reported and the release goes on.
+    #[default]
+    Soft,
+    /// No drift check (a platform whose shadow cannot be built locally).
+    Off,
 }
 
 /// Where a database URL comes from. Literal URLs are kept out of reports.
@@ -1005,6 +1023,7 @@ fn environment(
         databases: BTreeMap::new(),
         protected: false,
         checkout: CheckoutPolicy::Require,
+        drift: DriftPolicy::Soft,
     };
     let Some(f) = f else { return env };
     if let Some(n) = f.get("protected") {
@@ -1033,6 +1052,23 @@ fn environment(
                     n.pos,
                     Code::InvalidValue,
                     format!("`checkout` must be `require` or `skip`, found `{other}`"),
+                )
+                .width(other.chars().count());
+            }
+        }
+    }
+    if let Some(n) = f.get("drift")
+        && let Some(text) = reader::nonempty_string(sink, n, "`drift`")
+    {
+        match text.as_str() {
+            "hard" => env.drift = DriftPolicy::Hard,
+            "soft" => env.drift = DriftPolicy::Soft,
+            "off" => env.drift = DriftPolicy::Off,
+            other => {
+                sink.error(
+                    n.pos,
+                    Code::InvalidValue,
+                    format!("`drift` must be `hard`, `soft` or `off`, found `{other}`"),
                 )
                 .width(other.chars().count());
             }

@@ -46,9 +46,9 @@ mod release;
 mod yaml;
 
 pub use config::{
-    BindingStep, ChecklistBinding, ChecklistConfig, CheckoutPolicy, Database, Environment, Gate,
-    MigrationSource, Module, PlatformConfig, SecretRef, Severity as GateSeverity, UrlSource,
-    redact_url, valid_project_id,
+    BindingStep, ChecklistBinding, ChecklistConfig, CheckoutPolicy, Database, DriftPolicy,
+    Environment, Gate, MigrationSource, Module, PlatformConfig, SecretRef,
+    Severity as GateSeverity, UrlSource, redact_url, valid_project_id,
 };
 pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};

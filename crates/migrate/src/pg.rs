@@ -363,6 +363,11 @@ impl LocalPostgres {
         self.cluster.ensure_database(name)
     }
 
+    /// A URL for `database` as the `postgres` superuser.
+    pub fn url(&self, database: &str) -> String {
+        self.cluster.url(database)
+    }
+
     pub fn bin_dir(&self) -> &Path {
         &self.cluster.bin
     }

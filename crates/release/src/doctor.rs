@@ -144,6 +144,29 @@ pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<Do
         }
         Err(e) => checks.push(DoctorCheck::new("ledgers", false, error_text(&e))),
     }
+    // Schema drift: each database against its migrations, up to its ledger.
+    if target.env.drift == preflight_manifest::DriftPolicy::Off {
+        checks.push(DoctorCheck::skipped(
+            "schema drift",
+            format!("`{env}` says `drift: off`"),
+        ));
+    } else {
+        match platform
+            .schema_drift(&target, None, &crate::drift::DriftOptions::default())
+            .await
+        {
+            Ok(reports) => {
+                for r in reports {
+                    checks.push(DoctorCheck::new(
+                        format!("drift {}", r.database),
+                        r.state == crate::drift::DriftState::Clean,
+                        r.summary(),
+                    ));
+                }
+            }
+            Err(e) => checks.push(DoctorCheck::new("schema drift", false, error_text(&e))),
+        }
+    }
     let selection = crate::probes::ProbeSelection {
         phase: None,
         only: Vec::new(),

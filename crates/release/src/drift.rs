@@ -117,6 +117,20 @@ pub struct DriftOptions {
 
 static SHADOWS: AtomicU32 = AtomicU32::new(0);
 
+/// The schema one database's migrations build, read from a throwaway
+/// database (already dropped): the expected side of a drift check.
+#[derive(Debug, Clone)]
+pub struct ExpectedSchema {
+    /// The config's database name.
+    pub database: String,
+    /// The modules whose migrations build it, in config order.
+    pub modules: Vec<String>,
+    /// What it was built up to.
+    pub shadow: ShadowTarget,
+    catalog: Result<Catalog, String>,
+    ignore: Ignore,
+}
+
 impl Platform {
     /// Checks each migrated database of `target` (or the one of
     /// `options.module`) for drift: builds the schema its modules'
@@ -130,6 +144,19 @@ impl Platform {
         manifest: Option<&Manifest>,
         options: &DriftOptions,
     ) -> Result<Vec<DatabaseDrift>, Error> {
+        let expected = self.expected_schemas(target, manifest, options).await?;
+        Ok(self.compare_with_live(target, &expected).await)
+    }
+
+    /// The expected side of [`Platform::schema_drift`], for every database
+    /// at once: built before the freeze, so the check after migrating only
+    /// reads live.
+    pub async fn expected_schemas(
+        &self,
+        target: &Target,
+        manifest: Option<&Manifest>,
+        options: &DriftOptions,
+    ) -> Result<Vec<ExpectedSchema>, Error> {
         let only_db = match &options.module {
             Some(m) => Some(
                 self.module(m)?
@@ -153,91 +180,121 @@ impl Platform {
                 None => databases.push((db.clone(), vec![m.name.clone()])),
             }
         }
-        let mut out = Vec::new();
-        for (database, modules) in databases {
-            out.push(
-                self.database_drift(target, manifest, &database, modules, options)
-                    .await,
-            );
-        }
-        Ok(out)
-    }
-
-    async fn database_drift(
-        &self,
-        target: &Target,
-        manifest: Option<&Manifest>,
-        database: &str,
-        modules: Vec<String>,
-        options: &DriftOptions,
-    ) -> DatabaseDrift {
         let shadow = if manifest.is_some() {
             ShadowTarget::Manifest
         } else {
             ShadowTarget::LiveLedger
         };
-        let mut report = DatabaseDrift {
-            database: database.to_string(),
-            via: String::new(),
-            modules,
-            shadow,
-            state: DriftState::Unchecked,
-            findings: Vec::new(),
-            problem: None,
-        };
-        let live = match target.database(database) {
-            Ok(db) => db.clone(),
-            Err(e) => {
-                report.problem = Some(error_text(&e));
-                return report;
-            }
-        };
-        report.via = live.via.clone();
-        match self
-            .drift_findings(
-                target,
-                manifest,
-                database,
-                &live.url,
-                &report.modules,
-                options,
-            )
+        // One cluster for every shadow, started once.
+        let state = self.state_dir();
+        let cluster = tokio::task::spawn_blocking(move || LocalPostgres::ensure(&state))
             .await
-        {
-            Ok(findings) => {
-                report.state = if findings.is_empty() {
-                    DriftState::Clean
-                } else {
-                    DriftState::Drift
+            .map_err(|e| e.to_string())
+            .and_then(|r| {
+                r.map(std::sync::Arc::new).map_err(|e| {
+                    format!(
+                        "cannot start the local cluster for the shadow databases: {}",
+                        chain(&e)
+                    )
+                })
+            });
+        let cluster = &cluster;
+        // Databases are independent: their shadows build concurrently.
+        let built = futures_util::future::join_all(databases.into_iter().map(
+            |(database, modules)| async move {
+                let ignore = self.drift_ignore(&modules, options.privileges);
+                let catalog = match cluster {
+                    Ok(cluster) => {
+                        self.build_expected(target, manifest, cluster, &database, &modules, &ignore)
+                            .await
+                    }
+                    Err(why) => Err(why.clone()),
                 };
-                report.findings = findings;
-            }
-            Err(why) => report.problem = Some(why),
-        }
-        report
+                ExpectedSchema {
+                    database,
+                    modules,
+                    shadow,
+                    catalog,
+                    ignore,
+                }
+            },
+        ))
+        .await;
+        Ok(built)
     }
 
-    async fn drift_findings(
+    /// Each expected schema against its live database now.
+    pub async fn compare_with_live(
+        &self,
+        target: &Target,
+        expected: &[ExpectedSchema],
+    ) -> Vec<DatabaseDrift> {
+        futures_util::future::join_all(expected.iter().map(|e| async move {
+            let mut report = DatabaseDrift {
+                database: e.database.clone(),
+                via: String::new(),
+                modules: e.modules.clone(),
+                shadow: e.shadow,
+                state: DriftState::Unchecked,
+                findings: Vec::new(),
+                problem: None,
+            };
+            let live = match target.database(&e.database) {
+                Ok(db) => db,
+                Err(err) => {
+                    report.problem = Some(error_text(&err));
+                    return report;
+                }
+            };
+            report.via = live.via.clone();
+            let compared = match &e.catalog {
+                Ok(expected) => read_catalog(&live.url, &e.ignore)
+                    .await
+                    .map(|actual| preflight_schema::diff(expected, &actual)),
+                Err(why) => Err(why.clone()),
+            };
+            match compared {
+                Ok(findings) => {
+                    report.state = if findings.is_empty() {
+                        DriftState::Clean
+                    } else {
+                        DriftState::Drift
+                    };
+                    report.findings = findings;
+                }
+                Err(why) => report.problem = Some(why),
+            }
+            report
+        }))
+        .await
+    }
+
+    /// Builds `database`'s schema from its modules' migrations in a
+    /// throwaway database and reads its catalog.
+    async fn build_expected(
         &self,
         target: &Target,
         manifest: Option<&Manifest>,
+        cluster: &std::sync::Arc<LocalPostgres>,
         database: &str,
-        live_url: &str,
         modules: &[String],
-        options: &DriftOptions,
-    ) -> Result<Vec<Finding>, String> {
-        let ignore = self.drift_ignore(modules, options.privileges);
+        ignore: &Ignore,
+    ) -> Result<Catalog, String> {
         // The pins each module's shadow is built to, read from live first.
-        let mut pins: Vec<(String, Vec<MigrationPin>)> = Vec::new();
+        // `None`: everything on disk, as the migrate phase applies a
+        // module the manifest does not pin (a script list has no such
+        // target: it stays where live has it).
+        let mut pins: Vec<(String, Option<Vec<MigrationPin>>)> = Vec::new();
         for module in modules {
-            // A module the manifest does not pin stays where live has it.
-            let module_pins = match manifest.and_then(|mf| mf.migrations.get(module)) {
-                Some(p) => p.clone(),
-                None => self.live_pins(target, module).await?,
+            let pinned = manifest.and_then(|mf| mf.migrations.get(module));
+            let module_pins = match (manifest, pinned) {
+                (_, Some(p)) => Some(p.clone()),
+                (Some(_), None) if self.kind_of(module) != Some(MigrationKind::Python) => None,
+                _ => Some(self.live_pins(target, module).await?),
             };
             pins.push((module.clone(), module_pins));
         }
-        let shadow = Shadow::create(self, database).await?;
+        let shadow = Shadow::create(cluster, database).await?;
         let built = async {
             let shadow_target = target.with_database(database, shadow.url.clone(), "shadow");
             if modules
@@ -247,12 +304,10 @@ impl Platform {
                 shadow.create_roles(SUPABASE_ROLES).await?;
             }
             for (module, module_pins) in &pins {
-                self.build_shadow(&shadow_target, module, module_pins)
+                self.build_shadow(&shadow_target, module, module_pins.as_ref())
                     .await?;
             }
-            let expected = read_catalog(&shadow.url, &ignore).await?;
-            let live = read_catalog(live_url, &ignore).await?;
-            Ok::<_, String>(preflight_schema::diff(&expected, &live))
+            read_catalog(&shadow.url, ignore).await
         }
         .await;
         shadow.drop().await;
@@ -377,7 +432,7 @@ impl Platform {
         &self,
         shadow: &Target,
         module: &str,
-        pins: &Vec<MigrationPin>,
+        pins: Option<&Vec<MigrationPin>>,
     ) -> Result<(), String> {
         let fail = |e: &dyn std::error::Error| {
             format!(
@@ -385,20 +440,17 @@ impl Platform {
                 chain(e)
             )
         };
-        if pins.is_empty() {
+        if pins.is_some_and(Vec::is_empty) {
             // Nothing applied: the shadow stays empty.
             return Ok(());
         }
         // Several Alembic heads: one upgrade each.
-        let (heads, pins) =
-            if pins.len() > 1 && pins.iter().all(|p| p.kind == MigrationKind::Alembic) {
-                (
-                    pins.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-                    None,
-                )
-            } else {
-                (Vec::new(), Some(pins))
-            };
+        let (heads, pins) = match pins {
+            Some(p) if p.len() > 1 && p.iter().all(|p| p.kind == MigrationKind::Alembic) => {
+                (p.iter().map(|p| p.name.clone()).collect::<Vec<_>>(), None)
+            }
+            other => (Vec::new(), other),
+        };
         let resolved = self
             .pinned_migrations(
                 shadow,
@@ -471,8 +523,10 @@ struct Shadow {
 }
 
 impl Shadow {
-    async fn create(platform: &Platform, database: &str) -> Result<Shadow, String> {
-        let state = platform.state_dir();
+    async fn create(
+        cluster: &std::sync::Arc<LocalPostgres>,
+        database: &str,
+    ) -> Result<Shadow, String> {
         let name = format!(
             "preflight_shadow_{}_{}_{}",
             database
@@ -482,21 +536,20 @@ impl Shadow {
             std::process::id(),
             SHADOWS.fetch_add(1, Ordering::Relaxed)
         );
-        let db = name.clone();
-        let (url, admin_url) = tokio::task::spawn_blocking(move || {
-            let cluster = LocalPostgres::ensure(&state)?;
-            let url = cluster.ensure_database(&db)?;
-            let admin = cluster.ensure_database("postgres")?;
-            Ok::<_, preflight_migrate::Error>((url, admin))
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| {
-            format!(
-                "cannot start the local cluster for the shadow database: {}",
-                chain(&e)
-            )
-        })?;
+        // CREATE DATABASE from template0, which takes no connections:
+        // shadows of several databases are made at once, and a copy of
+        // template1 fails while another copy of it runs.
+        let admin_url = cluster.url("postgres");
+        let mut conn = preflight_migrate::connect_as(&admin_url, "preflight drift")
+            .await
+            .map_err(|e| format!("cannot reach the local cluster: {}", chain(&e)))?;
+        let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE template0");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| format!("cannot create the shadow database: {e}"))?;
+        let _ = sqlx::Connection::close(conn).await;
+        let url = cluster.url(&name);
         Ok(Shadow {
             url,
             admin_url,

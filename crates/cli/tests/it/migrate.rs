@@ -1210,3 +1210,54 @@ fn supabase_status_lists_duplicates_and_skipped_files() {
         "{stderr}"
     );
 }
+
+/// `db diff --from URL --to URL` compares two live databases: findings
+/// grouped by object, JSON, exit 1 on a difference and 0 without one; the
+/// URLs are never printed.
+#[tokio::test]
+async fn db_diff_compares_two_live_databases() {
+    let pg = TempPostgres::start().unwrap();
+    let from = pg.create_database("blue").unwrap();
+    let to = pg.create_database("green").unwrap();
+    let schema = "CREATE TABLE jobs (id bigint PRIMARY KEY, state text NOT NULL);\nCREATE INDEX jobs_state ON jobs (state);\n";
+    for url in [&from, &to] {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::raw_sql(schema).execute(&mut conn).await.unwrap();
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .args(args)
+            .args(["db", "diff", "--from", &from, "--to", &to])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let same = run(&[]);
+    assert_eq!(same.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&same.stdout), "no drift\n");
+
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&to)
+        .await
+        .unwrap();
+    sqlx::raw_sql("ALTER TABLE jobs ALTER COLUMN state DROP NOT NULL; DROP INDEX jobs_state; CREATE TABLE hotfix (id int);")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout,
+        "  table      public.hotfix\n    unrecorded live has it and no migration creates it (a manual change)\n  column     public.jobs.state\n    changed    not_null: true → false\n  index      public.jobs_state\n    missing    the migrations create it and live lacks it\n3 difference(s)\n"
+    );
+    let json = run(&["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v[1]["finding"], "changed");
+    assert_eq!(v[1]["attribute"], "not_null");
+    assert_eq!(v[1]["before"], "true");
+    for text in [&out.stdout, &out.stderr, &json.stdout] {
+        assert!(!String::from_utf8_lossy(text).contains("127.0.0.1"));
+    }
+}

@@ -399,3 +399,107 @@ async fn a_failed_migration_stops_the_release_and_resume_finishes_it() {
     .await;
     assert!(again.unwrap_err().to_string().contains("already succeeded"));
 }
+
+/// A manual change to a database in an environment that says `drift: hard`
+/// stops the next release in the preflight checks, before the freeze, with
+/// the finding in the log; `schema_drift` classifies it; a clean database
+/// reports no drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_change_stops_the_release_before_the_freeze() {
+    use preflight_release::{DriftOptions, DriftState};
+    use sqlx::Connection as _;
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    edit(
+        &project.path().join("preflight.yaml"),
+        "  local:\n",
+        "  local:\n    drift: hard\n",
+    );
+    let first = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        first.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        first.to_markdown()
+    );
+    let platform = Platform::load(&project.path().join("preflight.yaml")).unwrap();
+    let target = platform.target("local").await.unwrap();
+    let clean = platform
+        .schema_drift(&target, None, &DriftOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(clean.len(), 5);
+    assert!(
+        clean.iter().all(|r| r.state == DriftState::Clean),
+        "{clean:#?}"
+    );
+
+    // Someone fixes production by hand.
+    let url = &target.database("mobius_chat").unwrap().url;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql("ALTER TABLE chat_turns ADD COLUMN hotfix text; CREATE FUNCTION quick_fix() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let found = platform
+        .schema_drift(
+            &target,
+            None,
+            &DriftOptions {
+                module: Some("mobius-chat".into()),
+                privileges: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].state, DriftState::Drift);
+    let names: Vec<String> = found[0]
+        .findings
+        .iter()
+        .map(|f| format!("{} {} {}", f.label(), f.kind.as_str(), f.name))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "unrecorded column public.chat_turns.hotfix",
+            "unrecorded function public.quick_fix()"
+        ]
+    );
+
+    let second = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(second.status, ReleaseStatus::Failed);
+    let preflight = second
+        .phases
+        .iter()
+        .find(|p| p.phase == Phase::Preflight)
+        .unwrap();
+    assert_eq!(preflight.status, PhaseStatus::Failed);
+    let step = preflight
+        .steps
+        .iter()
+        .find(|s| s.name == "drift mobius_chat")
+        .unwrap();
+    assert!(
+        step.evidence
+            .iter()
+            .any(|e| e.starts_with("unrecorded column public.chat_turns.hotfix")),
+        "{step:?}"
+    );
+    // Nothing after the preflight checks ran: no freeze, no migration
+    // (guards that passed in attempt 1 are only carried over, marked so).
+    assert!(
+        second
+            .phases
+            .iter()
+            .filter(|p| p.phase != Phase::Preflight && p.carried_from.is_none())
+            .all(|p| p.status == PhaseStatus::NotRun),
+        "{}",
+        second.to_markdown()
+    );
+    assert!(second.to_markdown().contains("public.chat_turns.hotfix"));
+}

@@ -37,6 +37,9 @@ pub(super) struct Pipeline<'a> {
     pub(super) redactor: Redactor,
     pub(super) checklist: Option<Run>,
     pub(super) bindings: Vec<Binding>,
+    /// The schema the manifest's pins build, made before the freeze for
+    /// the drift check after migrating.
+    pub(super) expected_schemas: Option<Vec<crate::drift::ExpectedSchema>>,
     pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
 }
 
@@ -147,6 +150,7 @@ impl<'a> Pipeline<'a> {
             redactor,
             checklist,
             bindings,
+            expected_schemas: None,
             on_event,
         })
     }

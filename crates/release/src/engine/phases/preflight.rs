@@ -3,9 +3,10 @@
 //! bindings and the sections required before the build.
 
 use preflight_checklist::Requirement;
-use preflight_manifest::CheckoutPolicy;
+use preflight_manifest::{CheckoutPolicy, DriftPolicy};
 
 use super::{Concluded, OwnStep, Pipeline, conclude};
+use crate::drift::{DriftOptions, DriftState};
 use crate::engine::{Phase, StepRecord};
 use crate::repo::{RepoOptions, RepoState};
 
@@ -76,8 +77,105 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             steps.push(cx.own_step(Phase::Preflight, step));
         }
     }
+    // Before anything changes: is each database what its migrations say?
+    drift(cx, Phase::Preflight, steps).await;
     checklist(cx, steps);
     conclude(steps, "preflight checks")
+}
+
+/// One step per migrated database: its schema against the one its
+/// migrations build (up to the live ledger before the release, up to the
+/// manifest's pins after migrating). Hard where the environment says
+/// `drift: hard`; a check that cannot be made fails like drift. Before the
+/// freeze the schema the pins build is made too, so the check after
+/// migrating only reads live.
+pub(super) async fn drift(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<StepRecord>) {
+    let policy = cx.target.env.drift;
+    if policy == DriftPolicy::Off {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let options = DriftOptions::default();
+    let platform = cx.platform;
+    let reports = if phase == Phase::Verify {
+        match cx.expected_schemas.take() {
+            Some(expected) => Ok(platform.compare_with_live(cx.target, &expected).await),
+            None => {
+                platform
+                    .schema_drift(cx.target, Some(cx.manifest), &options)
+                    .await
+            }
+        }
+    } else {
+        let now = platform.schema_drift(cx.target, None, &options);
+        let after = async {
+            if cx.options.dry_run {
+                None
+            } else {
+                platform
+                    .expected_schemas(cx.target, Some(cx.manifest), &options)
+                    .await
+                    .ok()
+            }
+        };
+        let (now, after) = futures_util::join!(now, after);
+        cx.expected_schemas = after;
+        now
+    };
+    let reports = match reports {
+        Ok(r) => r,
+        Err(e) => {
+            let step = OwnStep::hard(
+                "schema drift",
+                "schema",
+                false,
+                format!(
+                    "cannot check schema drift: {}",
+                    crate::error::error_text(&e)
+                ),
+            )
+            .errored();
+            let step = if policy == DriftPolicy::Hard {
+                step
+            } else {
+                step.soft()
+            };
+            steps.push(cx.own_step(phase, step));
+            return;
+        }
+    };
+    let each = started.elapsed() / u32::try_from(reports.len().max(1)).unwrap_or(1);
+    for r in reports {
+        let mut step = OwnStep::hard(
+            format!("drift {}", r.database),
+            "schema",
+            r.state == DriftState::Clean,
+            r.summary(),
+        )
+        .evidence(
+            r.findings
+                .iter()
+                .take(50)
+                .map(|f| {
+                    format!(
+                        "{} {} {}: {}",
+                        f.label(),
+                        f.kind.as_str(),
+                        f.name,
+                        f.describe()
+                    )
+                })
+                .collect(),
+        )
+        .took(each);
+        if r.state == DriftState::Unchecked {
+            step = step.errored();
+        }
+        if policy != DriftPolicy::Hard {
+            step = step.soft();
+        }
+        steps.push(cx.own_step(phase, step));
+    }
 }
 
 /// Bindings name real items; the sections required before the build are complete.

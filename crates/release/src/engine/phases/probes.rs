@@ -30,6 +30,12 @@ pub(super) fn plan(cx: &Pipeline<'_>, phase: Phase) -> Vec<String> {
     if phase == Phase::Smoke {
         lines.extend(commands::plan_unfreeze(cx));
     }
+    if phase == Phase::Verify && cx.target.env.drift != preflight_manifest::DriftPolicy::Off {
+        lines.insert(
+            0,
+            "schema drift of each migrated database against the manifest's pins".to_string(),
+        );
+    }
     lines
 }
 
@@ -76,8 +82,16 @@ pub(super) async fn run(
     phase: Phase,
     steps: &mut Vec<StepRecord>,
 ) -> Concluded {
+    if phase == Phase::Verify {
+        // After migrating: each database is exactly what its migrations build.
+        super::preflight::drift(cx, phase, steps).await;
+    }
+    let drift_steps = steps.len();
     let (status, summary) = run_probes(cx, phase, steps).await;
     if phase != Phase::Smoke {
+        if status == PhaseStatus::Skipped && drift_steps > 0 {
+            return conclude(steps, "check(s)");
+        }
         return (status, summary);
     }
     if status == PhaseStatus::Failed {
