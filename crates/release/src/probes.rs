@@ -384,6 +384,7 @@ mod tests {
             databases: Default::default(),
             protected: false,
             checkout: Default::default(),
+            drift: Default::default(),
         };
         env.services
             .insert("chat".into(), "https://chat.dev/".into());
