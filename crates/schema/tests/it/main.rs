@@ -2,6 +2,8 @@
 //! `postgresql`; `scripts/setup` installs it): drift of each kind made by
 //! hand and found with the right classification.
 
+mod migra;
+
 use preflight_migrate::TempPostgres;
 use preflight_schema::{Catalog, Difference, Finding, Ignore, ObjectKind, diff};
 use sqlx::Connection;
@@ -37,7 +39,7 @@ ALTER TABLE ops.jobs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY jobs_read ON ops.jobs FOR SELECT TO PUBLIC USING (state <> 'done');
 "#;
 
-async fn exec(url: &str, sql: &str) {
+pub async fn exec(url: &str, sql: &str) {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
         .execute(&mut conn)
