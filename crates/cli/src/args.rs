@@ -549,6 +549,10 @@ pub enum MigrateCommand {
     Status(MigrateArgs),
     /// What `up` would apply, with its SQL; changes nothing.
     Plan(MigrateArgs),
+    /// Lint what `up` would apply (or every migration with --all) with
+    /// squawk's rules; exit 1 on a blocking violation (with --kind/--dir,
+    /// every violation blocks).
+    Lint(LintArgs),
     /// Back up, then apply pending migrations under the migration lock.
     Up(UpArgs),
     /// Record migrations up to a version as applied without running them (adopting a hand-migrated database).
@@ -612,6 +616,16 @@ pub struct MigrateArgs {
     /// Seconds to wait for another runner's lock.
     #[arg(long, default_value_t = 60)]
     pub lock_timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub migrate: MigrateArgs,
+    /// Every migration on disk, not only what is pending (no database
+    /// needed for SQL and Supabase folders with --kind/--dir).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -40,7 +40,9 @@ const ENV_KEYS: &[&str] = &[
     "protected",
     "checkout",
     "drift",
+    "lint",
 ];
+const LINT_KEYS: &[&str] = &["block"];
 const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
 const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
 const GATE_KEYS: &[&str] = &["name", "command", "dir", "severity", "envs", "timeout_secs"];
@@ -171,6 +173,9 @@ pub struct Environment {
     pub checkout: CheckoutPolicy,
     /// What schema drift does to a release in this environment.
     pub drift: DriftPolicy,
+    /// Migration lint rules (squawk's names) whose violations stop a
+    /// release here (`lint: {block: [...]}`); every other rule warns.
+    pub lint_block: Vec<String>,
 }
 
 /// Whether a release verifies module checkouts (`checkout:` of an environment).
@@ -1024,6 +1029,7 @@ fn environment(
         protected: false,
         checkout: CheckoutPolicy::Require,
         drift: DriftPolicy::Soft,
+        lint_block: Vec::new(),
     };
     let Some(f) = f else { return env };
     if let Some(n) = f.get("protected") {
@@ -1056,6 +1062,13 @@ fn environment(
                 .width(other.chars().count());
             }
         }
+    }
+    if let Some(n) = f.get("lint")
+        && let Some(lint) = reader::fields(sink, n, "`lint`", LINT_KEYS, &[])
+        && let Some(block) = lint.get("block")
+        && let Some(list) = reader::string_list(sink, block, "`lint.block`", false)
+    {
+        env.lint_block = list.into_iter().map(|(s, _)| s).collect();
     }
     if let Some(n) = f.get("drift")
         && let Some(text) = reader::nonempty_string(sink, n, "`drift`")

@@ -510,8 +510,12 @@ pub async fn compare_databases(
         privileges,
         ..Ignore::default()
     };
-    let expected = read_catalog(from, &ignore).await.map_err(Error::Refused)?;
-    let actual = read_catalog(to, &ignore).await.map_err(Error::Refused)?;
+    // Two servers (or two databases): read both at once.
+    let (expected, actual) = tokio::join!(read_catalog(from, &ignore), read_catalog(to, &ignore));
+    let (expected, actual) = (
+        expected.map_err(Error::Refused)?,
+        actual.map_err(Error::Refused)?,
+    );
     Ok(preflight_schema::diff(&expected, &actual))
 }
 

@@ -23,6 +23,8 @@
 //! - [`Platform::schema_drift`]: each database against the schema its
 //!   migrations build in a throwaway database ([`DatabaseDrift`]), and
 //!   [`compare_databases`] for two live ones.
+//! - [`Platform::lint_migrations`]: squawk's rules over what a release
+//!   will apply ([`ModuleLint`]), blocking per the environment.
 //! - [`checklist_signing_key`]: the state log's key, given as text or as a
 //!   `secret://` reference read through Secret Manager.
 //!
@@ -47,6 +49,7 @@ mod drift;
 mod engine;
 mod error;
 mod gcp;
+mod lint;
 mod modules;
 mod platform;
 mod probes;
@@ -61,8 +64,10 @@ pub use engine::{
     ReleaseStatus, StepRecord, log_dir, next_step, run_release,
 };
 pub use error::Error;
+pub use lint::{LintOptions, ModuleLint, lint_one};
 pub use modules::{ModuleCheck, ModuleMigrations};
 pub use platform::{LOCAL_ENV, Platform, operator};
+pub use preflight_lint::{LintPolicy, Verdict, Violation, rule_names as lint_rule_names};
 pub use preflight_schema::{Difference, Finding, ObjectKind};
 pub use probes::ProbeSelection;
 pub use repo::{RepoCheck, RepoOptions, RepoState};

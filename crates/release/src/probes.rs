@@ -385,6 +385,7 @@ mod tests {
             protected: false,
             checkout: Default::default(),
             drift: Default::default(),
+            lint_block: Vec::new(),
         };
         env.services
             .insert("chat".into(), "https://chat.dev/".into());

@@ -47,6 +47,7 @@ pub(crate) fn run(command: MigrateCommand, output: &mut Output<'_>) -> anyhow::R
                 let changes = files_only(&target)?.repair(status, &args.versions).await;
                 ledger_changes(changes, output)
             }
+            MigrateCommand::Lint(args) => lint(&args, output).await,
             MigrateCommand::Heads(args) => heads(&args, false, output),
             MigrateCommand::History(args) => heads(&args, true, output),
             MigrateCommand::New(args) => {
@@ -251,6 +252,89 @@ async fn resolve(args: &MigrateArgs) -> anyhow::Result<Target> {
         env: None,
         store: Err("no artifact store".into()),
         database,
+    })
+}
+
+/// `migrate lint`: squawk's rules over what `up` would apply.
+async fn lint(args: &crate::args::LintArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let reports = if let Some(config) = &args.migrate.source.config {
+        let platform = Platform::load(config)?;
+        let env = args
+            .migrate
+            .env
+            .as_deref()
+            .context("--config needs --env")?;
+        let manifest = match &args.migrate.manifest {
+            Some(path) => Some(platform.load_manifest(path, Some(env))?),
+            None => None,
+        };
+        let target = platform.target(env).await?;
+        let options = preflight_release::LintOptions {
+            module: args.migrate.source.module.clone(),
+            all: args.all,
+        };
+        platform
+            .lint_migrations(&target, manifest.as_ref(), &options)
+            .await?
+    } else {
+        // Without an environment's policy every violation blocks, as squawk's own CLI fails on any.
+        let policy = preflight_release::LintPolicy {
+            block: preflight_release::lint_rule_names(),
+            pg_version: None,
+        };
+        let source = source_dir(&args.migrate.source)?;
+        let name = source
+            .dirs
+            .first()
+            .map_or_else(String::new, |d| d.display().to_string());
+        let migrations = if args.all && source.kind != MigrationKindArg::Alembic {
+            // No database needed to read the files.
+            let dir = source.dir()?;
+            let kind = file_kind(source.kind, "this")?;
+            Migrations::Files {
+                migrator: Migrator {
+                    kind,
+                    source: match kind {
+                        SourceKind::Sql => Box::new(SqlDir { dir }),
+                        SourceKind::Supabase => Box::new(SupabaseDir { dir }),
+                    },
+                    database_url: String::new(),
+                    applied_by: operator(),
+                    lock_timeout: Duration::from_secs(args.migrate.lock_timeout),
+                },
+                pins: Vec::new(),
+            }
+        } else {
+            resolve(&args.migrate).await?.migrations
+        };
+        vec![preflight_release::lint_one(&name, &migrations, args.all, &policy).await]
+    };
+    let blocking: usize = reports.iter().map(|r| r.blocking()).sum();
+    let total: usize = reports.iter().map(|r| r.violations.len()).sum();
+    let problems = reports.iter().filter(|r| r.problem.is_some()).count();
+    if output.json() {
+        output.print_json(&reports)?;
+    } else {
+        for r in &reports {
+            for v in &r.violations {
+                writeln!(output.out, "{}", v.render())?;
+            }
+            if let Some(why) = &r.problem {
+                writeln!(output.out, "error: {}: cannot lint: {why}", r.module)?;
+            }
+        }
+        let linted: usize = reports.iter().map(|r| r.linted.len()).sum();
+        writeln!(
+            output.out,
+            "{linted} migration(s) linted: {total} violation(s), {blocking} blocking"
+        )?;
+    }
+    Ok(if problems > 0 {
+        Outcome::CouldNotCheck
+    } else if blocking > 0 {
+        Outcome::NotOk
+    } else {
+        Outcome::Ok
     })
 }
 

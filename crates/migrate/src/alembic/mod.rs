@@ -408,6 +408,17 @@ impl AlembicMigrator {
     pub async fn offline_sql(&self, target: &str) -> Result<String, Error> {
         let mut conn = connect(&self.database_url).await?;
         let current = self.current(&mut conn).await?;
+        self.offline_sql_from(&current, target).await
+    }
+
+    /// The SQL of every revision up to `target` from an empty database,
+    /// from Alembic's offline mode; no database is needed.
+    pub async fn offline_sql_all(&self, target: &str) -> Result<String, Error> {
+        self.offline_sql_from(&[], target).await
+    }
+
+    async fn offline_sql_from(&self, current: &[String], target: &str) -> Result<String, Error> {
+        let current = current.to_vec();
         let range = match current.as_slice() {
             [one] => format!("{one}:{target}"),
             _ => target.to_string(),

@@ -503,3 +503,75 @@ async fn a_manual_change_stops_the_release_before_the_freeze() {
     );
     assert!(second.to_markdown().contains("public.chat_turns.hotfix"));
 }
+
+/// A pending migration that breaks a rule the environment blocks stops the
+/// release in the preflight checks, with the violation at its file, line
+/// and column in the log; its safe rewrite passes, other rules only warn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_lint_violation_stops_the_release_and_its_safe_rewrite_passes() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let first = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        first.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        first.to_markdown()
+    );
+    edit(
+        &project.path().join("preflight.yaml"),
+        "  local:\n",
+        "  local:\n    lint:\n      block: [require-concurrent-index-creation]\n",
+    );
+    add_chat_migration(
+        project.path(),
+        MANIFEST,
+        "CREATE TABLE chat_feedback (id bigint PRIMARY KEY, turn_id bigint);\n\nCREATE INDEX chat_turns_thread ON chat_turns (thread_id);\n",
+    );
+    let log = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(log.status, ReleaseStatus::Failed, "{}", log.to_markdown());
+    let preflight = log
+        .phases
+        .iter()
+        .find(|p| p.phase == Phase::Preflight)
+        .unwrap();
+    assert_eq!(preflight.status, PhaseStatus::Failed);
+    let step = preflight
+        .steps
+        .iter()
+        .find(|s| s.name == "lint mobius-chat")
+        .unwrap();
+    assert!(step.summary.contains("1 blocking violation(s)"), "{step:?}");
+    let evidence = step.evidence.join("\n");
+    assert!(
+        evidence.contains("error[require-concurrent-index-creation]")
+            && evidence.contains("003_chat_feedback.sql:3:1"),
+        "{evidence}"
+    );
+    assert!(
+        log.phases
+            .iter()
+            .filter(|p| p.phase == Phase::Migrate)
+            .all(|p| p.status == PhaseStatus::NotRun)
+    );
+
+    // The safe rewrite: concurrently, outside a transaction.
+    std::fs::write(
+        project.path().join("mobius-chat/db/schema/003_chat_feedback.sql"),
+        "-- preflight:no-transaction\nCREATE TABLE IF NOT EXISTS chat_feedback (id bigint PRIMARY KEY, turn_id bigint);\n\nCREATE INDEX CONCURRENTLY IF NOT EXISTS chat_turns_thread ON chat_turns (thread_id);\n",
+    )
+    .unwrap();
+    let log = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        log.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        log.to_markdown()
+    );
+}

@@ -79,6 +79,7 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     }
     // Before anything changes: is each database what its migrations say?
     drift(cx, Phase::Preflight, steps).await;
+    lint(cx, steps).await;
     checklist(cx, steps);
     conclude(steps, "preflight checks")
 }
@@ -175,6 +176,63 @@ pub(super) async fn drift(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<S
             step = step.soft();
         }
         steps.push(cx.own_step(phase, step));
+    }
+}
+
+/// What this release will apply, through squawk's rules: a blocking
+/// violation (by the environment's `lint.block`) fails the step and stops
+/// the release before the freeze; the rest are warnings.
+async fn lint(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) {
+    let started = std::time::Instant::now();
+    let reports = cx
+        .platform
+        .lint_migrations(
+            cx.target,
+            Some(cx.manifest),
+            &crate::lint::LintOptions::default(),
+        )
+        .await;
+    let reports = match reports {
+        Ok(r) => r,
+        Err(e) => {
+            let why = crate::error::error_text(&e);
+            steps.push(cx.own_step(
+                Phase::Preflight,
+                OwnStep::hard("lint", "lint", false, why).errored(),
+            ));
+            return;
+        }
+    };
+    let each = started.elapsed() / u32::try_from(reports.len().max(1)).unwrap_or(1);
+    for r in reports {
+        let blocking = r.blocking();
+        let warnings = r.violations.len() - blocking;
+        let (passed, summary) = match (&r.problem, blocking, warnings) {
+            (Some(why), _, _) => (false, format!("{}: cannot lint: {why}", r.module)),
+            (None, 0, 0) => (
+                true,
+                format!("{}: {} to apply, no violations", r.module, r.linted.len()),
+            ),
+            (None, 0, w) => (false, format!("{}: {w} warning(s)", r.module)),
+            (None, b, w) => (
+                false,
+                format!("{}: {b} blocking violation(s), {w} warning(s)", r.module),
+            ),
+        };
+        let mut step = OwnStep::hard(format!("lint {}", r.module), "lint", passed, summary)
+            .evidence({
+                // Blocking violations first: they are why the step failed.
+                let mut shown: Vec<&preflight_lint::Violation> = r.violations.iter().collect();
+                shown.sort_by_key(|v| v.verdict != preflight_lint::Verdict::Block);
+                shown.iter().take(20).map(|v| v.render()).collect()
+            })
+            .took(each);
+        if r.problem.is_some() {
+            step = step.errored();
+        } else if blocking == 0 {
+            step = step.soft();
+        }
+        steps.push(cx.own_step(Phase::Preflight, step));
     }
 }
 
