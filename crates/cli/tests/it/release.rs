@@ -380,7 +380,9 @@ async fn ctrl_c_during_the_migrate_phase_records_it_interrupted_and_resume_finis
             continue;
         };
         let running: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE strpos(query, 'pg_sleep(60)') > 0 AND application_name = 'preflight migrate'",
+            // In the live database: the drift check builds a shadow of the
+            // same migrations in another database before the freeze.
+            "SELECT count(*) FROM pg_stat_activity WHERE strpos(query, 'pg_sleep(60)') > 0 AND application_name = 'preflight migrate' AND datname = 'mobius_chat'",
         )
         .fetch_one(&mut conn)
         .await
