@@ -76,19 +76,34 @@ pub struct TableContract {
     pub columns: Vec<(String, TypeName)>,
 }
 
-/// `schema.name(type, type…)`.
+/// `schema.name(type, type…)`, optionally `-> result` (`setof ops.jobs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSignature {
     pub schema: String,
     pub name: String,
     pub args: Vec<TypeName>,
+    /// What it must return, as `pg_get_function_result` writes it
+    /// (compared case- and space-insensitively); unchecked when absent.
+    pub result: Option<String>,
 }
 
 impl fmt::Display for FunctionSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let args: Vec<String> = self.args.iter().map(TypeName::to_string).collect();
-        write!(f, "{}.{}({})", self.schema, self.name, args.join(", "))
+        write!(f, "{}.{}({})", self.schema, self.name, args.join(", "))?;
+        if let Some(result) = &self.result {
+            write!(f, " -> {result}")?;
+        }
+        Ok(())
     }
+}
+
+/// A result type for comparison: lower case, single spaces.
+fn normal_result(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// The version a migration ledger must be at.
@@ -219,9 +234,17 @@ fn qualified(name: &str) -> (String, String) {
 }
 
 impl FunctionSignature {
-    /// Parses `ops.claim_pending_job(text[], integer, text)`.
+    /// Parses `ops.claim_pending_job(text[], integer, text)`, optionally
+    /// followed by `-> setof ops.jobs`.
     pub fn parse(text: &str) -> Result<FunctionSignature, String> {
         let text = text.trim();
+        let (text, result) = match text.rsplit_once("->") {
+            Some((sig, result)) if !result.trim().is_empty() => {
+                (sig.trim(), Some(result.trim().to_string()))
+            }
+            Some(_) => return Err(format!("`{text}` has nothing after `->`")),
+            None => (text, None),
+        };
         let (head, rest) = text.split_once('(').ok_or_else(|| {
             format!("`{text}` is not a signature such as schema.name(text, integer)")
         })?;
@@ -233,7 +256,12 @@ impl FunctionSignature {
             .into_iter()
             .map(|a| TypeName::parse(&a).map_err(|why| format!("in `{text}`: {why}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(FunctionSignature { schema, name, args })
+        Ok(FunctionSignature {
+            schema,
+            name,
+            args,
+            result,
+        })
     }
 }
 
@@ -505,8 +533,8 @@ async fn differences(
     }
     for function in &contract.functions {
         checked += 1;
-        let found: Vec<String> = sqlx::query_scalar(
-            "SELECT oidvectortypes(p.proargtypes) FROM pg_proc p \
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT oidvectortypes(p.proargtypes), pg_get_function_result(p.oid) FROM pg_proc p \
              JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE n.nspname = $1 AND p.proname = $2 ORDER BY 1",
         )
@@ -514,26 +542,46 @@ async fn differences(
         .bind(&function.name)
         .fetch_all(&mut *conn)
         .await?;
-        let matches = found.iter().any(|args| {
+        let same_args = |args: &str| {
             let actual: Vec<TypeName> = split_args(args)
                 .iter()
                 .filter_map(|a| TypeName::parse(a).ok())
                 .collect();
             actual.len() == function.args.len()
                 && function.args.iter().zip(&actual).all(|(e, a)| e.accepts(a))
-        });
-        if !matches {
-            if found.is_empty() {
-                problems.push(format!("function {function}: missing"));
-            } else {
-                let have: Vec<String> = found
-                    .iter()
-                    .map(|a| format!("{}.{}({a})", function.schema, function.name))
-                    .collect();
+        };
+        let show =
+            |(args, _): &(String, String)| format!("{}.{}({args})", function.schema, function.name);
+        match found.iter().find(|(args, _)| same_args(args)) {
+            None if found.is_empty() => problems.push(format!("function {function}: missing")),
+            None => {
+                let have: Vec<String> = found.iter().map(show).collect();
                 problems.push(format!(
                     "function {function}: signature differs; found {}",
                     have.join(", ")
                 ));
+            }
+            Some((_, result)) => {
+                if let Some(expected) = &function.result
+                    && normal_result(expected) != normal_result(result)
+                {
+                    problems.push(format!(
+                        "function {function}: returns {result}, expected {expected}"
+                    ));
+                }
+                // Another function of the same name makes calls by name
+                // (PostgREST RPCs, named arguments) ambiguous.
+                let others: Vec<String> = found
+                    .iter()
+                    .filter(|(args, _)| !same_args(args))
+                    .map(show)
+                    .collect();
+                if !others.is_empty() {
+                    problems.push(format!(
+                        "function {function}: an extra overload exists: {}",
+                        others.join(", ")
+                    ));
+                }
             }
         }
     }
@@ -678,6 +726,15 @@ mod tests {
             "public.now()"
         );
         assert!(FunctionSignature::parse("broken(text").is_err());
+        let r =
+            FunctionSignature::parse("ops.claim_pending_job(text[], int, text) -> SETOF ops.jobs")
+                .unwrap();
+        assert_eq!(r.result.as_deref(), Some("SETOF ops.jobs"));
+        assert_eq!(
+            normal_result("SETOF  ops.jobs"),
+            normal_result("setof ops.jobs")
+        );
+        assert!(FunctionSignature::parse("f(int) ->").is_err());
     }
 
     #[test]

@@ -150,3 +150,46 @@ fn contract_file_errors_name_file_line_and_column() {
     let err = err.replace(env!("CARGO_MANIFEST_DIR"), "[crate]");
     insta::assert_snapshot!(err, @"[crate]/tests/fixtures/bad_contract.yaml:6:5: in `ops.claim_pending_job(text[], integer(, text)`: `integer(, text` has an unclosed `(`");
 }
+
+/// An extra overload of a contracted function and a changed result type
+/// fail the contract (both passed as "as contracted" before).
+#[tokio::test]
+async fn extra_overloads_and_changed_results_fail_the_contract() {
+    let pg = TempPostgres::start().expect("start a throwaway PostgreSQL (run scripts/setup)");
+    let url = pg.create_database("rpcs").unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE SCHEMA ops;
+         CREATE FUNCTION ops.queue_job(kind text, priority integer) RETURNS uuid LANGUAGE sql AS $$ SELECT gen_random_uuid() $$;
+         CREATE FUNCTION ops.queue_job(kind text) RETURNS uuid LANGUAGE sql AS $$ SELECT gen_random_uuid() $$;
+         CREATE FUNCTION ops.heartbeat(worker text) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let ok = check(
+        &url,
+        "ok",
+        "functions:\n  - ops.heartbeat(text) -> BIGINT\n",
+    )
+    .await;
+    assert_eq!(ok.outcome, Outcome::Passed, "{:?}", ok.evidence);
+    let failing = check(
+        &url,
+        "rpcs",
+        "functions:\n  - ops.queue_job(text, integer) -> uuid\n  - ops.heartbeat(text) -> void\n",
+    )
+    .await;
+    assert_eq!(failing.outcome, Outcome::Failed);
+    let evidence = failing.evidence.join("\n");
+    assert!(
+        evidence.contains("function ops.queue_job(text, integer) -> uuid: an extra overload exists: ops.queue_job(text)"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("function ops.heartbeat(text) -> void: returns bigint, expected void"),
+        "{evidence}"
+    );
+}
