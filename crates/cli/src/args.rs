@@ -67,6 +67,36 @@ pub enum Command {
     /// Databases: schema drift against the migrations.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Database contracts: write one from a live database.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Write a module's contract from its live database: tables and
+    /// columns, functions with signatures and results, extensions, and the
+    /// ledger's version; to review, not to type by hand.
+    Snapshot(ContractSnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ContractSnapshotArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment whose database to read.
+    #[arg(long)]
+    pub env: String,
+    /// The module whose database to read.
+    #[arg(long)]
+    pub module: String,
+    /// Write here instead of stdout (refused when it exists, unless --update).
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+    /// Rewrite an existing contract, keeping its opening comment lines.
+    #[arg(long, requires = "out")]
+    pub update: bool,
 }
 
 #[derive(Debug, Subcommand)]

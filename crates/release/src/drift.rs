@@ -588,3 +588,41 @@ impl Shadow {
         }
     }
 }
+
+impl Platform {
+    /// A contract for `module`'s database written from `target`'s live
+    /// database: its tables and columns, functions with their signatures
+    /// and results, extensions and its ledger's version. `header` opens it
+    /// as comment lines.
+    pub async fn contract_snapshot(
+        &self,
+        target: &Target,
+        module: &str,
+        header: &str,
+    ) -> Result<String, Error> {
+        let m = self.module(module)?;
+        let database = m.database.as_deref().ok_or_else(|| Error::Module {
+            module: module.to_string(),
+            problem: "has no `database`".into(),
+        })?;
+        let db = target.database(database)?;
+        let ledger = match self.kind_of(module) {
+            Some(MigrationKind::Sql) => preflight_verify::SnapshotLedger::Preflight,
+            Some(MigrationKind::Supabase) => preflight_verify::SnapshotLedger::Supabase,
+            Some(MigrationKind::Alembic) => preflight_verify::SnapshotLedger::Alembic,
+            _ => preflight_verify::SnapshotLedger::None,
+        };
+        let ignore = self.drift_ignore(&[module.to_string()], false);
+        let mut conn = preflight_migrate::connect_as(&db.url, "preflight contract")
+            .await
+            .map_err(|e| Error::Migrate {
+                what: format!("cannot reach database `{database}`"),
+                source: Box::new(e),
+            })?;
+        let text = preflight_verify::snapshot_contract(&mut conn, ledger, &ignore.schemas, header)
+            .await
+            .map_err(|e| Error::Verify(Box::new(e)))?;
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(text)
+    }
+}

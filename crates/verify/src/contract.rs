@@ -226,6 +226,149 @@ impl Contract {
     }
 }
 
+/// Which ledger a snapshot records the version of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotLedger {
+    /// No ledger line.
+    None,
+    /// `preflight.schema_migrations` (an SQL folder): the newest version.
+    Preflight,
+    /// `supabase_migrations.schema_migrations`: the newest version.
+    Supabase,
+    /// Alembic's table: its heads.
+    Alembic,
+}
+
+/// A contract written from a live database: every table and view of the
+/// user's schemas with its columns and types, every function with its
+/// argument types and result, the extensions, and the ledger's version.
+/// Ledger schemas, `alembic_version`, system schemas, extension members and
+/// `skip_schemas` are left out. The text parses with [`Contract::parse`]
+/// and the database it came from passes it.
+pub async fn snapshot_contract(
+    conn: &mut PgConnection,
+    ledger: SnapshotLedger,
+    skip_schemas: &[String],
+    header: &str,
+) -> Result<String, Error> {
+    const USER: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'preflight', 'supabase_migrations') \
+         AND n.nspname NOT LIKE 'pg\\_%' AND NOT (n.nspname = ANY($1))";
+    let tables: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT n.nspname::text || '.' || c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER} AND c.relname <> 'alembic_version' \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') \
+         ORDER BY 1, a.attnum"
+    )))
+    .bind(skip_schemas)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::Snapshot)?;
+    let functions: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT n.nspname::text || '.' || p.proname::text, oidvectortypes(p.proargtypes), pg_get_function_result(p.oid) \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.prokind IN ('f', 'p') AND {USER} \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') \
+         AND pg_get_function_result(p.oid) <> 'trigger' \
+         ORDER BY 1, 2"
+    )))
+    .bind(skip_schemas)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::Snapshot)?;
+    let extensions: Vec<String> = sqlx::query_scalar(
+        "SELECT extname::text FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::Snapshot)?;
+    let versions: Vec<String> = match ledger {
+        SnapshotLedger::None => Vec::new(),
+        SnapshotLedger::Preflight => sqlx::query_scalar(
+            "SELECT version FROM preflight.schema_migrations WHERE success AND position(':' in version) = 0",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map(|mut v: Vec<String>| {
+            v.sort_by(|a, b| version_order(a, b));
+            v.pop().into_iter().collect()
+        })
+        .unwrap_or_default(),
+        SnapshotLedger::Supabase => sqlx::query_scalar(
+            "SELECT max(version) FROM supabase_migrations.schema_migrations",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map(|v: Option<String>| v.into_iter().collect())
+        .unwrap_or_default(),
+        SnapshotLedger::Alembic => sqlx::query_scalar("SELECT version_num::text FROM alembic_version ORDER BY 1")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default(),
+    };
+    let quote = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.()[], ".contains(c))
+            && !s.is_empty()
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+        {
+            s.to_string()
+        } else {
+            format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+    };
+    let mut out = String::new();
+    for line in header.lines() {
+        out.push_str(&format!("# {line}\n").replace("# \n", "#\n"));
+    }
+    out.push_str("tables:\n");
+    let mut last = String::new();
+    for (table, column, ty) in &tables {
+        if *table != last {
+            out.push_str(&format!("  - name: {}\n    columns:\n", quote(table)));
+            last = table.clone();
+        }
+        out.push_str(&format!("      {}: {}\n", quote(column), quote(ty)));
+    }
+    if tables.is_empty() {
+        out.truncate(out.len() - "tables:\n".len());
+    }
+    if !extensions.is_empty() {
+        out.push_str(&format!("extensions: [{}]\n", extensions.join(", ")));
+    }
+    if !functions.is_empty() {
+        out.push_str("functions:\n");
+        for (name, args, result) in &functions {
+            out.push_str(&format!(
+                "  - {}\n",
+                quote(&format!("{name}({args}) -> {result}"))
+            ));
+        }
+    }
+    if !versions.is_empty() {
+        let kind = match ledger {
+            SnapshotLedger::Preflight => "sql",
+            SnapshotLedger::Supabase => "supabase",
+            _ => "alembic",
+        };
+        let version = match versions.as_slice() {
+            [one] => format!("\"{one}\""),
+            many => format!(
+                "[{}]",
+                many.iter()
+                    .map(|v| format!("\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        out.push_str(&format!(
+            "ledgers:\n  - kind: {kind}\n    version: {version}\n"
+        ));
+    }
+    Ok(out)
+}
+
 fn qualified(name: &str) -> (String, String) {
     match name.split_once('.') {
         Some((schema, table)) => (schema.to_string(), table.to_string()),

@@ -30,4 +30,7 @@ pub enum Error {
     Invalid { message: String },
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
+    /// A database query for a contract snapshot failed.
+    #[error("cannot read the database for a contract snapshot")]
+    Snapshot(#[source] sqlx::Error),
 }

@@ -47,8 +47,8 @@ mod tcp;
 
 pub use command::{CommandProbe, OUTPUT_TAIL};
 pub use contract::{
-    Contract, ContractProbe, FunctionSignature, LedgerExpectation, LedgerKind, TableContract,
-    TypeName,
+    Contract, ContractProbe, FunctionSignature, LedgerExpectation, LedgerKind, SnapshotLedger,
+    TableContract, TypeName, snapshot_contract,
 };
 pub use dbt::DbtResultsProbe;
 pub use envfile::{EnvDiff, EnvFile, EnvKey, EnvParityProbe};

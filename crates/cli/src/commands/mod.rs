@@ -1,6 +1,7 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
 mod checklist;
+mod contract;
 mod db;
 mod env;
 mod gcp;
@@ -27,6 +28,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Repo(cmd) => repo::run(cmd, output),
         Command::Gcp(cmd) => gcp::run(cmd, output),
         Command::Db(cmd) => db::run(cmd, output),
+        Command::Contract(cmd) => contract::run(cmd, output),
     }
 }
 

@@ -575,3 +575,87 @@ async fn a_blocking_lint_violation_stops_the_release_and_its_safe_rewrite_passes
         log.to_markdown()
     );
 }
+
+/// `contract snapshot` writes a contract that the database it came from
+/// passes, for every flavour; a hand-made overload then fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_snapshot_passes_against_its_database_and_catches_an_overload() {
+    use preflight_verify::{Contract, ContractProbe, Outcome, ProbeSpec, Runner};
+    use sqlx::Connection as _;
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let log = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        log.status,
+        ReleaseStatus::Succeeded,
+        "{}",
+        log.to_markdown()
+    );
+    let platform = Platform::load(&project.path().join("preflight.yaml")).unwrap();
+    let target = platform.target("local").await.unwrap();
+    let check = |text: String, url: String| async move {
+        let contract = Contract::parse(Path::new("snapshot.yaml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let report = Runner::new(1)
+            .unwrap()
+            .run(vec![ProbeSpec::new(
+                "snapshot",
+                ContractProbe {
+                    database_url: url,
+                    contract,
+                },
+            )])
+            .await;
+        report.results.into_iter().next().unwrap()
+    };
+    for (module, database) in [
+        ("mobius-os", "mobius"),
+        ("mobius-chat", "mobius_chat"),
+        ("mobius-ops", "mobius_ops"),
+        ("mobius-user", "mobius_user"),
+    ] {
+        let text = platform
+            .contract_snapshot(&target, module, "a snapshot")
+            .await
+            .unwrap();
+        assert!(text.starts_with("# a snapshot\n"), "{text}");
+        let url = target.database(database).unwrap().url.clone();
+        let result = check(text, url).await;
+        assert_eq!(
+            result.outcome,
+            Outcome::Passed,
+            "{module}: {:?}",
+            result.evidence
+        );
+    }
+    let text = platform
+        .contract_snapshot(&target, "mobius-ops", "ops")
+        .await
+        .unwrap();
+    assert!(
+        text.contains("\"ops.claim_pending_job(text[], integer, text) -> SETOF ops.jobs\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("kind: supabase\n    version: \"20260203100000\""),
+        "{text}"
+    );
+    let url = target.database("mobius_ops").unwrap().url.clone();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("CREATE FUNCTION ops.queue_job(kind text) RETURNS uuid LANGUAGE sql AS $$ SELECT gen_random_uuid() $$")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let result = check(text, url).await;
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert!(
+        result
+            .evidence
+            .join("\n")
+            .contains("an extra overload exists: ops.queue_job(text)"),
+        "{:?}",
+        result.evidence
+    );
+}
