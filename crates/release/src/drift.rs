@@ -127,8 +127,28 @@ pub struct ExpectedSchema {
     pub modules: Vec<String>,
     /// What it was built up to.
     pub shadow: ShadowTarget,
+    /// The environment's contract probes of this database, run against
+    /// the schema the manifest's pins build (only when built to a
+    /// manifest): a contract the migrations cannot meet fails before the
+    /// freeze, not after migrating.
+    pub contracts: Vec<ShadowContract>,
     catalog: Result<Catalog, String>,
     ignore: Ignore,
+}
+
+/// A contract probe run against a shadow database.
+#[derive(Debug, Clone)]
+pub struct ShadowContract {
+    /// The probe's name.
+    pub probe: String,
+    /// Hard or soft, as configured.
+    pub severity: preflight_verify::Severity,
+    /// The probe's result.
+    pub outcome: preflight_verify::Outcome,
+    /// One line for people.
+    pub summary: String,
+    /// Each difference.
+    pub evidence: Vec<String>,
 }
 
 impl Platform {
@@ -203,17 +223,18 @@ impl Platform {
         let built = futures_util::future::join_all(databases.into_iter().map(
             |(database, modules)| async move {
                 let ignore = self.drift_ignore(&modules, options.privileges);
-                let catalog = match cluster {
+                let (catalog, contracts) = match cluster {
                     Ok(cluster) => {
                         self.build_expected(target, manifest, cluster, &database, &modules, &ignore)
                             .await
                     }
-                    Err(why) => Err(why.clone()),
+                    Err(why) => (Err(why.clone()), Vec::new()),
                 };
                 ExpectedSchema {
                     database,
                     modules,
                     shadow,
+                    contracts,
                     catalog,
                     ignore,
                 }
@@ -279,22 +300,15 @@ impl Platform {
         database: &str,
         modules: &[String],
         ignore: &Ignore,
-    ) -> Result<Catalog, String> {
-        // The pins each module's shadow is built to, read from live first.
-        // `None`: everything on disk, as the migrate phase applies a
-        // module the manifest does not pin (a script list has no such
-        // target: it stays where live has it).
-        let mut pins: Vec<(String, Option<Vec<MigrationPin>>)> = Vec::new();
-        for module in modules {
-            let pinned = manifest.and_then(|mf| mf.migrations.get(module));
-            let module_pins = match (manifest, pinned) {
-                (_, Some(p)) => Some(p.clone()),
-                (Some(_), None) if self.kind_of(module) != Some(MigrationKind::Python) => None,
-                _ => Some(self.live_pins(target, module).await?),
-            };
-            pins.push((module.clone(), module_pins));
-        }
-        let shadow = Shadow::create(cluster, database).await?;
+    ) -> (Result<Catalog, String>, Vec<ShadowContract>) {
+        let pins = match self.shadow_pins(target, manifest, modules).await {
+            Ok(p) => p,
+            Err(why) => return (Err(why), Vec::new()),
+        };
+        let shadow = match Shadow::create(cluster, database).await {
+            Ok(s) => s,
+            Err(why) => return (Err(why), Vec::new()),
+        };
         let built = async {
             let shadow_target = target.with_database(database, shadow.url.clone(), "shadow");
             if modules
@@ -310,8 +324,95 @@ impl Platform {
             read_catalog(&shadow.url, ignore).await
         }
         .await;
+        let contracts = match (&built, manifest) {
+            (Ok(_), Some(_)) => self.shadow_contracts(target, database, &shadow.url).await,
+            _ => Vec::new(),
+        };
         shadow.drop().await;
-        built
+        (built, contracts)
+    }
+
+    /// The environment's verify-phase contract probes of `database`, run
+    /// against the shadow at `url`.
+    async fn shadow_contracts(
+        &self,
+        target: &Target,
+        database: &str,
+        url: &str,
+    ) -> Vec<ShadowContract> {
+        let mut out = Vec::new();
+        for probe in &self.config.probes {
+            let preflight_manifest::ProbeCheck::Postgres {
+                database: db,
+                contract,
+            } = &probe.check
+            else {
+                continue;
+            };
+            if db != database
+                || !probe.runs_in(target.name())
+                || probe.phase != preflight_manifest::ProbePhase::Verify
+            {
+                continue;
+            }
+            let result = match preflight_verify::Contract::load(&self.root().join(contract)) {
+                Ok(contract) => {
+                    let spec = preflight_verify::ProbeSpec::new(
+                        probe.name.clone(),
+                        preflight_verify::ContractProbe {
+                            database_url: url.to_string(),
+                            contract,
+                        },
+                    );
+                    match preflight_verify::Runner::new(1) {
+                        Ok(runner) => runner.run(vec![spec]).await.results.into_iter().next(),
+                        Err(_) => None,
+                    }
+                }
+                Err(_) => None,
+            };
+            out.push(match result {
+                Some(r) => ShadowContract {
+                    probe: probe.name.clone(),
+                    severity: probe.severity,
+                    outcome: r.outcome,
+                    summary: r.summary,
+                    evidence: r.evidence,
+                },
+                None => ShadowContract {
+                    probe: probe.name.clone(),
+                    severity: probe.severity,
+                    outcome: preflight_verify::Outcome::Errored,
+                    summary: "cannot load the contract".into(),
+                    evidence: Vec::new(),
+                },
+            });
+        }
+        out
+    }
+
+    /// What each module's shadow is built up to.
+    async fn shadow_pins(
+        &self,
+        target: &Target,
+        manifest: Option<&Manifest>,
+        modules: &[String],
+    ) -> Result<Vec<(String, Option<Vec<MigrationPin>>)>, String> {
+        // The pins each module's shadow is built to, read from live first.
+        // `None`: everything on disk, as the migrate phase applies a
+        // module the manifest does not pin (a script list has no such
+        // target: it stays where live has it).
+        let mut pins: Vec<(String, Option<Vec<MigrationPin>>)> = Vec::new();
+        for module in modules {
+            let pinned = manifest.and_then(|mf| mf.migrations.get(module));
+            let module_pins = match (manifest, pinned) {
+                (_, Some(p)) => Some(p.clone()),
+                (Some(_), None) if self.kind_of(module) != Some(MigrationKind::Python) => None,
+                _ => Some(self.live_pins(target, module).await?),
+            };
+            pins.push((module.clone(), module_pins));
+        }
+        Ok(pins)
     }
 
     fn kind_of(&self, module: &str) -> Option<MigrationKind> {

@@ -659,3 +659,47 @@ async fn a_contract_snapshot_passes_against_its_database_and_catches_an_overload
         result.evidence
     );
 }
+
+/// A contract the migrations cannot meet fails in the preflight checks, on
+/// the schema the manifest's pins build, before anything is frozen or
+/// migrated (it used to surface only in the verify phase, after migrating).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_the_migrations_cannot_meet_fails_before_the_freeze() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    edit(
+        &project.path().join("contracts/mobius_chat.yaml"),
+        "tables:\n",
+        "tables:\n  - name: chat_turns\n    columns:\n      sentiment: text\n",
+    );
+    let log = run_release(&options(project.path()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(log.status, ReleaseStatus::Failed, "{}", log.to_markdown());
+    let preflight = log
+        .phases
+        .iter()
+        .find(|p| p.phase == Phase::Preflight)
+        .unwrap();
+    assert_eq!(preflight.status, PhaseStatus::Failed);
+    let step = preflight
+        .steps
+        .iter()
+        .find(|s| s.name == "contract mobius-chat-contract after migrating")
+        .unwrap_or_else(|| panic!("{}", log.to_markdown()));
+    assert!(
+        step.evidence
+            .iter()
+            .any(|e| e.contains("column public.chat_turns.sentiment: missing")),
+        "{step:?}"
+    );
+    // Nothing was migrated.
+    assert!(
+        migrated(project.path())
+            .await
+            .iter()
+            .all(|(_, state)| state != "at manifest"),
+        "{:?}",
+        migrated(project.path()).await
+    );
+}

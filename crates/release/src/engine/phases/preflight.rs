@@ -120,6 +120,27 @@ pub(super) async fn drift(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<S
             }
         };
         let (now, after) = futures_util::join!(now, after);
+        // The contracts must hold on what the pins build: if not, the verify
+        // phase would fail after migrating; say so before the freeze.
+        for expected in after.iter().flatten() {
+            for c in &expected.contracts {
+                let passed = c.outcome == preflight_verify::Outcome::Passed;
+                let mut step = OwnStep::hard(
+                    format!("contract {} after migrating", c.probe),
+                    "postgres",
+                    passed,
+                    format!("on the schema the manifest's pins build: {}", c.summary),
+                )
+                .evidence(c.evidence.clone());
+                if c.outcome == preflight_verify::Outcome::Errored {
+                    step = step.errored();
+                }
+                if c.severity != preflight_verify::Severity::Hard {
+                    step = step.soft();
+                }
+                steps.push(cx.own_step(phase, step));
+            }
+        }
         cx.expected_schemas = after;
         now
     };
