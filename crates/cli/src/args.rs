@@ -114,8 +114,21 @@ pub struct DbDiffArgs {
     #[arg(long, default_value = "preflight.yaml", conflicts_with_all = ["from", "to"])]
     pub config: PathBuf,
     /// The environment whose databases to check.
-    #[arg(long, required_unless_present = "from")]
+    #[arg(long, required_unless_present_any = ["from", "kind"])]
     pub env: Option<String>,
+    /// Without a config: the migrations' flavour (with --dir and --database-url).
+    #[arg(long, value_enum, requires = "dir", conflicts_with_all = ["env", "from"])]
+    pub kind: Option<MigrationKindArg>,
+    /// Without a config: the migrations folder (Alembic: again for each
+    /// further versions folder).
+    #[arg(long, requires = "kind")]
+    pub dir: Vec<PathBuf>,
+    /// Alembic: read the versions folders' subfolders too.
+    #[arg(long, requires = "kind")]
+    pub recursive: bool,
+    /// Without a config: the live database (never printed).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Only the database of this module.
     #[arg(long, requires = "env")]
     pub module: Option<String>,

@@ -727,3 +727,154 @@ impl Platform {
         Ok(text)
     }
 }
+
+/// The migrations of one folder (`db diff --kind/--dir/--database-url`,
+/// no platform config).
+#[derive(Debug, Clone)]
+pub enum FolderMigrations {
+    /// An SQL or Supabase folder.
+    Files {
+        /// The ledger flavour.
+        kind: SourceKind,
+        /// The folder.
+        dir: std::path::PathBuf,
+    },
+    /// An Alembic project's versions folders.
+    Alembic {
+        /// The versions folders.
+        dirs: Vec<std::path::PathBuf>,
+        /// Read their subfolders too.
+        recursive: bool,
+    },
+}
+
+/// Drift of the database at `live_url` against `migrations` up to what its
+/// ledger says is applied; the shadow is built on a throwaway cluster of
+/// its own (started and removed here).
+pub async fn folder_drift(
+    migrations: &FolderMigrations,
+    live_url: &str,
+    privileges: bool,
+) -> DatabaseDrift {
+    let database =
+        preflight_migrate::database_name(live_url).unwrap_or_else(|| "the database".into());
+    let mut report = DatabaseDrift {
+        database,
+        // Hosts and users stay out of reports, as in `migrate --database-url`.
+        via: "--database-url".into(),
+        modules: Vec::new(),
+        shadow: ShadowTarget::LiveLedger,
+        state: DriftState::Unchecked,
+        findings: Vec::new(),
+        problem: None,
+    };
+    let mut ignore = Ignore {
+        schemas: vec!["preflight".into(), "supabase_migrations".into()],
+        objects: vec!["public.alembic_version".into()],
+        privileges,
+    };
+    if matches!(
+        migrations,
+        FolderMigrations::Files {
+            kind: SourceKind::Supabase,
+            ..
+        }
+    ) {
+        ignore
+            .schemas
+            .extend(SUPABASE_MANAGED.iter().map(|s| s.to_string()));
+    }
+    let result = async {
+        let cluster = tokio::task::spawn_blocking(preflight_migrate::TempPostgres::start)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot start a throwaway cluster: {}", chain(&e)))?;
+        let shadow_url = cluster
+            .create_database("preflight_shadow")
+            .map_err(|e| chain(&e))?;
+        let text = |e: preflight_migrate::Error| chain(&e);
+        match migrations {
+            FolderMigrations::Files { kind, dir } => {
+                let migrator = |url: &str| preflight_migrate::Migrator {
+                    kind: *kind,
+                    source: match kind {
+                        SourceKind::Sql => Box::new(preflight_migrate::SqlDir { dir: dir.clone() }),
+                        SourceKind::Supabase => {
+                            Box::new(preflight_migrate::SupabaseDir { dir: dir.clone() })
+                        }
+                    },
+                    database_url: url.to_string(),
+                    applied_by: "preflight drift".into(),
+                    lock_timeout: Duration::from_secs(60),
+                };
+                if *kind == SourceKind::Supabase {
+                    let admin = cluster.url("postgres");
+                    let shadow = Shadow {
+                        url: shadow_url.clone(),
+                        admin_url: admin,
+                        name: "preflight_shadow".into(),
+                    };
+                    shadow.create_roles(SUPABASE_ROLES).await?;
+                }
+                let live = migrator(live_url).status().await.map_err(text)?;
+                let pins: Vec<preflight_migrate::PinnedFile> = live
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(e.state, MigrationState::Applied | MigrationState::Modified)
+                    })
+                    .filter_map(|e| e.migration.as_ref())
+                    .filter_map(|m| m.path.file_name())
+                    .map(|n| preflight_migrate::PinnedFile::new(&n.to_string_lossy()))
+                    .collect();
+                if !pins.is_empty() {
+                    Migrations::Files {
+                        migrator: migrator(&shadow_url),
+                        pins,
+                    }
+                    .up(None, &mut |_| {})
+                    .await
+                    .map_err(text)?;
+                }
+            }
+            FolderMigrations::Alembic { dirs, recursive } => {
+                let project =
+                    preflight_migrate::AlembicProject::locate(dirs, *recursive).map_err(text)?;
+                let on = |url: &str| preflight_migrate::AlembicMigrator {
+                    project: project.clone(),
+                    database_url: url.to_string(),
+                    lock_timeout: Duration::from_secs(60),
+                };
+                let live = on(live_url);
+                let mut conn = preflight_migrate::connect_as(live_url, "preflight drift")
+                    .await
+                    .map_err(text)?;
+                let heads = live.current(&mut conn).await.map_err(text)?;
+                let shadow = on(&shadow_url);
+                for head in &heads {
+                    shadow.upgrade(head).await.map_err(text)?;
+                }
+            }
+        }
+        let (expected, actual) = tokio::join!(
+            read_catalog(&shadow_url, &ignore),
+            read_catalog(live_url, &ignore)
+        );
+        let findings = preflight_schema::diff(&expected?, &actual?);
+        drop(cluster);
+        Ok::<_, String>(findings)
+    }
+    .await;
+    match result {
+        Ok(findings) => {
+            report.state = if findings.is_empty() {
+                DriftState::Clean
+            } else {
+                DriftState::Drift
+            };
+            report.findings = findings;
+        }
+        Err(why) => report.problem = Some(preflight_manifest::redact_url(&why)),
+    }
+    report
+}

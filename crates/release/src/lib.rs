@@ -58,7 +58,10 @@ mod signing;
 mod target;
 
 pub use doctor::{DoctorCheck, DoctorState, doctor};
-pub use drift::{DatabaseDrift, DriftOptions, DriftState, ShadowTarget, compare_databases};
+pub use drift::{
+    DatabaseDrift, DriftOptions, DriftState, ExpectedSchema, FolderMigrations, ShadowContract,
+    ShadowTarget, compare_databases, folder_drift,
+};
 pub use engine::{
     OperatorDecision, Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions,
     ReleaseStatus, StepRecord, log_dir, next_step, run_release,

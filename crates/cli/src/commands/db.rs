@@ -1,6 +1,12 @@
 //! `preflight db diff`.
 
-use preflight_release::{DatabaseDrift, DriftOptions, DriftState, Finding, Platform};
+use anyhow::Context as _;
+use preflight_migrate::SourceKind;
+use preflight_release::{
+    DatabaseDrift, DriftOptions, DriftState, Finding, FolderMigrations, Platform,
+};
+
+use crate::args::MigrationKindArg;
 
 use crate::args::{DbCommand, DbDiffArgs};
 use crate::{Outcome, Output};
@@ -26,7 +32,37 @@ pub(crate) fn run(command: DbCommand, output: &mut Output<'_>) -> anyhow::Result
             Outcome::NotOk
         });
     }
-    let reports = runtime.block_on(check(&args))?;
+    let reports = match args.kind {
+        Some(kind) => {
+            let url = args
+                .database_url
+                .clone()
+                .context("name the live database with --database-url (or DATABASE_URL)")?;
+            let migrations = match (kind, args.dir.as_slice()) {
+                (MigrationKindArg::Alembic, dirs) => FolderMigrations::Alembic {
+                    dirs: dirs.to_vec(),
+                    recursive: args.recursive,
+                },
+                (MigrationKindArg::Sql, [dir]) => FolderMigrations::Files {
+                    kind: SourceKind::Sql,
+                    dir: dir.clone(),
+                },
+                (MigrationKindArg::Supabase, [dir]) => FolderMigrations::Files {
+                    kind: SourceKind::Supabase,
+                    dir: dir.clone(),
+                },
+                _ => anyhow::bail!(
+                    "sql and supabase migrations are read from one folder; give --dir once"
+                ),
+            };
+            vec![runtime.block_on(preflight_release::folder_drift(
+                &migrations,
+                &url,
+                args.with_privileges,
+            ))]
+        }
+        None => runtime.block_on(check(&args))?,
+    };
     if output.json() {
         output.print_json(&reports)?;
     } else {
@@ -75,12 +111,15 @@ fn print_report(output: &mut Output<'_>, r: &DatabaseDrift) -> anyhow::Result<()
         preflight_release::ShadowTarget::LiveLedger => "what the live ledger says is applied",
         preflight_release::ShadowTarget::Manifest => "the manifest's pins",
     };
+    let of = if r.modules.is_empty() {
+        "its migrations".to_string()
+    } else {
+        format!("migrations of {}", r.modules.join(", "))
+    };
     writeln!(
         output.out,
-        "database {} ({}): migrations of {} up to {up_to}",
-        r.database,
-        r.via,
-        r.modules.join(", ")
+        "database {} ({}): {of} up to {up_to}",
+        r.database, r.via
     )?;
     match r.state {
         DriftState::Unchecked => {

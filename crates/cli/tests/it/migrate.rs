@@ -1261,3 +1261,70 @@ async fn db_diff_compares_two_live_databases() {
         assert!(!String::from_utf8_lossy(text).contains("127.0.0.1"));
     }
 }
+
+/// `db diff --kind/--dir/--database-url`: no config; the shadow is built on
+/// a throwaway cluster up to what the live ledger says is applied.
+#[test]
+fn db_diff_of_a_folder_finds_a_manual_change() {
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "001_init.sql",
+        "CREATE TABLE t (id int PRIMARY KEY, v text);\n",
+    );
+    write(dir.path(), "002_idx.sql", "CREATE INDEX t_v ON t (v);\n");
+    let d = dir.path().to_str().unwrap();
+    let up = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .output()
+    .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    // A third file not applied yet is not drift: the shadow stops where live is.
+    write(dir.path(), "003_more.sql", "CREATE TABLE later (id int);\n");
+    let clean = preflight_cmd(&["db", "diff", "--kind", "sql", "--dir", d], &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&clean.stdout);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(stdout.contains("database chat (--database-url): its migrations up to what the live ledger says is applied"), "{stdout}");
+    let psql = preflight_migrate::find_postgres_bin().unwrap().join("psql");
+    let hand = Command::new(psql)
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &url,
+            "-c",
+            "DROP INDEX t_v; ALTER TABLE t ADD COLUMN hotfix text;",
+        ])
+        .status()
+        .unwrap();
+    assert!(hand.success());
+    let out = preflight_cmd(&["db", "diff", "--kind", "sql", "--dir", d], &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("  column     public.t.hotfix\n    unrecorded"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  index      public.t_v\n    missing"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("127.0.0.1"), "{stdout}");
+}
