@@ -166,6 +166,29 @@ pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<Do
             }
             Err(e) => checks.push(DoctorCheck::new("schema drift", false, error_text(&e))),
         }
+        // With a manifest: do the contracts hold on what its pins build? A
+        // mismatch here is one the pending migrations do not explain.
+        if let Some(m) = &manifest {
+            match platform
+                .expected_schemas(&target, Some(m), &crate::drift::DriftOptions::default())
+                .await
+            {
+                Ok(expected) => {
+                    for c in expected.iter().flat_map(|e| e.contracts.iter()) {
+                        let detail = match c.evidence.first() {
+                            Some(first) => format!("{}: {first}", c.summary),
+                            None => c.summary.clone(),
+                        };
+                        checks.push(DoctorCheck::new(
+                            format!("contract {} after the release", c.probe),
+                            c.outcome == preflight_verify::Outcome::Passed,
+                            format!("on the schema the manifest's pins build: {detail}"),
+                        ));
+                    }
+                }
+                Err(e) => checks.push(DoctorCheck::new("contracts", false, error_text(&e))),
+            }
+        }
     }
     let selection = crate::probes::ProbeSelection {
         phase: None,
