@@ -48,7 +48,8 @@ CREATE POLICY jobs_mine ON app.jobs FOR SELECT USING (owner = 1);
 CREATE POLICY jobs_gone ON app.jobs FOR DELETE USING (false);
 "#;
 
-/// Each of the kinds of change a hand can make.
+/// Each of the kinds of change a hand can make, one independent change a
+/// line (a pair of statements that belong together share a line).
 const CHANGES: &str = r#"
 ALTER TABLE app.users ADD COLUMN phone text;
 ALTER TABLE app.users DROP COLUMN name;
@@ -61,15 +62,13 @@ CREATE TABLE app.hotfix (id int PRIMARY KEY, v text);
 DROP TABLE app.old;
 DROP INDEX app.jobs_state;
 CREATE INDEX jobs_note ON app.jobs (note) WHERE note IS NOT NULL;
-DROP INDEX app.users_email;
-CREATE INDEX users_email ON app.users (lower(email));
+DROP INDEX app.users_email; CREATE INDEX users_email ON app.users (lower(email));
 CREATE OR REPLACE VIEW app.open_jobs AS SELECT id, owner FROM app.jobs WHERE state <> 'done';
 DROP VIEW app.gone_view;
 CREATE OR REPLACE FUNCTION app.claim(n integer) RETURNS bigint LANGUAGE sql AS $$ SELECT 2::bigint $$;
 DROP FUNCTION app.gone_fn();
 CREATE FUNCTION app.manual_rpc(w text) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
-DROP TRIGGER jobs_touch ON app.jobs;
-CREATE TRIGGER jobs_touch2 AFTER INSERT ON app.jobs FOR EACH ROW EXECUTE FUNCTION app.touch();
+DROP TRIGGER jobs_touch ON app.jobs; CREATE TRIGGER jobs_touch2 AFTER INSERT ON app.jobs FOR EACH ROW EXECUTE FUNCTION app.touch();
 ALTER POLICY jobs_mine ON app.jobs USING (owner = 2);
 DROP POLICY jobs_gone ON app.jobs;
 CREATE POLICY jobs_new ON app.jobs FOR INSERT WITH CHECK (true);
@@ -129,13 +128,22 @@ fn migra_objects(sql: &str) -> BTreeSet<(ObjectKind, String)> {
 
 /// Whether Preflight's findings cover `object`: the object itself (a
 /// function by name), its table when the table is new or gone, or, for an
-/// index migra drops with its constraint, that constraint.
+/// index migra drops with its constraint, that constraint; or it is the
+/// same in both databases (migra's rebuild around a real difference).
 fn covered(findings: &[Finding], catalogs: [&Catalog; 2], kind: ObjectKind, name: &str) -> bool {
     // An index migra creates names its table after `|`.
     let (name, table) = match name.split_once('|') {
         Some((n, t)) => (n, Some(t)),
         None => (name, None),
     };
+    // An object identical in both databases is not a difference: migra
+    // drops and recreates it around one (a view over a rebuilt enum).
+    let key = (kind, name.to_string());
+    if let (Some(a), Some(b)) = (catalogs[0].objects.get(&key), catalogs[1].objects.get(&key))
+        && a.attributes == b.attributes
+    {
+        return true;
+    }
     findings.iter().any(|f| {
         let base = f.name.split('(').next().unwrap_or(&f.name);
         (f.kind == kind && (f.name == name || (kind == ObjectKind::Function && base == name)))
@@ -162,12 +170,39 @@ fn covered(findings: &[Finding], catalogs: [&Catalog; 2], kind: ObjectKind, name
 
 #[tokio::test]
 async fn every_difference_migra_reports_is_a_finding_on_the_same_object() {
+    agree_with_migra(CHANGES, 20).await;
+}
+
+/// Pairs generated from subsets of the changes (a fixed pseudo-random
+/// choice per seed, so a failure reproduces): the agreement holds on each.
+#[tokio::test]
+async fn agreement_holds_on_generated_pairs() {
+    let lines: Vec<&str> = CHANGES.lines().filter(|l| !l.trim().is_empty()).collect();
+    for seed in [7u64, 19, 41] {
+        let mut state = seed;
+        let chosen: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|_| {
+                // xorshift: deterministic, no dependency.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state % 2 == 0
+            })
+            .collect();
+        assert!(chosen.len() > 3, "seed {seed}");
+        agree_with_migra(&chosen.join("\n"), 2).await;
+    }
+}
+
+async fn agree_with_migra(changes: &str, at_least: usize) {
     let pg = TempPostgres::start().unwrap();
     let base = pg.create_database("base").unwrap();
     let changed = pg.create_database("changed").unwrap();
     exec(&base, BASE).await;
     exec(&changed, BASE).await;
-    exec(&changed, CHANGES).await;
+    exec(&changed, changes).await;
     let read = |url: String| async move {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
             .await
@@ -193,7 +228,7 @@ async fn every_difference_migra_reports_is_a_finding_on_the_same_object() {
         );
         let sql = String::from_utf8(out.stdout).unwrap();
         let theirs = migra_objects(&sql);
-        assert!(theirs.len() > 20, "{theirs:?}");
+        assert!(theirs.len() >= at_least, "{theirs:?}");
         let ours = diff(expected, actual);
         let missed: Vec<_> = theirs
             .iter()
