@@ -82,6 +82,21 @@ pub struct DatabaseDrift {
 }
 
 impl DatabaseDrift {
+    /// Records the comparison's result: clean, drift, or why it could not be made.
+    fn conclude(&mut self, compared: Result<Vec<Finding>, String>) {
+        match compared {
+            Ok(findings) => {
+                self.state = if findings.is_empty() {
+                    DriftState::Clean
+                } else {
+                    DriftState::Drift
+                };
+                self.findings = findings;
+            }
+            Err(why) => self.problem = Some(why),
+        }
+    }
+
     /// One line for people.
     pub fn summary(&self) -> String {
         match self.state {
@@ -274,17 +289,7 @@ impl Platform {
                     .map(|actual| preflight_schema::diff(expected, &actual)),
                 Err(why) => Err(why.clone()),
             };
-            match compared {
-                Ok(findings) => {
-                    report.state = if findings.is_empty() {
-                        DriftState::Clean
-                    } else {
-                        DriftState::Drift
-                    };
-                    report.findings = findings;
-                }
-                Err(why) => report.problem = Some(why),
-            }
+            report.conclude(compared);
             report
         }))
         .await
@@ -865,16 +870,6 @@ pub async fn folder_drift(
         Ok::<_, String>(findings)
     }
     .await;
-    match result {
-        Ok(findings) => {
-            report.state = if findings.is_empty() {
-                DriftState::Clean
-            } else {
-                DriftState::Drift
-            };
-            report.findings = findings;
-        }
-        Err(why) => report.problem = Some(preflight_manifest::redact_url(&why)),
-    }
+    report.conclude(result.map_err(|why| preflight_manifest::redact_url(&why)));
     report
 }

@@ -38,6 +38,20 @@ pub struct Finding {
     pub difference: Difference,
 }
 
+/// `changed column public.jobs.state: type: text → varchar(20)`.
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}: {}",
+            self.label(),
+            self.kind.as_str(),
+            self.name,
+            self.describe()
+        )
+    }
+}
+
 impl Finding {
     /// `unrecorded`, `missing` or `changed`.
     pub fn label(&self) -> &'static str {
@@ -195,15 +209,7 @@ mod tests {
         ]);
         let found: Vec<String> = diff(&expected, &actual)
             .iter()
-            .map(|f| {
-                format!(
-                    "{} {} {}: {}",
-                    f.label(),
-                    f.kind.as_str(),
-                    f.name,
-                    f.describe()
-                )
-            })
+            .map(ToString::to_string)
             .collect();
         assert_eq!(
             found,

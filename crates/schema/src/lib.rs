@@ -24,7 +24,7 @@
 //! let ignore = Ignore { schemas: vec!["supabase_migrations".into()], ..Ignore::default() };
 //! let findings = diff(&Catalog::read(expected, &ignore).await?, &Catalog::read(live, &ignore).await?);
 //! for f in &findings {
-//!     println!("{} {} {}: {}", f.label(), f.kind.as_str(), f.name, f.describe());
+//!     println!("{f}"); // changed column public.jobs.state: type: text → character varying(20)
 //! }
 //! # Ok(()) }
 //! ```

@@ -53,18 +53,7 @@ async fn read(url: &str, ignore: &Ignore) -> Catalog {
 }
 
 fn lines(findings: &[Finding]) -> Vec<String> {
-    findings
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} {}: {}",
-                f.label(),
-                f.kind.as_str(),
-                f.name,
-                f.describe()
-            )
-        })
-        .collect()
+    findings.iter().map(ToString::to_string).collect()
 }
 
 #[tokio::test]

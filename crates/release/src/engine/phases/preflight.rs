@@ -178,15 +178,7 @@ pub(super) async fn drift(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<S
             r.findings
                 .iter()
                 .take(50)
-                .map(|f| {
-                    format!(
-                        "{} {} {}: {}",
-                        f.label(),
-                        f.kind.as_str(),
-                        f.name,
-                        f.describe()
-                    )
-                })
+                .map(ToString::to_string)
                 .collect(),
         )
         .took(each);
