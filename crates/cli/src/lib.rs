@@ -87,6 +87,16 @@ where
     let mut output = Output::new(&cli.global, out, err, terminal);
     match commands::dispatch(cli.command, &mut output) {
         Ok(outcome) => outcome,
+        // The reader went away (`preflight … | head -1`): end quietly, but
+        // not with a pass, since the verdict was never written.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Outcome::CouldNotCheck
+        }
         Err(e) => {
             let mut message = format!("error: {e}");
             for cause in e.chain().skip(1) {

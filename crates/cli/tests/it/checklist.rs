@@ -223,3 +223,22 @@ fn verify_checks_a_log_against_its_archived_anchor() {
     assert_eq!(outcome, Outcome::NotOk);
     assert!(err.contains("the last 1 were removed"), "{err}");
 }
+
+/// `preflight checklist gate … | head -1`: a closed pipe ends quietly (no
+/// "error: Broken pipe"), and never as a pass.
+#[test]
+fn a_closed_pipe_ends_quietly_and_not_as_a_pass() {
+    let doc = crate::example("docs/production_build_checklist.md");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["checklist", "show", &doc])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert_ne!(out.status.code(), Some(0));
+}
