@@ -672,8 +672,11 @@ impl Shadow {
             .await
             .map_err(|e| error_text(&e))?;
         for role in roles {
+            // Two shadows of one cluster can create the same role at once:
+            // the loser sees a unique violation on pg_authid, not
+            // duplicate_object.
             let sql = format!(
-                "DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+                "DO $$ BEGIN CREATE ROLE {role} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             );
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut conn)
