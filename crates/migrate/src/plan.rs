@@ -129,6 +129,18 @@ impl Status {
         }
     }
 
+    /// The file names of the migrations the ledger records as applied
+    /// (modified ones included), in apply order: what a database has run.
+    pub fn applied_files(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.state, MigrationState::Applied | MigrationState::Modified))
+            .filter_map(|e| e.migration.as_ref())
+            .filter_map(|m| m.path.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()
+    }
+
     pub fn count(&self, state: MigrationState) -> usize {
         self.entries.iter().filter(|e| e.state == state).count()
     }

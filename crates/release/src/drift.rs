@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use preflight_manifest::{Manifest, MigrationKind, MigrationPin};
-use preflight_migrate::{LocalPostgres, MigrationState, Migrations, SourceKind};
+use preflight_migrate::{LocalPostgres, Migrations, SourceKind};
 use preflight_schema::{Catalog, Finding, Ignore};
 use serde::Serialize;
 
@@ -478,17 +478,9 @@ impl Platform {
             Migrations::Files { migrator, .. } => {
                 let status = migrator.status().await.map_err(text)?;
                 Ok(status
-                    .entries
-                    .iter()
-                    .filter(|e| {
-                        matches!(e.state, MigrationState::Applied | MigrationState::Modified)
-                    })
-                    .filter_map(|e| e.migration.as_ref())
-                    .filter_map(|m| m.path.file_name())
-                    .map(|n| MigrationPin {
-                        kind,
-                        name: n.to_string_lossy().into_owned(),
-                    })
+                    .applied_files()
+                    .into_iter()
+                    .map(|name| MigrationPin { kind, name })
                     .collect())
             }
             Migrations::Alembic { migrator, .. } => {
@@ -826,14 +818,9 @@ pub async fn folder_drift(
                 }
                 let live = migrator(live_url).status().await.map_err(text)?;
                 let pins: Vec<preflight_migrate::PinnedFile> = live
-                    .entries
+                    .applied_files()
                     .iter()
-                    .filter(|e| {
-                        matches!(e.state, MigrationState::Applied | MigrationState::Modified)
-                    })
-                    .filter_map(|e| e.migration.as_ref())
-                    .filter_map(|m| m.path.file_name())
-                    .map(|n| preflight_migrate::PinnedFile::new(&n.to_string_lossy()))
+                    .map(|name| preflight_migrate::PinnedFile::new(name))
                     .collect();
                 if !pins.is_empty() {
                     Migrations::Files {

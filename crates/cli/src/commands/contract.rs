@@ -43,15 +43,6 @@ pub(crate) fn run(command: ContractCommand, output: &mut Output<'_>) -> anyhow::
             .contract_snapshot(&target, &args.module, &header)
             .await
     })?;
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            if !output.quiet {
-                writeln!(output.err, "wrote {}", path.display())?;
-            }
-        }
-        None => write!(output.out, "{text}")?,
-    }
+    super::write_or_print(args.out.as_deref(), &text, output)?;
     Ok(Outcome::Ok)
 }

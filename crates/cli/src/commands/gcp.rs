@@ -69,16 +69,7 @@ fn build(args: GcpBuildConfigArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
             env: manifest.release_id.env.clone(),
         },
     )?;
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            if !output.quiet {
-                writeln!(output.err, "wrote {}", path.display())?;
-            }
-        }
-        None => write!(output.out, "{text}")?,
-    }
+    super::write_or_print(args.out.as_deref(), &text, output)?;
     Ok(Outcome::Ok)
 }
 

@@ -66,6 +66,27 @@ pub(crate) fn write_new_file(
     Ok(())
 }
 
+/// Writes `text` to `out` (saying so on stderr unless quiet) or, without
+/// one, to stdout.
+pub(crate) fn write_or_print(
+    out: Option<&std::path::Path>,
+    text: &str,
+    output: &mut Output<'_>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    match out {
+        Some(path) => {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if !output.quiet {
+                writeln!(output.err, "wrote {}", path.display())?;
+            }
+        }
+        None => write!(output.out, "{text}")?,
+    }
+    Ok(())
+}
+
 /// The runtime async commands run on.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
