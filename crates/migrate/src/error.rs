@@ -126,6 +126,11 @@ pub enum Error {
         "no PostgreSQL server binaries (initdb, pg_ctl) found on PATH or under /usr/lib/postgresql/*/bin; install Debian's `postgresql` package"
     )]
     NoPostgres,
+    /// As root, the server runs as `user`, which cannot reach the project.
+    #[error(
+        "the local PostgreSQL server runs as `{user}`, which cannot reach {path} nor a folder of its own; run Preflight as an ordinary user, or let others search the project's parent folders (chmod o+x)"
+    )]
+    ServerCannotReach { user: String, path: PathBuf },
     /// A plugged-in artifact store (Cloud Storage…) failed; the cause says why.
     #[error("{location}: cannot {action}")]
     Store {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::error::Error;
 
@@ -208,13 +209,18 @@ impl TempPostgres {
     /// Creates and starts a cluster on a free loopback port, tuned for
     /// speed over durability (fsync off).
     pub fn start() -> Result<TempPostgres, Error> {
+        // As root the server's user must reach the folder: TMPDIR may be private.
+        let base = match is_root() {
+            true => [std::env::temp_dir(), PathBuf::from("/tmp"), PathBuf::from("/var/tmp")]
+                .into_iter()
+                .find(|d| reachable_by("postgres", d))
+                .unwrap_or_else(std::env::temp_dir),
+            false => std::env::temp_dir(),
+        };
         let dir = tempfile::Builder::new()
             .prefix("preflight-pg-")
-            .tempdir()
-            .map_err(|source| Error::Write {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+            .tempdir_in(&base)
+            .map_err(|source| Error::Write { path: base, source })?;
         let mut cluster = Cluster::new(dir.path().join("data"))?;
         cluster.init()?;
         cluster.start(None, Some(dir.path()), true)?;
@@ -260,12 +266,19 @@ pub struct LocalPostgres {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LocalStatus {
     pub dir: PathBuf,
+    /// The data folder: `<dir>/data`, or elsewhere when the server's user
+    /// cannot reach `dir` (as root).
+    pub data: PathBuf,
     pub initialised: bool,
     pub running: bool,
     /// The port it listens on (or last listened on).
     pub port: Option<u16>,
     pub databases: Vec<String>,
 }
+
+/// Names the data folder when it lives outside `<state_dir>/postgres/`
+/// (as root, where the server's user cannot reach the project).
+const DATA_DIR_FILE: &str = "data-dir";
 
 impl LocalPostgres {
     fn at(state_dir: &Path) -> Result<LocalPostgres, Error> {
@@ -275,7 +288,11 @@ impl LocalPostgres {
             source,
         })?;
         let root = state_dir.join("postgres");
-        let mut cluster = Cluster::new(root.join("data"))?;
+        let data = std::fs::read_to_string(root.join(DATA_DIR_FILE))
+            .ok()
+            .map(|d| PathBuf::from(d.trim_end_matches('\n')))
+            .unwrap_or_else(|| root.join("data"));
+        let mut cluster = Cluster::new(data)?;
         cluster.port = std::fs::read_to_string(root.join("port"))
             .ok()
             .and_then(|p| p.trim().parse().ok())
@@ -287,6 +304,7 @@ impl LocalPostgres {
     pub fn ensure(state_dir: &Path) -> Result<LocalPostgres, Error> {
         let mut local = LocalPostgres::at(state_dir)?;
         if !local.cluster.data.join("PG_VERSION").is_file() {
+            local.place_data()?;
             local.cluster.init()?;
         }
         if !local.cluster.is_running() {
@@ -301,6 +319,44 @@ impl LocalPostgres {
             })?;
         }
         Ok(local)
+    }
+
+    /// As root the server runs as `postgres`, which cannot reach a project
+    /// in a folder only root can read (root's home, a `0700` temp folder):
+    /// the data then goes under the server user's home, or `/var/tmp`, in a
+    /// folder named after the project's path, and `<root>/data-dir` says where.
+    fn place_data(&mut self) -> Result<(), Error> {
+        let Some(user) = self.cluster.run_as.clone() else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(&self.root).map_err(|source| Error::Write {
+            path: self.root.clone(),
+            source,
+        })?;
+        if reachable_by(&user, &self.root) {
+            return Ok(());
+        }
+        let digest = sha2::Sha256::digest(self.root.as_os_str().as_encoded_bytes());
+        let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let candidates = home_of(&user)
+            .map(|home| home.join("preflight"))
+            .into_iter()
+            .chain([PathBuf::from("/var/tmp/preflight-postgres")]);
+        for base in candidates {
+            if std::fs::create_dir_all(&base).is_err() || !reachable_by(&user, &base) {
+                continue;
+            }
+            let data = base.join(&name).join("data");
+            let file = self.root.join(DATA_DIR_FILE);
+            std::fs::write(&file, format!("{}\n", data.display()))
+                .map_err(|source| Error::Write { path: file, source })?;
+            self.cluster.data = data;
+            return Ok(());
+        }
+        Err(Error::ServerCannotReach {
+            user,
+            path: self.root.clone(),
+        })
     }
 
     /// Reports on the cluster under `state_dir` without starting it.
@@ -323,6 +379,7 @@ impl LocalPostgres {
             Vec::new()
         };
         Ok(LocalStatus {
+            data: local.cluster.data.clone(),
             dir: local.root,
             initialised,
             running,
@@ -344,7 +401,22 @@ impl LocalPostgres {
     /// Stops the server and deletes its data; the next use starts afresh.
     pub fn reset(state_dir: &Path) -> Result<(), Error> {
         LocalPostgres::stop(state_dir)?;
-        let root = state_dir.join("postgres");
+        let local = LocalPostgres::at(state_dir)?;
+        if !local.cluster.data.starts_with(&local.root) {
+            // Data placed outside the project (see `place_data`): its own folder goes too.
+            if let Some(own) = local.cluster.data.parent() {
+                match std::fs::remove_dir_all(own) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::Write {
+                            path: own.to_path_buf(),
+                            source: e,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let root = local.root;
         match std::fs::remove_dir_all(&root) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Write {
                 path: root,
@@ -383,6 +455,27 @@ fn is_root() -> bool {
         .output()
         .ok()
         .is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Whether `user` can reach (search) the folder `dir`, every parent included.
+fn reachable_by(user: &str, dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", user, "--", "test", "-x"])
+        .arg(dir)
+        .current_dir("/")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The home folder of `user`, from `/etc/passwd`.
+fn home_of(user: &str) -> Option<PathBuf> {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() >= 6 && fields[0] == user)
+        .map(|fields| PathBuf::from(fields[5]))
+        .filter(|home| home.is_absolute())
 }
 
 fn chown_to(dir: &Path, user: &str) -> Result<(), Error> {

@@ -28,6 +28,10 @@ pub(crate) fn run(command: LocalCommand, output: &mut Output<'_>) -> anyhow::Res
                     "{state} on 127.0.0.1:{port} ({})",
                     status.dir.display()
                 )?;
+                if !status.data.starts_with(&status.dir) {
+                    // As root, where the server's user cannot reach the project.
+                    writeln!(output.out, "  data in {}", status.data.display())?;
+                }
                 for db in &status.databases {
                     writeln!(output.out, "  {db}")?;
                 }

@@ -212,7 +212,14 @@ async fn scaffolding_never_touches_existing_files() {
 
 #[test]
 fn the_local_cluster_is_kept_between_uses() {
+    // A folder only its owner can read: as root, the server's user cannot
+    // reach it, so the data must go where it can (and still be found).
     let state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        state.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let first = LocalPostgres::ensure(state.path()).unwrap();
     first.ensure_database("mobius_chat").unwrap();
     first.ensure_database("mobius_chat").unwrap();
@@ -228,7 +235,15 @@ fn the_local_cluster_is_kept_between_uses() {
         LocalPostgres::status(state.path()).unwrap().databases,
         ["mobius_chat"]
     );
+    let placed = std::fs::read_to_string(state.path().join("postgres/data-dir")).ok();
+    let root = std::process::Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    assert_eq!(placed.is_some(), root, "placed outside only when run as root");
     LocalPostgres::reset(state.path()).unwrap();
     let status = LocalPostgres::status(state.path()).unwrap();
     assert!(!status.initialised && !status.running);
+    if let Some(data) = placed {
+        let data = std::path::Path::new(data.trim());
+        assert!(!data.starts_with(state.path()));
+        assert!(!data.exists(), "reset removes data kept outside the project");
+    }
 }
