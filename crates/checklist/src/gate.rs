@@ -1,10 +1,11 @@
 //! Gates and progress: which items are still open, and who owns them.
 
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Checklist, Item};
-use crate::state::State;
+use crate::state::{Evidence, State};
 
 /// Which sections must be complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +141,26 @@ pub struct SectionProgress {
     pub checked: usize,
     pub total: usize,
     pub signed_by: Option<String>,
+    pub items: Vec<ItemProgress>,
+}
+
+/// One item as a script needs it: its id to check it, who owns it, and
+/// what the state log says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemProgress {
+    pub id: String,
+    pub line: usize,
+    pub owner: Option<String>,
+    pub action: String,
+    /// Checked by a recorded entry (a box ticked by hand alone is not).
+    pub checked: bool,
+    /// Ticked in the document with no recorded check behind it.
+    pub ticked_by_hand: bool,
+    pub by: Option<String>,
+    pub at: Option<Timestamp>,
+    pub evidence: Vec<Evidence>,
+    /// Why it was last unchecked.
+    pub reason: Option<String>,
 }
 
 /// Progress of the whole document.
@@ -167,7 +188,26 @@ pub fn progress(checklist: &Checklist, state: &State) -> Progress {
             || "(before the first section)".to_string(),
             |s| s.title.clone(),
         );
+        let item_progress = items
+            .iter()
+            .map(|item| {
+                let recorded = state.items.get(&item.id).cloned().unwrap_or_default();
+                ItemProgress {
+                    id: item.id.clone(),
+                    line: item.line,
+                    owner: item.owner.clone(),
+                    action: item.action.clone(),
+                    checked: is_checked(item, state),
+                    ticked_by_hand: ticked_by_hand(item, state),
+                    by: recorded.by,
+                    at: recorded.at,
+                    evidence: recorded.evidence,
+                    reason: recorded.reason,
+                }
+            })
+            .collect();
         sections.push(SectionProgress {
+            items: item_progress,
             checked: items.iter().filter(|i| is_checked(i, state)).count(),
             total: items.len(),
             signed_by: state.signoffs.get(&id).map(|s| s.by.clone()),

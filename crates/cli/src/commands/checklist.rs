@@ -3,7 +3,8 @@
 use anyhow::Context as _;
 use jiff::Timestamp;
 use preflight_checklist::{
-    Anchor, Error, Evidence, GateResult, Requirement, Run, SigningKey, archive, archived_anchor,
+    Anchor, Error, Evidence, GateResult, ItemProgress, Requirement, Run, SigningKey, archive,
+    archived_anchor,
     gate, progress, render,
 };
 
@@ -48,6 +49,11 @@ pub(crate) fn run(command: ChecklistCommand, output: &mut Output<'_>) -> anyhow:
                         "  {mark} {:<60} {}/{}{signed}",
                         s.title, s.checked, s.total
                     )?;
+                    if output.verbose {
+                        for item in &s.items {
+                            write_item(output, item)?;
+                        }
+                    }
                 }
                 match &p.approved_by {
                     Some(by) => writeln!(output.out, "approved by {by}")?,
@@ -319,4 +325,34 @@ fn change(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// One item under its section for `show -v`: box, id, owner, action, then
+/// who checked it and its evidence.
+fn write_item(output: &mut Output<'_>, item: &ItemProgress) -> std::io::Result<()> {
+    let mark = match (item.checked, item.ticked_by_hand) {
+        (true, _) => "[x]",
+        (false, true) => "[!]",
+        (false, false) => "[ ]",
+    };
+    let owner = item.owner.as_deref().unwrap_or("-");
+    writeln!(
+        output.out,
+        "       {mark} {:<6} {owner}: {}",
+        item.id, item.action
+    )?;
+    if let (true, Some(by)) = (item.checked, &item.by) {
+        let at = item.at.map(|t| format!(" at {t}")).unwrap_or_default();
+        writeln!(output.out, "              checked by {by}{at}")?;
+    }
+    if item.ticked_by_hand {
+        writeln!(output.out, "              ticked in the document, no recorded check")?;
+    }
+    if let (false, Some(reason)) = (item.checked, &item.reason) {
+        writeln!(output.out, "              unchecked: {reason}")?;
+    }
+    for evidence in &item.evidence {
+        writeln!(output.out, "              evidence: {}", evidence.summary())?;
+    }
+    Ok(())
 }

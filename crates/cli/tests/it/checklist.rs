@@ -95,6 +95,31 @@ fn show_render_and_archive() {
     assert_eq!(outcome, Outcome::Ok);
     let (_, out, _) = preflight(&["checklist", "show", &doc]);
     insta::assert_snapshot!(filtered(&out, &dir));
+    // Every item, with who checked it and the evidence: for people (-v)…
+    let (_, out, _) = preflight(&["checklist", "show", "-v", &doc]);
+    let section_one: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("[x] 1.1"))
+        .take(4)
+        .collect();
+    assert!(
+        section_one[0]
+            .trim()
+            .starts_with("[x] 1.1    Mobius OS backend lead: `cd mobius-os && git fetch"),
+        "{out}"
+    );
+    assert!(section_one[1].trim().starts_with("checked by os-lead at 20"), "{out}");
+    assert_eq!(section_one[2].trim(), "evidence: output: 212 passed in 9.1s");
+    assert!(section_one[3].trim().starts_with("[ ] 1.2 "), "{out}");
+    // …and for scripts, which find an item's id there.
+    let (_, out, _) = preflight(&["--format", "json", "checklist", "show", &doc]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let item = &json["sections"][0]["items"][0];
+    assert_eq!(item["id"], "1.1");
+    assert_eq!(item["checked"], true);
+    assert_eq!(item["by"], "os-lead");
+    assert_eq!(item["evidence"][0]["kind"], "output");
+    assert_eq!(json["sections"][0]["items"][1]["checked"], false);
     let (_, rendered, _) = preflight(&["checklist", "render", &doc]);
     let line17 = rendered.lines().nth(16).unwrap();
     assert!(
