@@ -37,8 +37,8 @@ mod state;
 pub use binding::{Applied, Binding, StepOutcome, StepRef, apply_step, check_bindings};
 pub use error::{Error, Problem};
 pub use gate::{
-    GateResult, ItemProgress, OpenItem, Progress, Requirement, SectionProgress, gate, is_checked, progress,
-    ticked_by_hand,
+    GateResult, ItemProgress, OpenItem, Progress, Requirement, SectionProgress, gate, is_checked,
+    progress, ticked_by_hand,
 };
 pub use model::{Checklist, Item, ItemKind, Section};
 pub use ops::Run;

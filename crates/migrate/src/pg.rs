@@ -211,10 +211,14 @@ impl TempPostgres {
     pub fn start() -> Result<TempPostgres, Error> {
         // As root the server's user must reach the folder: TMPDIR may be private.
         let base = match is_root() {
-            true => [std::env::temp_dir(), PathBuf::from("/tmp"), PathBuf::from("/var/tmp")]
-                .into_iter()
-                .find(|d| reachable_by("postgres", d))
-                .unwrap_or_else(std::env::temp_dir),
+            true => [
+                std::env::temp_dir(),
+                PathBuf::from("/tmp"),
+                PathBuf::from("/var/tmp"),
+            ]
+            .into_iter()
+            .find(|d| reachable_by("postgres", d))
+            .unwrap_or_else(std::env::temp_dir),
             false => std::env::temp_dir(),
         };
         let dir = tempfile::Builder::new()

@@ -57,6 +57,6 @@ pub use http::{HttpExpect, HttpProbe, HttpRequest, JsonEquals, PollProbe};
 pub use preflight_manifest::GateSeverity as Severity;
 pub use preflight_redact::Redactor;
 pub use probe::{Check, CheckStatus, Probe, ProbeContext};
-pub use report::{Outcome, ProbeResult, Report, Tally, junit, md_cell};
+pub use report::{JunitSuite, Outcome, ProbeResult, Report, Tally, junit, md_cell};
 pub use runner::{ProbeSpec, RetryPolicy, Runner};
 pub use tcp::TcpProbe;

@@ -255,10 +255,15 @@ impl Report {
         out
     }
 
-    /// JUnit XML: one test case per probe. A soft failure is a `<failure
-    /// type="soft">`: CI shows it, and the exit code says whether it blocks.
+    /// JUnit XML: one test case per probe. A hard failure is a `<failure>`
+    /// (an error when the probe could not tell); a soft failure passes with
+    /// the failure in `<system-err>` and a `severity=soft` property, so CI
+    /// shows it without turning red on a run that did not block.
     pub fn to_junit(&self, suite: &str) -> String {
-        junit(&[(suite, self)])
+        junit(&[JunitSuite::Ran {
+            name: suite,
+            report: self,
+        }])
     }
 
     /// Pretty JSON of the whole report.
@@ -267,79 +272,106 @@ impl Report {
     }
 }
 
-/// A JUnit XML document with one `<testsuite>` per report (a release writes
-/// one per phase).
-pub fn junit(suites: &[(&str, &Report)]) -> String {
-    let count = |f: &dyn Fn(&ProbeResult) -> bool| -> usize {
+/// One `<testsuite>` of a JUnit document.
+#[derive(Debug, Clone, Copy)]
+pub enum JunitSuite<'a> {
+    /// A report's probes, one case each.
+    Ran {
+        /// The suite's name.
+        name: &'a str,
+        /// What ran.
+        report: &'a Report,
+    },
+    /// A suite that did not run (a release phase skipped, or not reached):
+    /// one skipped case saying why.
+    Skipped {
+        /// The suite's name.
+        name: &'a str,
+        /// Why it did not run.
+        reason: &'a str,
+    },
+}
+
+/// A JUnit XML document with one `<testsuite>` per entry (a release writes
+/// one per phase), written by quick-junit.
+pub fn junit(suites: &[JunitSuite<'_>]) -> String {
+    use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+    let mut doc = quick_junit::Report::new("preflight");
+    for suite in suites {
+        match *suite {
+            JunitSuite::Ran { name, report } => {
+                let mut ts = TestSuite::new(name);
+                ts.set_time(report.duration);
+                if let Some(at) = chrono_time(report.started_at) {
+                    ts.set_timestamp(at);
+                }
+                for r in &report.results {
+                    let evidence = r.evidence.join("\n");
+                    let failed = !r.outcome.passed();
+                    let status = match (failed, r.severity) {
+                        (false, _) | (true, Severity::Soft) => TestCaseStatus::success(),
+                        (true, Severity::Hard) => {
+                            let kind = match r.outcome {
+                                Outcome::Errored | Outcome::Cancelled => NonSuccessKind::Error,
+                                _ => NonSuccessKind::Failure,
+                            };
+                            let mut status = TestCaseStatus::non_success(kind);
+                            status
+                                .set_type(r.outcome.as_str())
+                                .set_message(r.summary.as_str());
+                            if !evidence.is_empty() {
+                                status.set_description(evidence.as_str());
+                            }
+                            status
+                        }
+                    };
+                    let mut case = TestCase::new(r.name.as_str(), status);
+                    case.set_classname(format!("{name}.{}", r.kind))
+                        .set_time(r.duration)
+                        .add_property(Property::new("severity", severity_str(r.severity)))
+                        .add_property(Property::new("outcome", r.outcome.as_str()));
+                    if failed && r.severity == Severity::Soft {
+                        let mut text = format!("soft failure, does not block: {}", r.summary);
+                        if !evidence.is_empty() {
+                            text.push_str("\n");
+                            text.push_str(&evidence);
+                        }
+                        case.set_system_err(text);
+                    } else if !failed && !evidence.is_empty() {
+                        case.set_system_out(evidence.as_str());
+                    }
+                    ts.add_test_case(case);
+                }
+                doc.add_test_suite(ts);
+            }
+            JunitSuite::Skipped { name, reason } => {
+                let mut ts = TestSuite::new(name);
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(reason);
+                let mut case = TestCase::new(name, status);
+                case.set_classname(name);
+                ts.add_test_case(case);
+                doc.add_test_suite(ts);
+            }
+        }
+    }
+    doc.set_time(
         suites
             .iter()
-            .map(|(_, r)| r.results.iter().filter(|p| f(p)).count())
-            .sum()
-    };
-    let is_error = |r: &ProbeResult| matches!(r.outcome, Outcome::Errored | Outcome::Cancelled);
-    let is_failure = |r: &ProbeResult| matches!(r.outcome, Outcome::Failed | Outcome::TimedOut);
-    let total: usize = suites.iter().map(|(_, r)| r.results.len()).sum();
-    let time: f64 = suites.iter().map(|(_, r)| r.duration.as_secs_f64()).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"preflight\" tests=\"{total}\" failures=\"{}\" errors=\"{}\" time=\"{time:.3}\">",
-        count(&is_failure),
-        count(&is_error)
+            .map(|s| match s {
+                JunitSuite::Ran { report, .. } => report.duration,
+                JunitSuite::Skipped { .. } => Duration::ZERO,
+            })
+            .sum(),
     );
-    for (suite, report) in suites {
-        let failures = report.results.iter().filter(|r| is_failure(r)).count();
-        let errors = report.results.iter().filter(|r| is_error(r)).count();
-        let _ = writeln!(
-            out,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\" timestamp=\"{}\">",
-            xml(suite),
-            report.results.len(),
-            report.duration.as_secs_f64(),
-            report.started_at
-        );
-        for r in &report.results {
-            let _ = write!(
-                out,
-                "    <testcase name=\"{}\" classname=\"{}.{}\" time=\"{:.3}\"",
-                xml(&r.name),
-                xml(suite),
-                r.kind,
-                r.duration.as_secs_f64()
-            );
-            if r.outcome.passed() && r.evidence.is_empty() {
-                out.push_str("/>\n");
-                continue;
-            }
-            out.push_str(">\n");
-            let body = r.evidence.join("\n");
-            let kind = severity_str(r.severity);
-            let element = if is_error(r) {
-                Some("error")
-            } else if is_failure(r) {
-                Some("failure")
-            } else {
-                None
-            };
-            match element {
-                Some(el) => {
-                    let _ = writeln!(
-                        out,
-                        "      <{el} type=\"{kind}\" message=\"{}\">{}</{el}>",
-                        xml(&r.summary),
-                        xml(&body)
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "      <system-out>{}</system-out>", xml(&body));
-                }
-            }
-            out.push_str("    </testcase>\n");
-        }
-        out.push_str("  </testsuite>\n");
-    }
-    out.push_str("</testsuites>\n");
-    out
+    // Serialising owned strings into memory cannot fail.
+    doc.to_string().unwrap_or_default()
+}
+
+/// A timestamp as quick-junit takes it (chrono, UTC).
+fn chrono_time(at: jiff::Timestamp) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::from_timestamp(at.as_second(), at.subsec_nanosecond().try_into().ok()?)
+        .map(|t| t.fixed_offset())
 }
 
 pub(crate) fn severity_str(s: Severity) -> &'static str {
@@ -357,24 +389,6 @@ pub fn md_cell(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .replace('|', "\\|")
-}
-
-/// Escapes text for XML attributes and content, dropping characters XML 1.0 forbids.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

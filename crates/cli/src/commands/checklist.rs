@@ -4,8 +4,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use preflight_checklist::{
     Anchor, Error, Evidence, GateResult, ItemProgress, Requirement, Run, SigningKey, archive,
-    archived_anchor,
-    gate, progress, render,
+    archived_anchor, gate, progress, render,
 };
 
 use super::write_new_file;
@@ -346,7 +345,10 @@ fn write_item(output: &mut Output<'_>, item: &ItemProgress) -> std::io::Result<(
         writeln!(output.out, "              checked by {by}{at}")?;
     }
     if item.ticked_by_hand {
-        writeln!(output.out, "              ticked in the document, no recorded check")?;
+        writeln!(
+            output.out,
+            "              ticked in the document, no recorded check"
+        )?;
     }
     if let (false, Some(reason)) = (item.checked, &item.reason) {
         writeln!(output.out, "              unchecked: {reason}")?;

@@ -108,8 +108,16 @@ fn show_render_and_archive() {
             .starts_with("[x] 1.1    Mobius OS backend lead: `cd mobius-os && git fetch"),
         "{out}"
     );
-    assert!(section_one[1].trim().starts_with("checked by os-lead at 20"), "{out}");
-    assert_eq!(section_one[2].trim(), "evidence: output: 212 passed in 9.1s");
+    assert!(
+        section_one[1]
+            .trim()
+            .starts_with("checked by os-lead at 20"),
+        "{out}"
+    );
+    assert_eq!(
+        section_one[2].trim(),
+        "evidence: output: 212 passed in 9.1s"
+    );
     assert!(section_one[3].trim().starts_with("[ ] 1.2 "), "{out}");
     // …and for scripts, which find an item's id there.
     let (_, out, _) = preflight(&["--format", "json", "checklist", "show", &doc]);

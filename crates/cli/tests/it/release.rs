@@ -89,6 +89,21 @@ fn the_local_rehearsal_runs_every_phase_through_the_binary() {
         junit.contains("<testsuite name=\"release local migrate\""),
         "{junit}"
     );
+    // A phase with nothing to do is a skipped suite saying why, and a
+    // release that succeeded fails no case.
+    assert!(
+        junit.contains("<testsuite name=\"release local deploy\" tests=\"1\" skipped=\"1\""),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<skipped message=\"no deploy steps configured for `local`\""),
+        "{junit}"
+    );
+    assert!(junit.contains("<testsuites name=\"preflight\""), "{junit}");
+    assert!(
+        !junit.contains("<failure") && !junit.contains("<error"),
+        "{junit}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(logs.join("2026-02-14-local.json")).unwrap())
             .unwrap();

@@ -236,14 +236,26 @@ fn the_local_cluster_is_kept_between_uses() {
         ["mobius_chat"]
     );
     let placed = std::fs::read_to_string(state.path().join("postgres/data-dir")).ok();
-    let root = std::process::Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-    assert_eq!(placed.is_some(), root, "placed outside only when run as root");
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
+    assert_eq!(
+        placed.is_some(),
+        root,
+        "placed outside only when run as root"
+    );
     LocalPostgres::reset(state.path()).unwrap();
     let status = LocalPostgres::status(state.path()).unwrap();
     assert!(!status.initialised && !status.running);
     if let Some(data) = placed {
         let data = std::path::Path::new(data.trim());
         assert!(!data.starts_with(state.path()));
-        assert!(!data.exists(), "reset removes data kept outside the project");
+        assert!(
+            !data.exists(),
+            "reset removes data kept outside the project"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use preflight_manifest::Phase;
-use preflight_verify::{Outcome, ProbeResult, Report, Severity};
+use preflight_verify::{JunitSuite, Outcome, ProbeResult, Report, Severity};
 use serde::{Deserialize, Serialize};
 
 /// What an operator does after `phase` failed.
@@ -388,32 +388,53 @@ impl ReleaseLog {
         out
     }
 
-    /// JUnit XML: one test suite per phase that ran steps; an operator's
-    /// skip is a failed case of its own, so CI shows the decision.
+    /// JUnit XML: one test suite per phase. Steps are cases; a phase that
+    /// did not run (nothing to do, not reached, skipped by an operator) is a
+    /// skipped suite saying why; a soft failure is reported without failing
+    /// the suite; a failed or interrupted phase without steps is an error.
     pub fn to_junit(&self) -> String {
-        let reports: Vec<(String, Report)> = self
+        let named: Vec<(String, Option<Report>, String)> = self
             .phases
             .iter()
-            .filter(|p| !p.steps.is_empty() || p.decision.is_some())
             .map(|p| {
-                let mut report = self.phase_report(p);
-                if let Some(d) = &p.decision {
-                    report.results.push(ProbeResult {
-                        name: format!("{} skipped by operator", p.phase.as_str()),
-                        kind: "decision".into(),
-                        target: String::new(),
-                        severity: Severity::Soft,
-                        outcome: Outcome::Failed,
-                        attempts: 0,
-                        duration: Duration::ZERO,
-                        summary: format!("skipped by {}: {}", d.by, d.reason),
-                        evidence: Vec::new(),
-                    });
-                }
-                (format!("release {} {}", self.env, p.phase.as_str()), report)
+                let name = format!("release {} {}", self.env, p.phase.as_str());
+                let reason = match &p.decision {
+                    Some(d) => format!("skipped by {}: {}", d.by, d.reason),
+                    None if p.summary.is_empty() => p.status.as_str().to_string(),
+                    None => p.summary.clone(),
+                };
+                let report = match p.status {
+                    _ if !p.steps.is_empty() => Some(self.phase_report(p)),
+                    PhaseStatus::Failed | PhaseStatus::Interrupted => {
+                        let mut report = self.phase_report(p);
+                        report.results.push(ProbeResult {
+                            name: p.phase.as_str().to_string(),
+                            kind: "phase".into(),
+                            target: String::new(),
+                            severity: Severity::Hard,
+                            outcome: match p.status {
+                                PhaseStatus::Interrupted => Outcome::Cancelled,
+                                _ => Outcome::Failed,
+                            },
+                            attempts: 0,
+                            duration: p.duration,
+                            summary: reason.clone(),
+                            evidence: Vec::new(),
+                        });
+                        Some(report)
+                    }
+                    _ => None,
+                };
+                (name, report, reason)
             })
             .collect();
-        let suites: Vec<(&str, &Report)> = reports.iter().map(|(n, r)| (n.as_str(), r)).collect();
+        let suites: Vec<JunitSuite<'_>> = named
+            .iter()
+            .map(|(name, report, reason)| match report {
+                Some(report) => JunitSuite::Ran { name, report },
+                None => JunitSuite::Skipped { name, reason },
+            })
+            .collect();
         preflight_verify::junit(&suites)
     }
 

@@ -15,7 +15,7 @@ use preflight_verify::{Report, RetryPolicy};
 pub fn stable(text: &str) -> String {
     let ms = regex::Regex::new(r"\b\d+(\.\d+)? (ms|s)\b").unwrap();
     let secs = regex::Regex::new(r#"(time|duration_ms)(=|": ?)"?[0-9.]+"?"#).unwrap();
-    let stamp = regex::Regex::new(r"\d{4}-\d\d-\d\dT[0-9:.]+Z").unwrap();
+    let stamp = regex::Regex::new(r"\d{4}-\d\d-\d\dT[0-9:.]+(Z|\+00:00)").unwrap();
     let port = regex::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
     // How many polls fit in a deadline depends on the machine's load.
     let polls = regex::Regex::new(r"not ready after \d+ poll").unwrap();
