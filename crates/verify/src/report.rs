@@ -333,7 +333,7 @@ pub fn junit(suites: &[JunitSuite<'_>]) -> String {
                     if failed && r.severity == Severity::Soft {
                         let mut text = format!("soft failure, does not block: {}", r.summary);
                         if !evidence.is_empty() {
-                            text.push_str("\n");
+                            text.push('\n');
                             text.push_str(&evidence);
                         }
                         case.set_system_err(text);
