@@ -56,14 +56,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let stdout = io::stdout();
-    let stderr = io::stderr();
+    // Unlocked handles: each line reaches a pipe as it is written (stdout
+    // is line-buffered), and progress can be written from inside a
+    // migration's event callback.
     let terminal = output::stdout_is_terminal();
-    run_with(args, &mut stdout.lock(), &mut stderr.lock(), terminal).into()
+    run_with(args, &mut io::stdout(), &mut io::stderr(), terminal).into()
 }
 
 /// Like [`run`], writing to the given streams; `terminal` turns on colour.
-pub fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, terminal: bool) -> Outcome
+pub fn run_with<I, T>(
+    args: I,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+    terminal: bool,
+) -> Outcome
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,

@@ -6,8 +6,8 @@ use crate::args::{Format, GlobalArgs};
 
 /// The streams a command writes to, and the user's presentation choices.
 pub struct Output<'a> {
-    pub out: &'a mut dyn Write,
-    pub err: &'a mut dyn Write,
+    pub out: &'a mut (dyn Write + Send),
+    pub err: &'a mut (dyn Write + Send),
     pub format: Format,
     pub color: bool,
     pub quiet: bool,
@@ -17,8 +17,8 @@ pub struct Output<'a> {
 impl<'a> Output<'a> {
     pub fn new(
         global: &GlobalArgs,
-        out: &'a mut dyn Write,
-        err: &'a mut dyn Write,
+        out: &'a mut (dyn Write + Send),
+        err: &'a mut (dyn Write + Send),
         terminal: bool,
     ) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());

@@ -1,6 +1,6 @@
 //! `preflight migrate status | plan | up | baseline | repair | new | rollback`.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -637,18 +637,15 @@ async fn up_command(args: &UpArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
         database: &name,
     });
     let progress = Progress::new(output);
-    let mut lines: Vec<String> = Vec::new();
     let result = {
-        let mut on_event = |e: UpEvent| progress.event(e, &mut lines);
+        let err = &mut *output.err;
+        let mut on_event = |e: UpEvent| progress.event(e, err);
         target
             .migrations
             .up_with(backup, options.interrupt.clone(), &mut on_event)
             .await
     };
     progress.finish();
-    for line in &lines {
-        writeln!(output.err, "{line}")?;
-    }
     let applied = match result {
         Ok(a) => a,
         Err(e) => {
@@ -720,22 +717,35 @@ impl Progress {
         Progress { bar, quiet }
     }
 
-    fn event(&self, e: UpEvent, lines: &mut Vec<String>) {
+    fn event(&self, e: UpEvent, err: &mut (dyn Write + Send)) {
         if self.quiet {
             return;
         }
-        match (e, &self.bar) {
+        // A reader that went away loses progress lines only; the result
+        // is still written (and its failure reported) after the run.
+        let _ = match (e, &self.bar) {
             (UpEvent::Locked { waited }, _) if waited > Duration::from_millis(500) => {
-                lines.push(format!(
-                    "waited {:.1}s for the migration lock",
-                    waited.as_secs_f64()
-                ));
+                let line = format!("waited {:.1}s for the migration lock", waited.as_secs_f64());
+                match &self.bar {
+                    Some(bar) => {
+                        bar.println(line);
+                        Ok(())
+                    }
+                    None => writeln!(err, "{line}"),
+                }
             }
-            (UpEvent::Planned { count }, Some(bar)) => bar.set_length(count as u64),
+            (UpEvent::Planned { count }, Some(bar)) => {
+                bar.set_length(count as u64);
+                Ok(())
+            }
             (UpEvent::Applying { version, name, .. }, Some(bar)) => {
                 bar.set_message(format!("{version} {name}"));
+                Ok(())
             }
-            (UpEvent::Applied { .. }, Some(bar)) => bar.inc(1),
+            (UpEvent::Applied { .. }, Some(bar)) => {
+                bar.inc(1);
+                Ok(())
+            }
             (
                 UpEvent::Applying {
                     index,
@@ -744,17 +754,16 @@ impl Progress {
                     name,
                 },
                 None,
-            ) => {
-                lines.push(format!("[{}/{count}] applying {version} {name}", index + 1));
-            }
+            ) => writeln!(err, "[{}/{count}] applying {version} {name}", index + 1),
             (UpEvent::Applied { version, elapsed }, None) => {
-                lines.push(format!(
+                writeln!(
+                    err,
                     "        applied {version} in {} ms",
                     elapsed.as_millis()
-                ));
+                )
             }
-            _ => {}
-        }
+            _ => Ok(()),
+        };
     }
 
     fn finish(&self) {
@@ -912,15 +921,12 @@ async fn up(
     output: &mut Output<'_>,
 ) -> anyhow::Result<Outcome> {
     let progress = Progress::new(output);
-    let mut lines: Vec<String> = Vec::new();
     let result = {
-        let mut on_event = |e: UpEvent| progress.event(e, &mut lines);
+        let err = &mut *output.err;
+        let mut on_event = |e: UpEvent| progress.event(e, err);
         migrator.up(options, &mut on_event).await
     };
     progress.finish();
-    for line in &lines {
-        writeln!(output.err, "{line}")?;
-    }
     let report = match result {
         Ok(r) => r,
         Err(

@@ -100,6 +100,14 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
                     phase.as_str()
                 ))
             }
+            ReleaseEvent::WatchRound {
+                round,
+                passed,
+                total,
+                remaining_secs,
+            } => (!quiet).then(|| {
+                format!("    watch round {round}: {passed}/{total} probes passed, {remaining_secs} s left")
+            }),
             ReleaseEvent::Finished { .. } => None,
         };
         if let Some(line) = line {

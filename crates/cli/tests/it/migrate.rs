@@ -1328,3 +1328,85 @@ fn db_diff_of_a_folder_finds_a_manual_change() {
     );
     assert!(!stdout.contains("127.0.0.1"), "{stdout}");
 }
+
+/// Progress reaches a pipe as it happens: CI logs show which migration a
+/// long run is on, not everything at the end (the second migration waits
+/// on a lock this test holds while the first one's lines are read).
+#[tokio::test]
+async fn progress_lines_reach_a_pipe_while_the_run_goes_on() {
+    use sqlx::Connection;
+    use std::io::BufRead as _;
+    let pg = TempPostgres::start().unwrap();
+    let url = pg.create_database("chat").unwrap();
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE gate (id int)")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "001_first.sql",
+        "CREATE TABLE first (id int);\n",
+    );
+    write(
+        dir.path(),
+        "002_waits.sql",
+        "INSERT INTO gate VALUES (1);\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let mut child = preflight_cmd(
+        &["migrate", "up", "--no-backup", "--kind", "sql", "--dir", d],
+        &url,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("[2/2] applying 002");
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        seen
+    });
+    wait_until_running(&url, "INSERT INTO gate").await;
+    // The run is blocked on the lock, and its first lines are already out.
+    let joined = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || reader.join().unwrap()),
+    )
+    .await;
+    let Ok(seen) = joined else {
+        let _ = child.kill();
+        panic!("no progress line arrived while the run was blocked");
+    };
+    let seen = seen.unwrap();
+    assert_eq!(
+        seen,
+        [
+            "[1/2] applying 001 first",
+            seen[1].as_str(),
+            "[2/2] applying 002 waits"
+        ],
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].trim_start().starts_with("applied 001 in "),
+        "{seen:?}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

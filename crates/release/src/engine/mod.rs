@@ -118,6 +118,17 @@ pub enum ReleaseEvent {
         /// One line for people.
         summary: String,
     },
+    /// One round of the watch window finished (so a long window is never silent).
+    WatchRound {
+        /// Which round (1 for the first).
+        round: u32,
+        /// Probes that passed in this round.
+        passed: usize,
+        /// Probes run in this round.
+        total: usize,
+        /// Seconds left in the window.
+        remaining_secs: u64,
+    },
     /// A phase finished.
     PhaseFinished {
         /// The phase.

@@ -710,3 +710,49 @@ async fn a_contract_the_migrations_cannot_meet_fails_before_the_freeze() {
         migrated(project.path()).await
     );
 }
+
+/// The watch window reports every round as it ends, so a long window is
+/// never silent in a CI log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_watch_round_is_an_event() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    edit(
+        &project.path().join("preflight.yaml"),
+        "    envs: [prod]\n    interval_secs: 60\n    window_secs: 900\n",
+        "    envs: [local]\n    interval_secs: 1\n    window_secs: 2\n",
+    );
+    edit(
+        &project.path().join("preflight.yaml"),
+        "probes:\n",
+        "probes:\n  - name: local-smoke\n    kind: command\n    command: [\"true\"]\n    phase: smoke\n    envs: [local]\n",
+    );
+    let mut rounds = Vec::new();
+    let log = run_release(&options(project.path()), &mut |e| {
+        if let preflight_release::ReleaseEvent::WatchRound {
+            round,
+            passed,
+            total,
+            ..
+        } = e
+        {
+            rounds.push((*round, *passed, *total));
+        }
+    })
+    .await
+    .unwrap();
+    let watch = log.phase(Phase::Watch).unwrap();
+    assert_eq!(watch.status, PhaseStatus::Passed, "{}", log.to_markdown());
+    assert!(!rounds.is_empty());
+    for (i, (round, passed, total)) in rounds.iter().enumerate() {
+        assert_eq!(*round as usize, i + 1);
+        assert!(*total > 0 && passed == total, "{rounds:?}");
+    }
+    assert!(
+        watch
+            .summary
+            .starts_with(&format!("{} round(s) healthy", rounds.len())),
+        "{}",
+        watch.summary
+    );
+}

@@ -6,7 +6,7 @@ use preflight_checklist::StepRef;
 use preflight_manifest::{ProbePhase, WatchConfig};
 
 use super::{Concluded, Pipeline};
-use crate::engine::{Phase, PhaseStatus, StepRecord};
+use crate::engine::{Phase, PhaseStatus, ReleaseEvent, StepRecord};
 use crate::probes::ProbeSelection;
 
 fn window(cx: &Pipeline<'_>) -> Option<WatchConfig> {
@@ -52,7 +52,7 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
         images: cx.pinned_images(),
     };
     let deadline = Instant::now() + Duration::from_secs(watch.window_secs);
-    let mut rounds = 0;
+    let mut rounds: u32 = 0;
     loop {
         rounds += 1;
         let specs = match cx.platform.probe_specs(cx.target, &selection) {
@@ -61,6 +61,12 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             Err(e) => return (PhaseStatus::Failed, crate::error::error_text(&e)),
         };
         let report = cx.runner.run(specs).await;
+        (cx.on_event)(&ReleaseEvent::WatchRound {
+            round: rounds,
+            passed: report.tally().passed,
+            total: report.results.len(),
+            remaining_secs: deadline.saturating_duration_since(Instant::now()).as_secs(),
+        });
         if !report.gate_passed() {
             cx.record_report(Phase::Watch, &report, steps, |n| {
                 StepRef::Probe(n.to_string())
