@@ -1,5 +1,6 @@
 //! The command line, as clap types other tools can embed or extend.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -26,6 +27,51 @@ pub struct GlobalArgs {
     /// Print more detail.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// When to colour output: `auto` colours a terminal unless `NO_COLOR`
+    /// is set (`CLICOLOR_FORCE` colours a pipe too).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--color`: as cargo, gh and uv take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, given whether the output is a terminal and the
+    /// `NO_COLOR`/`CLICOLOR_FORCE` conventions (an explicit flag wins).
+    pub fn resolve(self, terminal: bool) -> bool {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if set("NO_COLOR") => false,
+            ColorChoice::Auto if set("CLICOLOR_FORCE") => true,
+            ColorChoice::Auto => terminal,
+        }
+    }
+
+    /// The choice in raw arguments, before clap parses them (help and
+    /// usage errors are rendered before a [`Cli`] exists).
+    pub fn from_raw_args(args: &[OsString]) -> ColorChoice {
+        let mut choice = ColorChoice::Auto;
+        let mut iter = args.iter().skip(1).filter_map(|a| a.to_str());
+        while let Some(arg) = iter.next() {
+            let value = match arg {
+                "--" => break,
+                "--color" => iter.next(),
+                _ => arg.strip_prefix("--color="),
+            };
+            if let Some(v) = value.and_then(|v| ColorChoice::from_str(v, false).ok()) {
+                choice = v;
+            }
+        }
+        choice
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

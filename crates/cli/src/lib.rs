@@ -23,10 +23,11 @@ use clap::Parser;
 
 pub use args::{
     ApproveArgs, ArchiveArgs, BaselineArgs, CheckArgs, ChecklistCommand, ChecklistFileArgs,
-    ChecklistTarget, Cli, Command, DiffArgs, EnvCommand, EnvDiffArgs, Format, GateArgs, GlobalArgs,
-    LocalArgs, LocalCommand, ManifestCommand, MigrateArgs, MigrateCommand, MigrationKindArg,
-    NewArgs, NewMigrationArgs, PhaseArg, PromoteArgs, RenderArgs, RepairArgs, RepairStatusArg,
-    RollbackArgs, SignArgs, SourceArgs, UncheckArgs, UpArgs, ValidateArgs, VerifyArgs,
+    ChecklistTarget, Cli, ColorChoice, Command, DiffArgs, EnvCommand, EnvDiffArgs, Format,
+    GateArgs, GlobalArgs, LocalArgs, LocalCommand, ManifestCommand, MigrateArgs, MigrateCommand,
+    MigrationKindArg, NewArgs, NewMigrationArgs, PhaseArg, PromoteArgs, RenderArgs, RepairArgs,
+    RepairStatusArg, RollbackArgs, SignArgs, SourceArgs, UncheckArgs, UpArgs, ValidateArgs,
+    VerifyArgs,
 };
 pub use output::Output;
 
@@ -74,10 +75,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            let text = if terminal {
+            // Help and usage errors honour --color and NO_COLOR too.
+            let color = ColorChoice::from_raw_args(&args).resolve(terminal);
+            let text = if color {
                 e.render().ansi().to_string()
             } else {
                 e.render().to_string()

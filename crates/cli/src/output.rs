@@ -21,12 +21,11 @@ impl<'a> Output<'a> {
         err: &'a mut (dyn Write + Send),
         terminal: bool,
     ) -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Output {
             out,
             err,
             format: global.format,
-            color: terminal && !no_color && global.format == Format::Human,
+            color: global.color.resolve(terminal) && global.format == Format::Human,
             quiet: global.quiet,
             verbose: global.verbose,
         }

@@ -31,7 +31,8 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
     let runtime = super::runtime()?;
     let json = output.json();
     let quiet = output.quiet;
-    let live = output.color && !json;
+    // A spinner only on a terminal: elsewhere each line is written as it happens.
+    let live = output.color && !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let spinner = live.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(

@@ -169,3 +169,65 @@ fn new_from_template_to_stdout() {
     assert_eq!(outcome, Outcome::CouldNotCheck);
     assert!(err.contains("not a valid environment name"), "{err}");
 }
+
+/// `--color` and the `NO_COLOR`/`CLICOLOR_FORCE` conventions, on command
+/// output and on help alike (both are pipes here, never a terminal).
+#[test]
+fn colour_follows_the_flag_and_the_environment_help_included() {
+    let invalid = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifest/tests/fixtures/invalid/m03_duplicate_commit.yaml"
+    );
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"));
+        c.args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let coloured = |text: &str| text.contains("\x1b[");
+    let validate = ["manifest", "validate", invalid];
+    assert!(!coloured(&run(&validate, &[])), "a pipe: no colour");
+    assert!(coloured(&run(
+        &[&["--color", "always"][..], &validate].concat(),
+        &[]
+    )));
+    assert!(coloured(&run(&validate, &[("CLICOLOR_FORCE", "1")])));
+    assert!(!coloured(&run(
+        &validate,
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    )));
+    assert!(!coloured(&run(
+        &[&["--color=never"][..], &validate].concat(),
+        &[("CLICOLOR_FORCE", "1")]
+    )));
+    // Help is rendered before the arguments are parsed, and follows them too.
+    assert!(!coloured(&run(&["--help"], &[])));
+    assert!(coloured(&run(&["--help"], &[("CLICOLOR_FORCE", "1")])));
+    assert!(coloured(&run(
+        &["migrate", "--color", "always", "--help"],
+        &[]
+    )));
+    assert!(!coloured(&run(
+        &["--help"],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    )));
+}
+
+/// On a terminal, `NO_COLOR` turns colour off in help as well.
+#[test]
+fn help_on_a_terminal_is_coloured_unless_asked_not_to() {
+    let help = |args: &[&str]| {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        preflight_cli::run_with(args.iter().copied(), &mut out, &mut err, true);
+        String::from_utf8(out).unwrap()
+    };
+    if std::env::var_os("NO_COLOR").is_none() {
+        assert!(help(&["preflight", "--help"]).contains("\x1b["));
+    }
+    assert!(!help(&["preflight", "--color", "never", "--help"]).contains("\x1b["));
+}
