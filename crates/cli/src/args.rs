@@ -116,6 +116,25 @@ pub enum Command {
     /// Database contracts: write one from a live database.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Print a shell completion script: `preflight completions bash >
+    /// /etc/bash_completion.d/preflight`, or zsh, fish, elvish, powershell.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with --out-dir.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `preflight.1`, `preflight-migrate.1`, … into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

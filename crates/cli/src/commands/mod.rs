@@ -1,6 +1,7 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
 mod checklist;
+mod completions;
 mod contract;
 mod db;
 mod env;
@@ -29,6 +30,8 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Gcp(cmd) => gcp::run(cmd, output),
         Command::Db(cmd) => db::run(cmd, output),
         Command::Contract(cmd) => contract::run(cmd, output),
+        Command::Completions(args) => completions::completions(args, output),
+        Command::Man(args) => completions::man(args, output),
     }
 }
 

@@ -231,3 +231,58 @@ fn help_on_a_terminal_is_coloured_unless_asked_not_to() {
     }
     assert!(!help(&["preflight", "--color", "never", "--help"]).contains("\x1b["));
 }
+
+/// Completion scripts a shell accepts, and manual pages for every command.
+#[test]
+fn completions_and_manual_pages() {
+    let bash = binary(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8(bash.stdout).unwrap();
+    assert!(
+        script.contains("preflight__subcmd__migrate"),
+        "covers subcommands"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("preflight.bash");
+    std::fs::write(&path, &script).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "bash parses the script");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let o = binary(&["completions", shell]);
+        assert!(o.status.success() && !o.stdout.is_empty(), "{shell}");
+    }
+    let man = binary(&["man"]);
+    let page = String::from_utf8(man.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH preflight 1"),
+        "{page}"
+    );
+    let out = dir.path().join("man");
+    assert!(
+        binary(&["man", "--out-dir", out.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for page in [
+        "preflight.1",
+        "preflight-migrate-up.1",
+        "preflight-release-run.1",
+    ] {
+        assert!(out.join(page).is_file(), "{page}");
+    }
+    // A closed pipe is an ordinary end, not a panic.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+}
