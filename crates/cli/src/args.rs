@@ -290,6 +290,36 @@ pub enum ReleaseCommand {
     /// Preflight checks, freeze, hard gate, soft gate, backup, migrate,
     /// verify, deploy, smoke (and watch); stops at the first failed hard step.
     Run(ReleaseRunArgs),
+    /// The release in flight: phase, last step, elapsed time, who holds the
+    /// lock; and the last one that ended.
+    Status(ReleaseEnvArgs),
+    /// Past releases, newest first: outcome, duration, manifest, attempt
+    /// (this machine's state files, and the environment's artifact store).
+    List(ReleaseEnvArgs),
+    /// One release's record: the Markdown log, or the whole record as JSON.
+    Show(ReleaseShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseEnvArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment.
+    #[arg(long)]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseShowArgs {
+    /// The release id (`2026-02-14-prod`).
+    pub release_id: String,
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// Look only in this environment.
+    #[arg(long)]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,7 @@ mod drift;
 mod engine;
 mod error;
 mod gcp;
+mod history;
 mod lint;
 mod modules;
 mod platform;
@@ -67,6 +68,9 @@ pub use engine::{
     ReleaseStatus, StepRecord, log_dir, next_step, run_release,
 };
 pub use error::Error;
+pub use history::{
+    EnvStatus, InFlight, LiveProgress, ReleaseSummary, list_releases, release_status, show_release,
+};
 pub use lint::{LintOptions, ModuleLint, lint_one};
 pub use modules::{ModuleCheck, ModuleMigrations};
 pub use platform::{LOCAL_ENV, Platform, operator};

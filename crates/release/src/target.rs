@@ -188,7 +188,21 @@ impl Platform {
                 }),
             );
         }
-        let store: Result<Arc<dyn ArtifactStore>, String> = match environment.artifacts.as_deref() {
+        let store = self.artifact_store(env).await;
+        Ok(Target {
+            env: environment,
+            databases,
+            store,
+        })
+    }
+}
+
+impl Platform {
+    /// The artifact store of `env` (`artifacts:`, else `.preflight/artifacts/<env>`),
+    /// or why it cannot be opened.
+    pub(crate) async fn artifact_store(&self, env: &str) -> Result<Arc<dyn ArtifactStore>, String> {
+        let environment = self.environment(env).map_err(|e| error_text(&e))?;
+        match environment.artifacts.as_deref() {
             Some(uri) if uri.starts_with("gs://") => crate::gcp::gcs_store(uri)
                 .await
                 .map(|s| Arc::new(s) as Arc<dyn ArtifactStore>)
@@ -199,12 +213,7 @@ impl Platform {
             None => Ok(Arc::new(LocalDirStore {
                 root: self.state_dir().join("artifacts").join(env),
             })),
-        };
-        Ok(Target {
-            env: environment,
-            databases,
-            store,
-        })
+        }
     }
 }
 

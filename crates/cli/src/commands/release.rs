@@ -7,11 +7,16 @@ use preflight_release::{
     run_release,
 };
 
-use crate::args::{DoctorArgs, ReleaseCommand};
+use crate::args::{DoctorArgs, ReleaseCommand, ReleaseEnvArgs, ReleaseShowArgs};
 use crate::{Outcome, Output};
 
 pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let ReleaseCommand::Run(args) = command;
+    let args = match command {
+        ReleaseCommand::Run(args) => args,
+        ReleaseCommand::Status(args) => return status(args, output),
+        ReleaseCommand::List(args) => return list(args, output),
+        ReleaseCommand::Show(args) => return show(args, output),
+    };
     let options = ReleaseOptions {
         config: args.config,
         manifest: args.manifest,
@@ -234,4 +239,125 @@ pub(crate) fn doctor(args: DoctorArgs, output: &mut Output<'_>) -> anyhow::Resul
     } else {
         Outcome::Ok
     })
+}
+
+/// `12 s`, `4 min 05 s`, `1 h 02 min`.
+fn elapsed(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {:02} s", s / 60, s % 60),
+        s => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn status(args: ReleaseEnvArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let platform = Platform::load(&args.config)?;
+    let status =
+        super::runtime()?.block_on(preflight_release::release_status(&platform, &args.env))?;
+    if output.json() {
+        output.print_json(&status)?;
+        return Ok(Outcome::Ok);
+    }
+    if status.in_flight.is_empty() {
+        writeln!(output.out, "no release in flight in {}", status.env)?;
+    }
+    for f in &status.in_flight {
+        let p = &f.progress;
+        writeln!(
+            output.out,
+            "release {} → {} (attempt {}) by {}, running for {}",
+            p.release_id,
+            p.env,
+            p.attempt,
+            p.operator,
+            elapsed(f.elapsed_secs)
+        )?;
+        let phase = p.phase.map_or("starting", |ph| ph.as_str());
+        match &p.step {
+            Some(step) => writeln!(output.out, "  phase {phase}, last step: {step}")?,
+            None => writeln!(output.out, "  phase {phase}")?,
+        }
+        if let Some(holder) = &f.lock_holder {
+            writeln!(output.out, "  lock: {holder}")?;
+        }
+        if !f.process_alive {
+            writeln!(
+                output.out,
+                "  its process (pid {}) is gone on this machine: it died or runs elsewhere; `release show {}` says where it stopped",
+                p.pid, p.release_id
+            )?;
+        }
+    }
+    if let Some(last) = &status.last {
+        writeln!(
+            output.out,
+            "last: {} {} (attempt {}, {}, {})",
+            last.release_id,
+            last.status.as_str(),
+            last.attempt,
+            elapsed(last.duration_secs),
+            last.finished_at.map(|t| t.to_string()).unwrap_or_default()
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn list(args: ReleaseEnvArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let platform = Platform::load(&args.config)?;
+    let (releases, store_problem) =
+        super::runtime()?.block_on(preflight_release::list_releases(&platform, &args.env))?;
+    if output.json() {
+        output.print_json(&serde_json::json!({
+            "releases": releases,
+            "store_problem": store_problem,
+        }))?;
+    } else {
+        if releases.is_empty() {
+            writeln!(output.out, "no releases of {} on record", args.env)?;
+        }
+        for r in &releases {
+            let outcome = match (r.status, r.failed_phase) {
+                (_, Some(phase)) => format!("failed at {}", phase.as_str()),
+                (ReleaseStatus::Running, None) if r.finished_at.is_none() => "in flight".into(),
+                (ReleaseStatus::Running, None) => "partial".into(),
+                (status, None) => status.as_str().to_string(),
+            };
+            let manifest = std::path::Path::new(&r.manifest)
+                .file_name()
+                .map_or(r.manifest.clone(), |n| n.to_string_lossy().into_owned());
+            writeln!(
+                output.out,
+                "{:<28} {:<22} attempt {:<3} {:>12}  {}  {manifest} ({})  by {}",
+                r.release_id,
+                outcome,
+                r.attempt,
+                elapsed(r.duration_secs),
+                r.started_at.strftime("%Y-%m-%d %H:%M"),
+                &r.manifest_sha256[..r.manifest_sha256.len().min(12)],
+                r.operator
+            )?;
+        }
+        if let Some(problem) = &store_problem {
+            writeln!(
+                output.err,
+                "warning: the artifact store was not read: {problem}"
+            )?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn show(args: ReleaseShowArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let platform = Platform::load(&args.config)?;
+    let log = super::runtime()?.block_on(preflight_release::show_release(
+        &platform,
+        args.env.as_deref(),
+        &args.release_id,
+    ))?;
+    if output.json() {
+        output.print_json(&log)?;
+    } else {
+        write!(output.out, "{}", log.to_markdown())?;
+    }
+    Ok(Outcome::Ok)
 }

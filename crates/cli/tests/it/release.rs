@@ -651,3 +651,132 @@ async fn secret_manager_values_and_the_webhook_url_reach_no_output_file_or_argv(
         }
     }
 }
+
+/// `release status` sees a release in flight (its phase, last step and
+/// lock), then `status`, `list` and `show` read its record once it ended.
+#[test]
+fn a_release_is_visible_in_flight_and_afterwards() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let config = project.path().join("preflight.yaml");
+    // A long watch window on a passing smoke probe: the run stays in flight.
+    edit(
+        &config,
+        "    envs: [prod]\n    interval_secs: 60\n    window_secs: 900\n",
+        "    envs: [local]\n    interval_secs: 1\n    window_secs: 600\n",
+    );
+    edit(
+        &config,
+        "probes:\n",
+        "probes:\n  - name: local-smoke\n    kind: command\n    command: [\"true\"]\n    phase: smoke\n    envs: [local]\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .current_dir(project.path())
+        .args(["release", "run", "--env", "local", "--manifest", MANIFEST])
+        .env("PATH", venv_path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let watching = line.contains("watch round 1:");
+        seen.push(line);
+        if watching {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("watch round 1: 1/1 probes passed")),
+        "{seen:?}"
+    );
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(project.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, text) = cli(&["release", "status", "--env", "local"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.starts_with("release 2026-02-14-local → local (attempt 1) by "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  phase watch, last step: watch round "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  lock: preflight release 2026-02-14-local by "),
+        "{text}"
+    );
+    assert!(!text.contains("is gone"), "{text}");
+    let (_, json) = cli(&["--format", "json", "release", "status", "--env", "local"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["in_flight"][0]["progress"]["phase"], "watch");
+    assert_eq!(json["in_flight"][0]["process_alive"], true);
+    // Stop it as Ctrl-C would: it ends, recorded as interrupted.
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    for _ in lines {}
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let (_, text) = cli(&["release", "status", "--env", "local"]);
+    assert!(
+        text.starts_with("no release in flight in local\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("last: 2026-02-14-local failed (attempt 1, "),
+        "{text}"
+    );
+    let (code, text) = cli(&["release", "list", "--env", "local"]);
+    assert_eq!(code, Some(0));
+    let row = text.lines().next().unwrap();
+    assert!(row.starts_with("2026-02-14-local "), "{text}");
+    assert!(
+        row.contains("failed at watch") && row.contains("attempt 1"),
+        "{text}"
+    );
+    assert!(row.contains("2026-02-14-local.yaml ("), "{text}");
+    let (code, text) = cli(&["release", "show", "2026-02-14-local"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.starts_with("# Release 2026-02-14-local → local"),
+        "{text}"
+    );
+    let (code, _) = cli(&["release", "show", "2031-01-01-nope"]);
+    assert_eq!(code, Some(2));
+    // Run elsewhere (no state file here): read from the artifact store.
+    std::fs::remove_dir_all(project.path().join(".preflight/releases")).unwrap();
+    let (_, json) = cli(&["--format", "json", "release", "list", "--env", "local"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first = &json["releases"][0];
+    assert_eq!(first["release_id"], "2026-02-14-local");
+    assert_eq!(first["status"], "failed");
+    assert!(
+        first["source"]
+            .as_str()
+            .unwrap()
+            .contains("release_logs/2026-02-14-local/2026-02-14-local.json"),
+        "{first}"
+    );
+    let (code, text) = cli(&["release", "show", "2026-02-14-local", "--env", "local"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        text.starts_with("# Release 2026-02-14-local → local"),
+        "{text}"
+    );
+}

@@ -62,16 +62,7 @@ pub async fn acquire_database(url: &str, env: &str, holder: &str) -> Result<EnvL
     if got {
         return Ok(EnvLock::Database(conn));
     }
-    let other: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT a.application_name, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = $2::oid AND l.granted",
-    )
-    .bind(i64::from(RELEASE_LOCK_CLASS as u32))
-    .bind(i64::from(env_key(env) as u32))
-    .fetch_optional(&mut conn)
-    .await
-    .map_err(db_err)?;
+    let other = holder_on(&mut conn, env).await.map_err(db_err)?;
     match other {
         Some((who, since)) => Err(Error::Refused(format!(
             "another release to `{env}` is running ({who}, since {}); refusing to start a second one",
@@ -114,4 +105,32 @@ pub fn acquire_file(path: PathBuf, env: &str, holder: &str) -> Result<EnvLock, E
         }
         Err(source) => Err(Error::Write { path, source }),
     }
+}
+
+/// Who holds the release lock of `env` on `conn`'s server: the holder's
+/// `application_name` and since when.
+async fn holder_on(
+    conn: &mut PgConnection,
+    env: &str,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.application_name, to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.classid = $1::oid AND l.objid = $2::oid AND l.granted",
+    )
+    .bind(i64::from(RELEASE_LOCK_CLASS as u32))
+    .bind(i64::from(env_key(env) as u32))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Who holds the release lock of `env` on the database at `url`, as
+/// `holder, since …`; `None` when nobody does or it cannot be asked.
+pub async fn database_holder(url: &str, env: &str) -> Option<String> {
+    let mut conn = preflight_migrate::connect_as(url, "preflight release status")
+        .await
+        .ok()?;
+    let found = holder_on(&mut conn, env).await.ok().flatten();
+    let _ = sqlx::Connection::close(conn).await;
+    found.map(|(who, since)| format!("{who}, since {}", since.unwrap_or_else(|| "?".into())))
 }

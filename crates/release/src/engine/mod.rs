@@ -5,7 +5,7 @@
 //! gate or backup that has not passed in this release's recorded state,
 //! unless an operator skipped it on the record.
 
-mod lock;
+pub(crate) mod lock;
 mod phases;
 mod record;
 
@@ -284,6 +284,20 @@ pub async fn run_release(
             log
         }
     };
+    if !options.dry_run {
+        std::fs::create_dir_all(&run_dir).map_err(|source| Error::Write {
+            path: run_dir.clone(),
+            source,
+        })?;
+    }
+    // `release status` follows a run through this file (not for dry runs).
+    let mut live = (!options.dry_run).then(|| crate::history::LiveWriter::new(&run_dir, &log));
+    let on_event = &mut |e: &ReleaseEvent| {
+        if let Some(live) = live.as_mut() {
+            live.observe(e);
+        }
+        on_event(e);
+    };
     // Announced once the lock is held: a watcher knows the run owns the env.
     on_event(&ReleaseEvent::Started {
         release_id: release_id.clone(),
@@ -292,12 +306,6 @@ pub async fn run_release(
         resumed: options.resume,
         attempt: log.attempt,
     });
-    if !options.dry_run {
-        std::fs::create_dir_all(&run_dir).map_err(|source| Error::Write {
-            path: run_dir.clone(),
-            source,
-        })?;
-    }
 
     let mut pipeline = Pipeline::new(&platform, options, &manifest, &target, &run_dir, on_event)?;
     log.diff = previous_release_diff(&platform, env, &manifest);

@@ -231,6 +231,18 @@ pub enum ReleaseStatus {
     DryRun,
 }
 
+impl ReleaseStatus {
+    /// The name people and logs see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Running => "running",
+            ReleaseStatus::Succeeded => "succeeded",
+            ReleaseStatus::Failed => "failed",
+            ReleaseStatus::DryRun => "dry-run",
+        }
+    }
+}
+
 /// The whole record of a release run; also the `--resume` state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseLog {
