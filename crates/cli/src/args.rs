@@ -358,6 +358,10 @@ pub struct ReleaseRunArgs {
     /// How many databases are backed up or migrated at once.
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
+    /// Also write the release's JUnit report here (for CI; the log folder
+    /// has one beside the Markdown log either way).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 fn parse_phase(text: &str) -> Result<preflight_release::Phase, String> {

@@ -17,6 +17,7 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         ReleaseCommand::List(args) => return list(args, output),
         ReleaseCommand::Show(args) => return show(args, output),
     };
+    let args_junit = args.junit.clone();
     let options = ReleaseOptions {
         config: args.config,
         manifest: args.manifest,
@@ -137,6 +138,10 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         bar.finish_and_clear();
     }
     let log = result?;
+    if let Some(path) = &args_junit {
+        std::fs::write(path, log.to_junit())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
     if !json {
         let dir = Platform::load(&options.config)
             .ok()

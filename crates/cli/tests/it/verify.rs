@@ -264,3 +264,67 @@ fn an_unquoted_multi_line_env_value_never_reaches_the_output() {
         assert!(err.contains("`PRIVATE_KEY` (above)"), "{err}");
     }
 }
+
+/// The GitHub Action's run step, as GitHub runs it (bash, inputs in the
+/// environment), on the example: it runs `verify`, writes the JUnit
+/// report and names it in the step's outputs; extra arguments arrive as
+/// arguments, and a hostile input stays text.
+#[test]
+fn the_github_action_runs_verify_and_reports_junit() {
+    let action: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../action.yml")).unwrap(),
+    )
+    .unwrap();
+    let steps = action["runs"]["steps"].as_array().unwrap();
+    let run = steps.iter().find(|s| s["id"] == "run").unwrap();
+    let script = run["run"].as_str().unwrap();
+    let project = crate::example::example_copy();
+    let temp = tempfile::tempdir().unwrap();
+    let bin = temp.path().join("preflight/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_preflight"), bin.join("preflight")).unwrap();
+    let outputs = temp.path().join("outputs");
+    let junit = temp.path().join("report.xml");
+    let pwned = temp.path().join("PWNED");
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(project.path())
+        .env("RUNNER_TEMP", temp.path())
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("PREFLIGHT_COMMAND", "verify")
+        .env("PREFLIGHT_CONFIG", "preflight.yaml")
+        .env("PREFLIGHT_ENV", "local")
+        .env("PREFLIGHT_MANIFEST", "")
+        .env("PREFLIGHT_ARGS", "--only\nmobius-rag-env\n")
+        .env("PREFLIGHT_JUNIT", format!("{}", junit.display()))
+        .env("NO_COLOR", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        report.contains("<testcase name=\"mobius-rag-env\""),
+        "{report}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&outputs).unwrap(),
+        format!("junit={}\n", junit.display())
+    );
+    // An environment name with shell syntax is an argument, not a command.
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(project.path())
+        .env("RUNNER_TEMP", temp.path())
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("PREFLIGHT_COMMAND", "verify")
+        .env("PREFLIGHT_CONFIG", "preflight.yaml")
+        .env("PREFLIGHT_ENV", format!("local; touch {}", pwned.display()))
+        .env("PREFLIGHT_ARGS", "")
+        .env("PREFLIGHT_JUNIT", temp.path().join("other.xml"))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "an unknown environment");
+    assert!(!pwned.exists());
+}
