@@ -116,11 +116,31 @@ pub enum Command {
     /// Database contracts: write one from a live database.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Print the JSON Schema of `preflight.yaml` or of release manifests
+    /// (for editors), or the configuration reference (Markdown).
+    Schema(SchemaArgs),
     /// Print a shell completion script: `preflight completions bash >
     /// /etc/bash_completion.d/preflight`, or zsh, fish, elvish, powershell.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one page per command with --out-dir.
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Which schema.
+    #[arg(value_enum)]
+    pub which: SchemaKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// `preflight.yaml`.
+    Config,
+    /// Release manifests.
+    Manifest,
+    /// The configuration reference, as Markdown (docs/configuration.md).
+    Reference,
 }
 
 #[derive(Debug, Args)]

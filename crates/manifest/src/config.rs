@@ -15,7 +15,7 @@ use crate::reader::{self, Fields};
 use crate::release::ReleaseConfig;
 use crate::yaml::{self, Node, Value};
 
-const TOP_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
     "platform",
     "manifests",
     "checklist",
@@ -27,10 +27,11 @@ const TOP_KEYS: &[&str] = &[
     "release",
     "gcp",
 ];
-const MODULE_KEYS: &[&str] = &["repo", "branch", "database", "images", "migrations"];
-const MIGRATION_KEYS: &[&str] = &["kind", "dir", "dirs", "recursive", "command", "ignore"];
-const DATABASE_KEYS: &[&str] = &["extensions"];
-const ENV_KEYS: &[&str] = &[
+pub(crate) const MODULE_KEYS: &[&str] = &["repo", "branch", "database", "images", "migrations"];
+pub(crate) const MIGRATION_KEYS: &[&str] =
+    &["kind", "dir", "dirs", "recursive", "command", "ignore"];
+pub(crate) const DATABASE_KEYS: &[&str] = &["extensions"];
+pub(crate) const ENV_KEYS: &[&str] = &[
     "gcp_project",
     "region",
     "registry",
@@ -42,10 +43,11 @@ const ENV_KEYS: &[&str] = &[
     "drift",
     "lint",
 ];
-const LINT_KEYS: &[&str] = &["block"];
-const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
-const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
-const GATE_KEYS: &[&str] = &["name", "command", "dir", "severity", "envs", "timeout_secs"];
+pub(crate) const LINT_KEYS: &[&str] = &["block"];
+pub(crate) const CHECKLIST_KEYS: &[&str] = &["file", "before_build", "bindings"];
+pub(crate) const BINDING_KEYS: &[&str] = &["item", "phase", "probe", "migration", "gate"];
+pub(crate) const GATE_KEYS: &[&str] =
+    &["name", "command", "dir", "severity", "envs", "timeout_secs"];
 
 /// The platform: modules, databases, environments and gates.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -12,7 +12,7 @@ use crate::diagnostic::{Code, Pos, Sink};
 use crate::reader::{self, Fields};
 use crate::yaml::{Node, Value};
 
-const GCP_KEYS: &[&str] = &[
+pub(crate) const GCP_KEYS: &[&str] = &[
     "apis",
     "permissions",
     "buckets",
@@ -22,10 +22,10 @@ const GCP_KEYS: &[&str] = &[
     "secrets",
     "build",
 ];
-const SERVICE_KEYS: &[&str] = &["image", "redis"];
-const JOB_KEYS: &[&str] = &["image", "args", "env", "timeout_secs"];
-const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
-const BUILD_KEYS: &[&str] = &["trigger", "timeout_secs"];
+pub(crate) const SERVICE_KEYS: &[&str] = &["image", "redis"];
+pub(crate) const JOB_KEYS: &[&str] = &["image", "args", "env", "timeout_secs"];
+pub(crate) const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
+pub(crate) const BUILD_KEYS: &[&str] = &["trigger", "timeout_secs"];
 /// Placeholders `buckets`, `sql_instance` and secret `name`s may use.
 pub const GCP_PLACEHOLDERS: &[&str] = &["env", "gcp_project", "region", "module", "key"];
 

@@ -43,6 +43,7 @@ mod probes;
 mod promote;
 mod reader;
 mod release;
+mod schema;
 mod yaml;
 
 pub use config::{
@@ -66,6 +67,7 @@ pub use promote::{ImageRewrite, PromoteOptions, Promotion, promote};
 pub use release::{
     NotifyConfig, Phase, ReleaseConfig, ReleaseStep, STEP_PLACEHOLDERS, WatchConfig, placeholders,
 };
+pub use schema::{RawConfig, RawManifest, config_schema, manifest_schema, reference_markdown};
 
 /// Reads a UTF-8 file, naming it in the error.
 fn read_file(path: &std::path::Path) -> Result<String, Error> {

@@ -15,7 +15,7 @@ use crate::diagnostic::{Code, Sink};
 use crate::reader::{self, Fields};
 use crate::yaml::{Node, Value};
 
-const COMMON_KEYS: &[&str] = &[
+pub(crate) const COMMON_KEYS: &[&str] = &[
     "name",
     "kind",
     "module",
@@ -25,7 +25,7 @@ const COMMON_KEYS: &[&str] = &[
     "timeout_secs",
     "retries",
 ];
-const HTTP_KEYS: &[&str] = &[
+pub(crate) const HTTP_KEYS: &[&str] = &[
     "url",
     "method",
     "headers",
@@ -36,7 +36,7 @@ const HTTP_KEYS: &[&str] = &[
     "json",
     "max_latency_ms",
 ];
-const POLL_KEYS: &[&str] = &[
+pub(crate) const POLL_KEYS: &[&str] = &[
     "url",
     "method",
     "headers",
@@ -48,12 +48,12 @@ const POLL_KEYS: &[&str] = &[
     "fail_when",
     "interval_ms",
 ];
-const POSTGRES_KEYS: &[&str] = &["database", "contract"];
-const COMMAND_KEYS: &[&str] = &["command", "dir", "env", "expect_exit"];
-const ENV_PARITY_KEYS: &[&str] = &["example", "actual"];
-const TCP_KEYS: &[&str] = &["address"];
-const DBT_KEYS: &[&str] = &["run_results"];
-const KINDS: &[&str] = &[
+pub(crate) const POSTGRES_KEYS: &[&str] = &["database", "contract"];
+pub(crate) const COMMAND_KEYS: &[&str] = &["command", "dir", "env", "expect_exit"];
+pub(crate) const ENV_PARITY_KEYS: &[&str] = &["example", "actual"];
+pub(crate) const TCP_KEYS: &[&str] = &["address"];
+pub(crate) const DBT_KEYS: &[&str] = &["run_results"];
+pub(crate) const KINDS: &[&str] = &[
     "http",
     "poll",
     "postgres",

@@ -134,9 +134,15 @@ pub fn promote(source: &Checked<Manifest>, options: &PromoteOptions) -> Result<P
     for (s, e, new) in edits {
         text.replace_range(s..e, &new);
     }
-    // Say where the release came from, above the source's own comments.
+    // Say where the release came from, above the source's own comments
+    // (below an editor's schema line, which stays first).
+    let at = if text.starts_with("# yaml-language-server:") {
+        text.find('\n').map_or(text.len(), |i| i + 1)
+    } else {
+        0
+    };
     text.insert_str(
-        0,
+        at,
         &format!(
             "# Promoted from {} by `preflight manifest promote`.\n",
             manifest.release_id

@@ -10,10 +10,11 @@ use crate::diagnostic::{Code, Sink};
 use crate::reader::{self, Fields};
 use crate::yaml::{Node, Value};
 
-const RELEASE_KEYS: &[&str] = &["log_dir", "freeze", "deploy", "unfreeze", "watch", "notify"];
-const STEP_KEYS: &[&str] = &["name", "command", "dir", "envs", "timeout_secs"];
-const WATCH_KEYS: &[&str] = &["envs", "interval_secs", "window_secs"];
-const NOTIFY_KEYS: &[&str] = &["webhook", "envs"];
+pub(crate) const RELEASE_KEYS: &[&str] =
+    &["log_dir", "freeze", "deploy", "unfreeze", "watch", "notify"];
+pub(crate) const STEP_KEYS: &[&str] = &["name", "command", "dir", "envs", "timeout_secs"];
+pub(crate) const WATCH_KEYS: &[&str] = &["envs", "interval_secs", "window_secs"];
+pub(crate) const NOTIFY_KEYS: &[&str] = &["webhook", "envs"];
 /// Placeholders a step's command may use.
 pub const STEP_PLACEHOLDERS: &[&str] = &[
     "release_id",

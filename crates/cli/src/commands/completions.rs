@@ -1,10 +1,11 @@
-//! `preflight completions SHELL` and `preflight man`: generated from the
-//! clap definition, so they never fall behind the commands.
+//! `preflight completions SHELL`, `preflight man` (generated from the clap
+//! definition, so they never fall behind the commands) and `preflight
+//! schema` (from the manifest crate's raw types).
 
 use anyhow::Context as _;
 use clap::CommandFactory as _;
 
-use crate::args::{Cli, CompletionsArgs, ManArgs};
+use crate::args::{Cli, CompletionsArgs, ManArgs, SchemaArgs, SchemaKind};
 use crate::{Outcome, Output};
 
 pub(crate) fn completions(
@@ -34,5 +35,15 @@ pub(crate) fn man(args: ManArgs, output: &mut Output<'_>) -> anyhow::Result<Outc
         }
         None => clap_mangen::Man::new(cmd).render(&mut *output.out)?,
     }
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn schema(args: SchemaArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let text = match args.which {
+        SchemaKind::Config => preflight_manifest::config_schema(),
+        SchemaKind::Manifest => preflight_manifest::manifest_schema(),
+        SchemaKind::Reference => preflight_manifest::reference_markdown(),
+    };
+    output.out.write_all(text.as_bytes())?;
     Ok(Outcome::Ok)
 }

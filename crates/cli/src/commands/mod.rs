@@ -32,6 +32,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Contract(cmd) => contract::run(cmd, output),
         Command::Completions(args) => completions::completions(args, output),
         Command::Man(args) => completions::man(args, output),
+        Command::Schema(args) => completions::schema(args, output),
     }
 }
 

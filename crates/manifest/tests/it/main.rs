@@ -6,6 +6,7 @@ mod hostile;
 mod malformed;
 mod new;
 mod promote_diff;
+mod schema;
 mod template;
 
 use std::path::{Path, PathBuf};
