@@ -64,8 +64,9 @@ pub use drift::{
     ShadowTarget, compare_databases, folder_drift,
 };
 pub use engine::{
-    OperatorDecision, Phase, PhaseRecord, PhaseStatus, ReleaseEvent, ReleaseLog, ReleaseOptions,
-    ReleaseStatus, StepRecord, log_dir, next_step, run_release,
+    ChecklistSection, ChecklistState, OperatorDecision, Phase, PhaseRecord, PhaseStatus,
+    ReleaseEvent, ReleaseLog, ReleaseOptions, ReleaseStatus, StepRecord, log_dir, next_step,
+    run_release,
 };
 pub use error::Error;
 pub use history::{

@@ -108,6 +108,7 @@ fn the_local_rehearsal_runs_every_phase_through_the_binary() {
         serde_json::from_str(&std::fs::read_to_string(logs.join("2026-02-14-local.json")).unwrap())
             .unwrap();
     assert_eq!(json["status"], "succeeded");
+    see_the_html_report(&logs.join("2026-02-14-local.html"), &json);
     // Uploaded to the environment's artifact store.
     assert!(
         json["uploaded_to"][0]
@@ -613,6 +614,17 @@ async fn secret_manager_values_and_the_webhook_url_reach_no_output_file_or_argv(
     // Each secret was used: the migration ran, the webhook was called,
     // the checklist item was checked with a signed entry.
     assert_eq!(server.hits("POST", &hook_path), 1);
+    // The message links the HTML report where the upload puts it.
+    let message = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == hook_path)
+        .unwrap()
+        .body;
+    assert!(
+        message.contains("/release_logs/") && message.contains(".html"),
+        "{message}"
+    );
     let state = std::fs::read_to_string(root.join("docs/checklist.state.jsonl")).unwrap();
     assert!(state.contains("\"mac\""), "{state}");
     let doctor = String::from_utf8_lossy(&outputs[0].stdout);
@@ -777,6 +789,145 @@ fn a_release_is_visible_in_flight_and_afterwards() {
     assert_eq!(code, Some(0));
     assert!(
         text.starts_with("# Release 2026-02-14-local → local"),
+        "{text}"
+    );
+}
+
+/// Renders the HTML report in headless Chromium (Debian's `chromium`) and
+/// checks what a person sees: the outcome first, a timeline whose bars are
+/// drawn to scale, evidence folded away, the checklist's state. A probe
+/// script is added to a copy of the page only (the report has none).
+fn see_the_html_report(report: &Path, log: &serde_json::Value) {
+    let html = std::fs::read_to_string(report).unwrap();
+    assert!(!html.contains("<script"), "the report runs no script");
+    let probe = r#"<script>
+const px = e => e.getBoundingClientRect();
+const bars = [...document.querySelectorAll('.bar')].map(b => ({
+  phase: b.dataset.phase, left: px(b).left - px(b.parentElement).left,
+  width: px(b).width, track: px(b.parentElement).width }));
+document.body.insertAdjacentHTML('beforeend', '<pre id="seen"></pre>');
+document.getElementById('seen').textContent = JSON.stringify({
+  text: document.querySelector('main').innerText,
+  header: getComputedStyle(document.querySelector('header')).backgroundColor,
+  bars });
+</script>"#;
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,2000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .env("HOME", dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .expect("chromium runs (scripts/setup installs Debian's chromium)");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    // The last one: the probe's own source holds the element's markup too.
+    let seen = dom
+        .rsplit("<pre id=\"seen\">")
+        .next()
+        .filter(|_| dom.contains("<pre id=\"seen\">{"))
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| panic!("the page rendered: {dom}"));
+    let seen: serde_json::Value = serde_json::from_str(
+        &seen
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+    .unwrap();
+    // innerText: what is on the screen, blank lines aside.
+    let text = seen["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = text.as_str();
+    // The outcome, first, on green.
+    assert!(
+        text.starts_with("Release 2026-02-14-local → local\n✅ Succeeded"),
+        "{text}"
+    );
+    assert_eq!(seen["header"], "rgb(26, 127, 55)");
+    for heading in ["Timeline", "Phases", "Checklist"] {
+        assert!(text.contains(&format!("\n{heading}")), "{heading}: {text}");
+    }
+    assert!(text.contains(" items checked; not approved"), "{text}");
+    // Every phase that ran has a bar, placed and sized on one time scale.
+    let phases = log["phases"].as_array().unwrap();
+    let ran: Vec<&serde_json::Value> = phases
+        .iter()
+        .filter(|p| !p["started_at"].is_null())
+        .collect();
+    let bars = seen["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), ran.len());
+    let start = |p: &serde_json::Value| {
+        p["started_at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let release_start: jiff::Timestamp = log["started_at"].as_str().unwrap().parse().unwrap();
+    let span = ran
+        .iter()
+        .map(|p| {
+            start(p).duration_since(release_start).as_secs_f64()
+                + p["duration"].as_f64().unwrap() / 1000.0
+        })
+        .fold(0.0, f64::max);
+    for (bar, phase) in bars.iter().zip(&ran) {
+        assert_eq!(bar["phase"], phase["phase"]);
+        let track = bar["track"].as_f64().unwrap();
+        let f = |k: &str| bar[k].as_f64().unwrap() / track;
+        let want_left = start(phase).duration_since(release_start).as_secs_f64() / span;
+        let want_width = phase["duration"].as_f64().unwrap() / 1000.0 / span;
+        assert!((f("left") - want_left).abs() < 0.01, "{bar} vs {want_left}");
+        // Bars have a minimum width of 3 px so a 1 ms phase stays visible.
+        assert!(
+            (f("width") - want_width).abs() < 0.01 || bar["width"].as_f64().unwrap() <= 3.5,
+            "{bar} vs {want_width}"
+        );
+        assert!(f("left") + f("width") <= 1.01, "{bar}");
+    }
+    // Evidence is folded: in the page, not on the screen until opened.
+    let evidence = phases
+        .iter()
+        .flat_map(|p| p["steps"].as_array().cloned().unwrap_or_default())
+        .filter(|s| s["outcome"] == "passed")
+        .find_map(|s| s["evidence"][0].as_str().map(str::to_string))
+        .expect("a step with evidence");
+    let first_line = evidence.lines().next().unwrap().trim();
+    assert!(
+        html.contains(
+            &first_line
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        )
+    );
+    assert!(!text.contains(first_line), "{first_line} is folded away");
+    // Each phase's outcome is one visible line; one with warnings is open.
+    assert!(
+        text.contains("\npassed migrate 5 module(s) passed\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nskipped deploy no deploy steps configured for `local`\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\npassed with warnings preflight ")
+            && text.contains("\nstep\toutcome\ttime\tsummary\n"),
         "{text}"
     );
 }

@@ -5,6 +5,7 @@
 //! gate or backup that has not passed in this release's recorded state,
 //! unless an operator skipped it on the record.
 
+mod html;
 pub(crate) mod lock;
 mod phases;
 mod record;
@@ -18,8 +19,8 @@ use serde::Serialize;
 use sha2::Digest as _;
 
 pub use record::{
-    OperatorDecision, Phase, PhaseRecord, PhaseStatus, ReleaseLog, ReleaseStatus, StepRecord,
-    next_step,
+    ChecklistSection, ChecklistState, OperatorDecision, Phase, PhaseRecord, PhaseStatus,
+    ReleaseLog, ReleaseStatus, StepRecord, next_step,
 };
 
 use crate::error::Error;
@@ -258,6 +259,7 @@ pub async fn run_release(
                 resumed: 0,
                 attempt: previous.as_ref().map_or(1, |p| p.attempt + 1),
                 protected: environment.protected,
+                checklist: None,
             };
             if let Some(prev) = previous {
                 // A new attempt: the earlier one keeps its own state file.
@@ -408,6 +410,10 @@ pub async fn run_release(
             log.checklist_archive = pipeline.archive_checklist(&release_id, log.attempt)?;
         }
         log.checklist_anchor = pipeline.checklist.as_ref().map(|run| run.log.anchor());
+        log.checklist = pipeline
+            .checklist
+            .as_ref()
+            .map(|run| preflight_checklist::progress(&run.checklist, &run.log.state()).into());
         log.notified = pipeline.notify(&log).await;
         let written = write_logs(&platform, env, &log)?;
         log.uploaded_to = upload_logs(&target, &release_id, &written).await;
@@ -578,6 +584,7 @@ fn write_logs(platform: &Platform, env: &str, log: &ReleaseLog) -> Result<Vec<Pa
         ("md", log.to_markdown()),
         ("json", json),
         ("junit.xml", log.to_junit()),
+        ("html", log.to_html()),
     ] {
         for path in [
             dir.join(format!("{}.{ext}", log.release_id)),
@@ -678,7 +685,46 @@ mod tests {
             resumed: 0,
             attempt: 1,
             protected: false,
+            checklist: None,
         }
+    }
+
+    /// Every value reaches the page as text: step names, summaries,
+    /// evidence, operators and the diff cannot add markup or script.
+    #[test]
+    fn the_html_report_escapes_every_value() {
+        let mut log = log_with(&[(Phase::Preflight, PhaseStatus::Failed)]);
+        log.operator = "<img src=x onerror=alert(1)>".into();
+        log.diff = Some("</pre><script>alert(2)</script>".into());
+        let phase = log
+            .phases
+            .iter_mut()
+            .find(|p| p.phase == Phase::Preflight)
+            .unwrap();
+        phase.started_at = Some(jiff::Timestamp::UNIX_EPOCH);
+        phase.summary = "\"><b>bold</b>".into();
+        phase.steps.push(StepRecord {
+            name: "<script>alert(3)</script>".into(),
+            kind: "command".into(),
+            target: String::new(),
+            severity: preflight_verify::Severity::Hard,
+            outcome: preflight_verify::Outcome::Failed,
+            attempts: 1,
+            duration: std::time::Duration::from_millis(5),
+            summary: "exit 1 & more".into(),
+            evidence: vec!["<script>alert(4)</script>\u{1b}[31m".into()],
+        });
+        let html = log.to_html();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(
+            !html.contains("<img") && !html.contains("<b>bold"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(4)&lt;/script&gt;"));
+        assert!(!html.contains('\u{1b}'));
+        assert!(html.contains("exit 1 &amp; more"));
+        // Self-contained: nothing is fetched.
+        assert!(!html.contains(" src=\"") && !html.contains("<link"));
     }
 
     #[test]

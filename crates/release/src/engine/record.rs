@@ -292,6 +292,61 @@ pub struct ReleaseLog {
     /// The environment is protected (no operator skips).
     #[serde(default)]
     pub protected: bool,
+    /// The checklist's state when the release ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<ChecklistState>,
+}
+
+/// The checklist's progress when a release ended, as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistState {
+    /// The document's title.
+    pub title: Option<String>,
+    /// Items checked.
+    pub checked: usize,
+    /// Items in all.
+    pub total: usize,
+    /// Each section's progress.
+    pub sections: Vec<ChecklistSection>,
+    /// Who approved the release, if anyone.
+    pub approved_by: Option<String>,
+}
+
+/// One section's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistSection {
+    /// The section's id (`3`).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Items checked.
+    pub checked: usize,
+    /// Items in it.
+    pub total: usize,
+    /// Who signed it off.
+    pub signed_by: Option<String>,
+}
+
+impl From<preflight_checklist::Progress> for ChecklistState {
+    fn from(p: preflight_checklist::Progress) -> ChecklistState {
+        ChecklistState {
+            title: p.title,
+            checked: p.checked,
+            total: p.total,
+            approved_by: p.approved_by,
+            sections: p
+                .sections
+                .into_iter()
+                .map(|s| ChecklistSection {
+                    id: s.id,
+                    title: s.title,
+                    checked: s.checked,
+                    total: s.total,
+                    signed_by: s.signed_by,
+                })
+                .collect(),
+        }
+    }
 }
 
 fn first_attempt() -> u32 {

@@ -350,8 +350,20 @@ impl<'a> Pipeline<'a> {
             super::ReleaseStatus::Succeeded => "succeeded".to_string(),
             _ => format!("FAILED at {}", log.failed_phase.map_or("?", Phase::as_str)),
         };
+        // The page people open: where the upload will put it, else the file here.
+        let report = match self.target.artifact_store() {
+            Ok(store) => format!(
+                "{}/release_logs/{id}/{id}.html",
+                store.location().trim_end_matches('/'),
+                id = log.release_id
+            ),
+            Err(_) => super::log_dir(self.platform, &env)
+                .join(format!("{}.html", log.release_id))
+                .display()
+                .to_string(),
+        };
         let text = format!(
-            "Release {} to {} {status} (by {}, attempt {}). Log: {}",
+            "Release {} to {} {status} (by {}, attempt {}). Report: {report} Log: {}",
             log.release_id,
             env,
             log.operator,
