@@ -131,9 +131,9 @@ impl ReleaseLog {
         self.timeline(&mut out);
         self.phase_details(&mut out);
         if let Some(diff) = &self.diff {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<section id=\"diff\"><h2>Changes since the previous release</h2><pre>{}</pre></section>\n",
+                "<section id=\"diff\"><h2>Changes since the previous release</h2><pre>{}</pre></section>",
                 esc(diff.trim_end())
             );
         }
@@ -150,9 +150,9 @@ impl ReleaseLog {
             footer.push(format!("Uploaded: {}", esc(u)));
         }
         if !footer.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<section id=\"record\"><h2>Record</h2><p class=\"muted\">{}</p></section>\n",
+                "<section id=\"record\"><h2>Record</h2><p class=\"muted\">{}</p></section>",
                 footer.join("<br>")
             );
         }
@@ -215,9 +215,9 @@ impl ReleaseLog {
                 p.status,
                 PhaseStatus::Failed | PhaseStatus::Interrupted | PhaseStatus::Warned
             );
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<details class=\"phase\" id=\"phase-{}\"{}><summary><span class=\"badge {}\">{}</span> {} <span class=\"muted\">{}</span></summary>\n",
+                "<details class=\"phase\" id=\"phase-{}\"{}><summary><span class=\"badge {}\">{}</span> {} <span class=\"muted\">{}</span></summary>",
                 p.phase.as_str(),
                 if open { " open" } else { "" },
                 status_class(p.status),
@@ -274,9 +274,9 @@ fn checklist(out: &mut String, state: Option<&ChecklistState>, archive: Option<&
     let Some(state) = state else {
         return;
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<section id=\"checklist\"><h2>Checklist{}</h2><p>{} of {} items checked; {}</p>\n",
+        "<section id=\"checklist\"><h2>Checklist{}</h2><p>{} of {} items checked; {}</p>",
         state
             .title
             .as_deref()
