@@ -116,6 +116,11 @@ pub enum Command {
     /// Database contracts: write one from a live database.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Start: scan a platform's folders (migrations, test suites,
+    /// `.env.example`, release manifests, a checklist, Cloud Build files)
+    /// and write a commented `preflight.yaml`, a manifest template and a
+    /// checklist skeleton; never replaces a file.
+    Init(InitArgs),
     /// Print the JSON Schema of `preflight.yaml` or of release manifests
     /// (for editors), or the configuration reference (Markdown).
     Schema(SchemaArgs),
@@ -124,6 +129,16 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one page per command with --out-dir.
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The platform's folder.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// The platform's name (default: the folder's name).
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

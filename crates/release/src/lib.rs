@@ -50,6 +50,7 @@ mod engine;
 mod error;
 mod gcp;
 mod history;
+mod init;
 mod lint;
 mod modules;
 mod platform;
@@ -72,6 +73,7 @@ pub use error::Error;
 pub use history::{
     EnvStatus, InFlight, LiveProgress, ReleaseSummary, list_releases, release_status, show_release,
 };
+pub use init::{InitOptions, InitReport, init};
 pub use lint::{LintOptions, ModuleLint, lint_one};
 pub use modules::{ModuleCheck, ModuleMigrations};
 pub use platform::{LOCAL_ENV, Platform, operator};

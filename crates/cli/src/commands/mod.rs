@@ -6,6 +6,7 @@ mod contract;
 mod db;
 mod env;
 mod gcp;
+mod init;
 mod local;
 mod manifest;
 mod migrate;
@@ -32,6 +33,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Contract(cmd) => contract::run(cmd, output),
         Command::Completions(args) => completions::completions(args, output),
         Command::Man(args) => completions::man(args, output),
+        Command::Init(args) => init::run(args, output),
         Command::Schema(args) => completions::schema(args, output),
     }
 }

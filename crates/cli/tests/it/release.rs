@@ -931,3 +931,89 @@ document.getElementById('seen').textContent = JSON.stringify({
         "{text}"
     );
 }
+
+/// `init` on a copy of the example without its config writes one that
+/// validates and rehearses the example's own local manifest, a manifest
+/// template and no file over an existing one.
+#[test]
+fn init_reproduces_a_config_that_validates_and_rehearses() {
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let config = project.path().join("preflight.yaml");
+    std::fs::remove_file(&config).unwrap();
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(project.path())
+            .args(args)
+            .env("PATH", venv_path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (code, out) = cli(&["init", "--platform", "mobius"]);
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "found module mobius-os: alembic migrations in backend/migrations/versions; images mobius-os-backend",
+        "found module mobius-chat: sql migrations in db/schema; pytest suite in mobius-chat",
+        "found module mobius-ops: supabase migrations in supabase/migrations",
+        "found module mobius-rag: python migrations in app/migrations; mobius-rag/.env.example",
+        "found module mobius-user: alembic migrations in migrations/versions",
+        "found checklist docs/production_build_checklist.md",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("platform: mobius\n"));
+    assert!(
+        written.contains("    command: [pytest, -m, \"not integration\"]\n"),
+        "{written}"
+    );
+    // It validates with the example's manifests, and rehearses.
+    let (code, out) = cli(&[
+        "manifest",
+        "validate",
+        MANIFEST,
+        "--config",
+        "preflight.yaml",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = cli(&["release", "run", "--env", "local", "--manifest", MANIFEST]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("release 2026-02-14-local to local succeeded"),
+        "{out}"
+    );
+    assert!(out.contains("ok   migrate    5 module(s) passed"), "{out}");
+    // The template pins what the files say and leaves the rest to fill in.
+    let today = jiff::Zoned::now().date();
+    let template = std::fs::read_to_string(
+        project
+            .path()
+            .join(format!("release-manifests/{today}-local.yaml")),
+    )
+    .unwrap();
+    assert!(
+        template.contains("  mobius-os: \"c4d5e6f7a8b9\"\n"),
+        "{template}"
+    );
+    assert!(template.contains("  mobius-chat: [sql:db/schema/001_init.sql, sql:db/schema/002_published_rag_metadata.sql]\n"), "{template}");
+    assert!(template.contains("  mobius-ops: [supabase:20260201120000, supabase:20260202090000, supabase:20260203100000]\n"), "{template}");
+    // Again: nothing replaced.
+    std::fs::write(&config, "platform: edited\n").unwrap();
+    let (code, out) = cli(&["init"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("(exists; not replaced)"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "platform: edited\n"
+    );
+    // An empty folder has nothing to configure: said, not guessed.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, out) = cli(&["init", empty.path().to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("found no module in"), "{out}");
+}
