@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 pub use args::{
     ApproveArgs, ArchiveArgs, BaselineArgs, CheckArgs, ChecklistCommand, ChecklistFileArgs,
@@ -76,8 +76,11 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, command_name(&m))));
+    let (cli, name) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // Help and usage errors honour --color and NO_COLOR too.
             let color = ColorChoice::from_raw_args(&args).resolve(terminal);
@@ -94,9 +97,26 @@ where
             return Outcome::Ok;
         }
     };
-    let mut output = Output::new(&cli.global, out, err, terminal);
-    match commands::dispatch(cli.command, &mut output) {
-        Ok(outcome) => outcome,
+    let json = cli.global.format == Format::Json;
+    // JSON mode: human text is kept for the envelope; stdout gets the envelope.
+    let mut captured: Vec<u8> = Vec::new();
+    let (result, results, streamed) = {
+        // One more reference level: each stream is unsized afresh, so the
+        // borrows end with this block.
+        let mut out_ref = &mut *out;
+        let mut err_ref = &mut *err;
+        let (human, stream): (&mut (dyn Write + Send), Option<&mut (dyn Write + Send)>) = if json {
+            (&mut captured, Some(&mut out_ref))
+        } else {
+            (&mut out_ref, None)
+        };
+        let mut output = Output::new(&cli.global, human, &mut err_ref, terminal, stream);
+        let result = commands::dispatch(cli.command, &mut output);
+        let results = std::mem::take(&mut output.results);
+        (result, results, output.streamed)
+    };
+    let (outcome, problems) = match result {
+        Ok(outcome) => (outcome, Vec::new()),
         // The reader went away (`preflight … | head -1`): end quietly, but
         // not with a pass, since the verdict was never written.
         Err(e)
@@ -105,15 +125,58 @@ where
                     .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
             }) =>
         {
-            Outcome::CouldNotCheck
+            return Outcome::CouldNotCheck;
         }
         Err(e) => {
             let mut message = format!("error: {e}");
             for cause in e.chain().skip(1) {
                 message.push_str(&format!("\n  caused by: {cause}"));
             }
-            let _ = writeln!(output.err, "{message}");
-            Outcome::CouldNotCheck
+            let _ = writeln!(err, "{message}");
+            let problem = serde_json::json!({
+                "severity": "error",
+                "message": e.to_string(),
+                "causes": e.chain().skip(1).map(|c| c.to_string()).collect::<Vec<_>>(),
+            });
+            (Outcome::CouldNotCheck, vec![problem])
+        }
+    };
+    if json {
+        let result = match results.len() {
+            0 if captured.is_empty() => serde_json::Value::Null,
+            // A command with text output only: the text is the result.
+            0 => serde_json::json!({ "text": String::from_utf8_lossy(&captured) }),
+            1 => results.into_iter().next().unwrap_or_default(),
+            _ => serde_json::Value::Array(results),
+        };
+        let envelope = serde_json::json!({
+            "command": name,
+            "ok": outcome == Outcome::Ok,
+            "exit_code": outcome as u8,
+            "result": result,
+            "problems": problems,
+        });
+        let text = if streamed {
+            serde_json::to_string(&envelope)
+        } else {
+            serde_json::to_string_pretty(&envelope)
+        };
+        if let Ok(text) = text
+            && writeln!(out, "{text}").is_err()
+        {
+            return Outcome::CouldNotCheck;
         }
     }
+    outcome
+}
+
+/// `migrate status`, `release run`: the subcommands as typed.
+fn command_name(matches: &clap::ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        names.push(name.to_string());
+        current = sub;
+    }
+    names.join(" ")
 }

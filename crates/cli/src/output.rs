@@ -5,6 +5,11 @@ use std::io::{self, IsTerminal, Write};
 use crate::args::{Format, GlobalArgs};
 
 /// The streams a command writes to, and the user's presentation choices.
+///
+/// With `--format json`, stdout carries exactly one envelope (written by
+/// [`crate::run_with`] when the command ends): `out` then collects the
+/// command's human text, [`Output::print_json`] records its result, and
+/// [`Output::stream`] reaches stdout for JSON lines written as they happen.
 pub struct Output<'a> {
     pub out: &'a mut (dyn Write + Send),
     pub err: &'a mut (dyn Write + Send),
@@ -12,6 +17,12 @@ pub struct Output<'a> {
     pub color: bool,
     pub quiet: bool,
     pub verbose: bool,
+    /// JSON mode: the real stdout, for lines streamed before the envelope.
+    stream: Option<&'a mut (dyn Write + Send)>,
+    /// JSON mode: what `print_json` recorded.
+    pub(crate) results: Vec<serde_json::Value>,
+    /// JSON mode: lines were streamed, so the envelope goes on one line.
+    pub(crate) streamed: bool,
 }
 
 impl<'a> Output<'a> {
@@ -20,10 +31,14 @@ impl<'a> Output<'a> {
         out: &'a mut (dyn Write + Send),
         err: &'a mut (dyn Write + Send),
         terminal: bool,
+        stream: Option<&'a mut (dyn Write + Send)>,
     ) -> Self {
         Output {
             out,
             err,
+            stream,
+            results: Vec::new(),
+            streamed: false,
             format: global.format,
             color: global.color.resolve(terminal) && global.format == Format::Human,
             quiet: global.quiet,
@@ -35,10 +50,34 @@ impl<'a> Output<'a> {
         self.format == Format::Json
     }
 
-    /// Writes a JSON value on one line.
+    /// The command's result: the envelope's `result` in JSON mode.
     pub fn print_json(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *self.out, value)?;
-        writeln!(self.out)
+        let value = serde_json::to_value(value).map_err(io::Error::other)?;
+        self.results.push(value);
+        Ok(())
+    }
+
+    /// Where lines written as they happen go: stdout before the envelope in
+    /// JSON mode (JSON lines), `out` otherwise.
+    pub fn live(&mut self) -> &mut (dyn Write + Send) {
+        match self.stream.as_deref_mut() {
+            Some(stream) => {
+                self.streamed = true;
+                stream
+            }
+            None => &mut *self.out,
+        }
+    }
+
+    /// Writes one JSON line to stdout now (progress events), before the
+    /// envelope; outside JSON mode, to `out`.
+    pub fn stream_json_line(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
+        let line = serde_json::to_string(value).map_err(io::Error::other)?;
+        self.streamed = true;
+        match self.stream.as_deref_mut() {
+            Some(stream) => writeln!(stream, "{line}"),
+            None => writeln!(self.out, "{line}"),
+        }
     }
 
     /// Colours `error`/`warning` headers and `help` lines of rendered diagnostics.

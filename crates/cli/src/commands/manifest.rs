@@ -140,8 +140,7 @@ fn report(output: &mut Output<'_>, diagnostics: &[Diagnostic], source: &str) -> 
         struct Report<'a> {
             diagnostics: &'a [Diagnostic],
         }
-        serde_json::to_writer_pretty(&mut *output.out, &Report { diagnostics })?;
-        writeln!(output.out)?;
+        output.print_json(&Report { diagnostics })?;
     } else {
         let text = output.paint_diagnostics(&render_diagnostics(diagnostics, Some(source)));
         write!(output.err, "{text}")?;

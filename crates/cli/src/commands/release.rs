@@ -49,7 +49,7 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         bar
     });
     let color = output.color;
-    let out = &mut *output.out;
+    let out = output.live();
     let mut on_event = |e: &ReleaseEvent| {
         if json {
             if let Ok(line) = serde_json::to_string(e) {
@@ -142,7 +142,9 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         std::fs::write(path, log.to_junit())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
-    if !json {
+    if json {
+        output.print_json(&log)?;
+    } else {
         let dir = Platform::load(&options.config)
             .ok()
             .map(|p| preflight_release::log_dir(&p, &options.env));

@@ -54,7 +54,7 @@ fn gate_lists_open_items_with_owners_then_passes() {
         "1-5",
     ]);
     assert_eq!(outcome, Outcome::NotOk);
-    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let value = crate::json_result(&json);
     assert_eq!(value["open"].as_array().unwrap().len(), 18);
 }
 
@@ -121,7 +121,7 @@ fn show_render_and_archive() {
     assert!(section_one[3].trim().starts_with("[ ] 1.2 "), "{out}");
     // …and for scripts, which find an item's id there.
     let (_, out, _) = preflight(&["--format", "json", "checklist", "show", &doc]);
-    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let json = crate::json_result(&out);
     let item = &json["sections"][0]["items"][0];
     assert_eq!(item["id"], "1.1");
     assert_eq!(item["checked"], true);

@@ -43,3 +43,18 @@ pub fn binary(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The `result` of a `--format json` run's envelope (the last JSON
+/// document on stdout; progress lines may come before it), after checking
+/// the envelope's shape.
+pub fn json_result(stdout: impl AsRef<[u8]>) -> serde_json::Value {
+    let envelope = serde_json::Deserializer::from_slice(stdout.as_ref())
+        .into_iter::<serde_json::Value>()
+        .filter_map(Result::ok)
+        .last()
+        .unwrap_or_else(|| panic!("no JSON in {}", String::from_utf8_lossy(stdout.as_ref())));
+    for key in ["command", "ok", "exit_code", "result", "problems"] {
+        assert!(envelope.get(key).is_some(), "{key} missing from {envelope}");
+    }
+    envelope["result"].clone()
+}

@@ -27,7 +27,7 @@ fn validate_reports_errors_and_exits_1() {
     insta::assert_snapshot!(out);
     let (outcome, json, _) = preflight(&["--format", "json", "manifest", "validate", bad]);
     assert_eq!(outcome, Outcome::NotOk);
-    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let value = crate::json_result(&json);
     assert_eq!(value.as_array().unwrap().len(), 8);
 }
 
@@ -100,7 +100,7 @@ fn diff_for_people_and_json() {
     assert_eq!(outcome, Outcome::Ok);
     insta::assert_snapshot!(out);
     let (_, json, _) = preflight(&["--format", "json", "manifest", "diff", &old, &new]);
-    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let value = crate::json_result(&json);
     assert_eq!(value["new_release"], "2026-02-12-staging");
 }
 
@@ -285,4 +285,55 @@ fn completions_and_manual_pages() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+}
+
+/// `--format json`: stdout is one envelope on every command — a result,
+/// a text-only result, and an error that could not be checked.
+#[test]
+fn every_command_answers_json_in_one_envelope() {
+    let json = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .args(["--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+        (o.status.code(), v)
+    };
+    let staging = example("release-manifests/2026-02-12-staging.yaml");
+    let (code, v) = json(&[
+        "manifest",
+        "promote",
+        &staging,
+        "--to",
+        "prod",
+        "--date",
+        "2026-02-14",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["command"], "manifest promote");
+    assert_eq!(v["ok"], true);
+    assert!(
+        v["result"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("release_id: 2026-02-14-prod"),
+        "{v}"
+    );
+    let (code, v) = json(&["manifest", "validate", "/nonexistent/m.yaml"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["exit_code"], 2);
+    let (code, v) = json(&["checklist", "show", "/nonexistent/checklist.md"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(v["command"], "checklist show");
+    assert_eq!(v["problems"][0]["severity"], "error");
+    assert!(
+        v["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/checklist.md"),
+        "{v}"
+    );
 }

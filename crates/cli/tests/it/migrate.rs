@@ -367,7 +367,7 @@ async fn the_example_chat_and_supabase_modules_apply() {
         .output()
         .unwrap();
         assert_eq!(status.status.code(), Some(0));
-        let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        let json = crate::json_result(&status.stdout);
         assert!(
             json["entries"]
                 .as_array()
@@ -659,7 +659,7 @@ fn every_flavour_reaches_the_manifest_and_status_says_so() {
         "{}",
         String::from_utf8_lossy(&after.stdout)
     );
-    let checks: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    let checks = crate::json_result(&after.stdout);
     let states: Vec<(&str, &str)> = checks
         .as_array()
         .unwrap()
@@ -1194,7 +1194,7 @@ fn supabase_status_lists_duplicates_and_skipped_files() {
     )
     .output()
     .unwrap();
-    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let value = crate::json_result(&json.stdout);
     assert_eq!(value["entries"].as_array().unwrap().len(), 2);
     assert_eq!(value["skipped"].as_array().unwrap().len(), 2);
     assert_eq!(value["unusable"][0]["blocking"], true);
@@ -1253,7 +1253,7 @@ async fn db_diff_compares_two_live_databases() {
         "  table      public.hotfix\n    unrecorded live has it and no migration creates it (a manual change)\n  column     public.jobs.state\n    changed    not_null: true → false\n  index      public.jobs_state\n    missing    the migrations create it and live lacks it\n3 difference(s)\n"
     );
     let json = run(&["--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let v = crate::json_result(&json.stdout);
     assert_eq!(v[1]["finding"], "changed");
     assert_eq!(v[1]["attribute"], "not_null");
     assert_eq!(v[1]["before"], "true");

@@ -388,6 +388,7 @@ async fn ctrl_c_during_the_migrate_phase_records_it_interrupted_and_resume_finis
         let Ok(json) = serde_json::from_slice::<serde_json::Value>(&status.stdout) else {
             continue;
         };
+        let json = &json["result"];
         let Some(port) = json["port"].as_u64().filter(|_| json["running"] == true) else {
             continue;
         };
@@ -734,7 +735,7 @@ fn a_release_is_visible_in_flight_and_afterwards() {
     );
     assert!(!text.contains("is gone"), "{text}");
     let (_, json) = cli(&["--format", "json", "release", "status", "--env", "local"]);
-    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let json = crate::json_result(&json);
     assert_eq!(json["in_flight"][0]["progress"]["phase"], "watch");
     assert_eq!(json["in_flight"][0]["process_alive"], true);
     // Stop it as Ctrl-C would: it ends, recorded as interrupted.
@@ -774,7 +775,7 @@ fn a_release_is_visible_in_flight_and_afterwards() {
     // Run elsewhere (no state file here): read from the artifact store.
     std::fs::remove_dir_all(project.path().join(".preflight/releases")).unwrap();
     let (_, json) = cli(&["--format", "json", "release", "list", "--env", "local"]);
-    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let json = crate::json_result(&json);
     let first = &json["releases"][0];
     assert_eq!(first["release_id"], "2026-02-14-local");
     assert_eq!(first["status"], "failed");
