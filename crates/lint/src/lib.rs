@@ -145,27 +145,31 @@ impl Violation {
     /// The violation as rustc-style text: the place, the rule, the source
     /// line with carets, and the help.
     pub fn render(&self) -> String {
+        use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
         let level = match self.verdict {
-            Verdict::Block => "error",
-            Verdict::Warn => "warning",
+            Verdict::Block => Level::ERROR,
+            Verdict::Warn => Level::WARNING,
         };
-        let gutter = self.line.to_string().len();
-        let pad = " ".repeat(gutter);
-        let mut out = format!(
-            "{level}[{}]: {}\n{pad}--> {}:{}:{}\n{pad} |\n{} | {}\n{pad} | {}{}\n",
-            self.rule,
-            self.message,
-            self.path.display(),
-            self.line,
-            self.column,
-            self.line,
-            self.source_line,
-            " ".repeat(self.column - 1),
-            "^".repeat(self.width)
-        );
+        let text = self.source_line.as_str();
+        let byte = |n: usize| text.char_indices().nth(n).map_or(text.len(), |(i, _)| i);
+        let start = self.column.saturating_sub(1);
+        let path = self.path.display().to_string();
+        let mut group = level
+            .primary_title(self.message.as_str())
+            .id(self.rule.as_str())
+            .element(
+                Snippet::source(text)
+                    .line_start(self.line)
+                    .path(path.as_str())
+                    .annotation(
+                        AnnotationKind::Primary.span(byte(start)..byte(start + self.width)),
+                    ),
+            );
         if let Some(help) = &self.help {
-            out.push_str(&format!("{pad} = help: {help}\n"));
+            group = group.element(Level::HELP.message(help.as_str()));
         }
+        let mut out = Renderer::plain().render(&[group]);
+        out.push('\n');
         out
     }
 }

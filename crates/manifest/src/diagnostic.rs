@@ -176,50 +176,51 @@ impl Diagnostic {
     ///
     /// `source` is the file's text; without it the source line is left out.
     pub fn render(&self, source: Option<&str>) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{}[{}]: {}",
-            self.severity.as_str(),
-            self.code.as_str(),
-            self.message
-        );
-        let line_text = source.and_then(|s| s.lines().nth(self.line.saturating_sub(1)));
-        let gutter = self.line.to_string().len();
-        let pad = " ".repeat(gutter);
-        let _ = writeln!(
-            out,
-            "{pad}--> {}:{}:{}",
-            self.file.display(),
-            self.line,
-            self.column
-        );
-        if let Some(text) = line_text {
-            let text = text.trim_end_matches('\r');
-            // Tabs would shift the caret; show them as single spaces.
-            let shown: String = text
-                .chars()
-                .map(|c| if c == '\t' { ' ' } else { c })
-                .collect();
-            // A quoted source line must not leak a password written into a URL.
-            let shown = redact_line(&shown);
-            let available = shown
-                .chars()
-                .count()
-                .saturating_sub(self.column.saturating_sub(1));
-            let width = self.width.clamp(1, available.max(1));
-            let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{} | {}", self.line, shown);
-            let _ = writeln!(
-                out,
-                "{pad} | {}{}",
-                " ".repeat(self.column.saturating_sub(1)),
-                "^".repeat(width)
-            );
-        }
+        use annotate_snippets::{AnnotationKind, Level, Origin, Renderer, Snippet};
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let path = self.file.display().to_string();
+        let title = level
+            .primary_title(self.message.as_str())
+            .id(self.code.as_str());
+        let shown = source
+            .and_then(|s| s.lines().nth(self.line.saturating_sub(1)))
+            .map(|text| {
+                // Tabs would shift the caret; show them as single spaces. A
+                // quoted source line must not leak a password in a URL.
+                let text: String = text
+                    .trim_end_matches('\r')
+                    .chars()
+                    .map(|c| if c == '\t' { ' ' } else { c })
+                    .collect();
+                redact_line(&text)
+            });
+        let mut group = match &shown {
+            Some(text) => {
+                let chars = text.chars().count();
+                let start = self.column.saturating_sub(1).min(chars);
+                let width = self.width.clamp(1, chars.saturating_sub(start).max(1));
+                let byte = |n: usize| text.char_indices().nth(n).map_or(text.len(), |(i, _)| i);
+                title.element(
+                    Snippet::source(text.as_str())
+                        .line_start(self.line)
+                        .path(path.as_str())
+                        .annotation(AnnotationKind::Primary.span(byte(start)..byte(start + width))),
+                )
+            }
+            None => title.element(
+                Origin::path(path.as_str())
+                    .line(self.line)
+                    .char_column(self.column),
+            ),
+        };
         if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "{pad} = help: {hint}");
+            group = group.element(Level::HELP.message(hint.as_str()));
         }
+        let mut out = Renderer::plain().render(&[group]);
+        out.push('\n');
         out
     }
 }
@@ -356,7 +357,7 @@ mod tests {
         let text = d.render(Some("a: 1\nb: imgs\n"));
         assert_eq!(
             text,
-            "error[unknown-key]: unknown key `imgs`\n --> m.yaml:2:4\n  |\n2 | b: imgs\n  |    ^^^^\n  = help: did you mean `images`?\n"
+            "error[unknown-key]: unknown key `imgs`\n --> m.yaml:2:4\n  |\n2 | b: imgs\n  |    ^^^^\n  |\n  = help: did you mean `images`?\n"
         );
     }
 }
