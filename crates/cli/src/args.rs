@@ -24,9 +24,11 @@ pub struct GlobalArgs {
     /// Print only what is needed (problems and results).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more detail.
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Print more detail; `-vv` also logs what Preflight does (connections,
+    /// commands, migrations, phases) to stderr, `-vvv` all of Preflight's events.
+    /// `RUST_LOG` (e.g. `preflight_migrate=debug`) chooses the log precisely.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// When to colour output: `auto` colours a terminal unless `NO_COLOR`
     /// is set (`CLICOLOR_FORCE` colours a pipe too).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]

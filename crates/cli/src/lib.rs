@@ -97,6 +97,7 @@ where
             return Outcome::Ok;
         }
     };
+    init_logging(cli.global.verbose, terminal);
     let json = cli.global.format == Format::Json;
     // JSON mode: human text is kept for the envelope; stdout gets the envelope.
     let mut captured: Vec<u8> = Vec::new();
@@ -168,6 +169,33 @@ where
         }
     }
     outcome
+}
+
+/// Logs to stderr through `tracing`: `RUST_LOG` when set, else warnings,
+/// `-vv` Preflight's debug events, `-vvv` all of Preflight's. Set once per process
+/// (an embedding tool's own subscriber wins).
+fn init_logging(verbose: u8, terminal: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::new(spec),
+        _ => EnvFilter::new(match verbose {
+            0 | 1 => "warn",
+            2 => {
+                "warn,preflight_cli=debug,preflight_release=debug,preflight_migrate=debug,preflight_process=debug,preflight_verify=debug,preflight_gcp=debug"
+            }
+            // Preflight's own events only: dependencies' traces (HTTP
+            // frames, SQL text) are for RUST_LOG, chosen deliberately.
+            _ => {
+                "warn,preflight_cli=trace,preflight_release=trace,preflight_migrate=trace,preflight_process=trace,preflight_verify=trace,preflight_gcp=trace"
+            }
+        }),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(terminal && std::env::var_os("NO_COLOR").is_none())
+        .with_target(true)
+        .try_init();
 }
 
 /// `migrate status`, `release run`: the subcommands as typed.

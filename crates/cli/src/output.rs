@@ -42,7 +42,7 @@ impl<'a> Output<'a> {
             format: global.format,
             color: global.color.resolve(terminal) && global.format == Format::Human,
             quiet: global.quiet,
-            verbose: global.verbose,
+            verbose: global.verbose > 0,
         }
     }
 

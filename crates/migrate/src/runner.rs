@@ -460,6 +460,7 @@ impl Migrator {
         conn: &mut PgConnection,
         m: &Migration,
     ) -> Result<(), Error> {
+        tracing::info!(version = %m.version, name = %m.name, "apply without a transaction");
         let started = match self.kind {
             SourceKind::Sql => self.kind.insert_sql(m, &self.applied_by, false),
             SourceKind::Supabase => ledger::unfinished_insert_sql(m, &self.applied_by),
@@ -513,6 +514,7 @@ pub(crate) async fn apply_in_transaction(
     applied_by: &str,
     m: &Migration,
 ) -> Result<(), Error> {
+    tracing::info!(version = %m.version, name = %m.name, "apply in a transaction");
     let (prefix, prefix_statements) = if kind == SourceKind::Supabase {
         ("RESET ALL;\nBEGIN;\n", 2)
     } else {
@@ -698,6 +700,8 @@ pub fn connect_timeout() -> Duration {
 pub async fn connect_as(url: &str, application_name: &str) -> Result<PgConnection, Error> {
     let options: PgConnectOptions = url.parse().map_err(Error::Connect)?;
     let host = format!("{}:{}", options.get_host(), options.get_port());
+    // Host and database only: never the URL (it may hold a password).
+    tracing::debug!(%host, database = options.get_database().unwrap_or(""), application_name, "connect");
     let limit = connect_timeout();
     // No `extra_float_digits` in the startup packet: a migration sees the
     // server's setting, as under psql and the Supabase CLI.

@@ -47,6 +47,13 @@ impl std::fmt::Debug for Group {
 impl Group {
     /// Starts `cmd` as the leader of a new process group.
     pub fn spawn(cmd: tokio::process::Command) -> std::io::Result<Group> {
+        // The program and how many arguments: arguments may carry values
+        // a log should not (they never carry secrets, but keep logs lean).
+        tracing::debug!(
+            program = %cmd.as_std().get_program().to_string_lossy(),
+            args = cmd.as_std().get_args().count(),
+            "spawn"
+        );
         let mut wrap = CommandWrap::from(cmd);
         wrap.wrap(ProcessGroup::leader());
         Ok(Group(Some(wrap.spawn()?)))

@@ -1410,3 +1410,63 @@ async fn progress_lines_reach_a_pipe_while_the_run_goes_on() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// `-vv` logs what runs (connections, each migration) to stderr through
+/// tracing, and `RUST_LOG` picks the log; neither shows the password.
+#[tokio::test]
+async fn verbose_logs_what_runs_and_never_the_password() {
+    let pg = TempPostgres::start().unwrap();
+    pg.create_database("chat").unwrap();
+    let url = format!("postgres://postgres:s3cret-pw@127.0.0.1:{}/chat", pg.port());
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "001_init.sql", "CREATE TABLE t (id int);\n");
+    write(
+        dir.path(),
+        "002_more.sql",
+        "ALTER TABLE t ADD COLUMN n int;\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    let out = preflight_cmd(
+        &[
+            "-vv",
+            "migrate",
+            "up",
+            "--no-backup",
+            "--kind",
+            "sql",
+            "--dir",
+            d,
+        ],
+        &url,
+    )
+    .env_remove("RUST_LOG")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("connect") && stderr.contains("database=\"chat\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("apply in a transaction version=001 name=init"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    // Without -vv, nothing is logged; RUST_LOG turns one crate's log on.
+    let quiet = preflight_cmd(&["migrate", "status", "--kind", "sql", "--dir", d], &url)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("connect"));
+    let chosen = preflight_cmd(&["migrate", "status", "--kind", "sql", "--dir", d], &url)
+        .env("RUST_LOG", "preflight_migrate=debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&chosen.stderr);
+    assert!(
+        stderr.contains("preflight_migrate") && stderr.contains("connect"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}

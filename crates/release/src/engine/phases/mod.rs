@@ -161,6 +161,7 @@ impl<'a> Pipeline<'a> {
 
     /// Runs `phase` and returns its record.
     pub(super) async fn run(&mut self, phase: Phase) -> PhaseRecord {
+        tracing::info!(phase = phase.as_str(), env = self.env(), "phase starts");
         let mut steps = Vec::new();
         let (status, summary) = match phase {
             Phase::Preflight => preflight::run(self, &mut steps).await,
