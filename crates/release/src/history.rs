@@ -197,7 +197,8 @@ fn cache_dir(platform: &Platform, env: &str) -> PathBuf {
         .join(env)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
+/// A JSON file, or `None` when it does not exist.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)

@@ -287,15 +287,10 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+    sorted_entries(dir)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
         .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
+        .collect()
 }
 
 fn read_manifests(dir: &Path) -> Vec<RawManifest> {
@@ -320,7 +315,7 @@ fn walk(root: &Path, depth: usize) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0)];
     while let Some((dir, d)) = stack.pop() {
-        for path in sorted_dirs_and_files(&dir) {
+        for path in sorted_entries(&dir) {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -345,7 +340,8 @@ fn walk(root: &Path, depth: usize) -> Vec<PathBuf> {
     out
 }
 
-fn sorted_dirs_and_files(dir: &Path) -> Vec<PathBuf> {
+/// A folder's entries (files and folders) in name order; none when unreadable.
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut all: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

@@ -286,21 +286,25 @@ fn the_github_action_runs_verify_and_reports_junit() {
     let outputs = temp.path().join("outputs");
     let junit = temp.path().join("report.xml");
     let pwned = temp.path().join("PWNED");
-    let status = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(project.path())
-        .env("RUNNER_TEMP", temp.path())
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("PREFLIGHT_COMMAND", "verify")
-        .env("PREFLIGHT_CONFIG", "preflight.yaml")
-        .env("PREFLIGHT_ENV", "local")
-        .env("PREFLIGHT_MANIFEST", "")
-        .env("PREFLIGHT_ARGS", "--only\nmobius-rag-env\n")
-        .env("PREFLIGHT_JUNIT", format!("{}", junit.display()))
-        .env("NO_COLOR", "1")
-        .status()
-        .unwrap();
+    // The step as GitHub runs it: bash, the inputs in its environment.
+    let step = |env: &str, args: &str, junit: &std::path::Path| {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(project.path())
+            .env("RUNNER_TEMP", temp.path())
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("PREFLIGHT_COMMAND", "verify")
+            .env("PREFLIGHT_CONFIG", "preflight.yaml")
+            .env("PREFLIGHT_ENV", env)
+            .env("PREFLIGHT_MANIFEST", "")
+            .env("PREFLIGHT_ARGS", args)
+            .env("PREFLIGHT_JUNIT", junit)
+            .env("NO_COLOR", "1")
+            .status()
+            .unwrap()
+    };
+    let status = step("local", "--only\nmobius-rag-env\n", &junit);
     assert!(status.success());
     let report = std::fs::read_to_string(&junit).unwrap();
     assert!(
@@ -312,19 +316,11 @@ fn the_github_action_runs_verify_and_reports_junit() {
         format!("junit={}\n", junit.display())
     );
     // An environment name with shell syntax is an argument, not a command.
-    let status = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(project.path())
-        .env("RUNNER_TEMP", temp.path())
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("PREFLIGHT_COMMAND", "verify")
-        .env("PREFLIGHT_CONFIG", "preflight.yaml")
-        .env("PREFLIGHT_ENV", format!("local; touch {}", pwned.display()))
-        .env("PREFLIGHT_ARGS", "")
-        .env("PREFLIGHT_JUNIT", temp.path().join("other.xml"))
-        .status()
-        .unwrap();
+    let status = step(
+        &format!("local; touch {}", pwned.display()),
+        "",
+        &temp.path().join("other.xml"),
+    );
     assert_eq!(status.code(), Some(2), "an unknown environment");
     assert!(!pwned.exists());
 }

@@ -530,19 +530,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn read_state(path: &Path) -> Result<Option<ReleaseLog>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| Error::Decode {
-                path: path.to_path_buf(),
-                source,
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    crate::history::read_json(path)
 }
 
 fn save_state(path: &Path, log: &ReleaseLog) -> Result<(), Error> {
