@@ -118,6 +118,10 @@ pub enum Command {
     /// Database contracts: write one from a live database.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Backups in the artifact store: list, verify (a restore rehearsal),
+    /// restore into a database you name.
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Start: scan a platform's folders (migrations, test suites,
     /// `.env.example`, release manifests, a checklist, Cloud Build files)
     /// and write a commented `preflight.yaml`, a manifest template and a
@@ -131,6 +135,62 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), or write one page per command with --out-dir.
     Man(ManArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// The dumps of an environment, oldest first, with size, SHA-256 and
+    /// the release that took them.
+    List(BackupListArgs),
+    /// A restore rehearsal: download a dump (the newest, or --key), check
+    /// its SHA-256, restore it into a throwaway database on the local
+    /// cluster and run the database's contracts against it. Exit 1 when it
+    /// is not usable.
+    Verify(BackupPickArgs),
+    /// Restore a dump into the database at --to (never the environment's
+    /// own database; needs --yes), in one transaction.
+    Restore(BackupRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupListArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment whose artifact store to read.
+    #[arg(long)]
+    pub env: String,
+    /// Only this database's dumps.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupPickArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment whose artifact store to read.
+    #[arg(long)]
+    pub env: String,
+    /// The database.
+    #[arg(long)]
+    pub database: String,
+    /// The dump's key or URI (default: the newest).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRestoreArgs {
+    #[command(flatten)]
+    pub pick: BackupPickArgs,
+    /// The database to restore into (a URL; `env:VAR` reads it from the environment).
+    #[arg(long)]
+    pub to: String,
+    /// Yes, replace what the target holds.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! `pg_dump` backups taken before migrating, kept in an [`ArtifactStore`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -146,6 +146,53 @@ pub async fn backup_database(
         artifact,
         elapsed: started.elapsed(),
     })
+}
+
+/// `pg_restore` beside the newest server binaries, else the one on PATH.
+fn pg_restore() -> PathBuf {
+    find_postgres_bin()
+        .map(|bin| bin.join("pg_restore"))
+        .ok()
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("pg_restore"))
+}
+
+/// Restores a custom-format dump into the database at `database_url`, in
+/// one transaction (all or nothing), without owners or grants (the target's
+/// roles may differ). `clean` drops what the dump recreates first. The
+/// password never reaches an argv.
+pub async fn restore_database(dump: &Path, database_url: &str, clean: bool) -> Result<(), Error> {
+    let database = database_name(database_url).unwrap_or_default();
+    let (url, password) = split_password(database_url);
+    let program = pg_restore();
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args([
+        "--no-owner",
+        "--no-privileges",
+        "--no-password",
+        "--exit-on-error",
+        "--single-transaction",
+    ]);
+    if clean {
+        cmd.args(["--clean", "--if-exists"]);
+    }
+    cmd.arg("--dbname").arg(&url).arg(dump);
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let output = preflight_process::output(cmd)
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(Error::Restore {
+            database,
+            stderr: redact_password(String::from_utf8_lossy(&output.stderr).trim(), database_url),
+        });
+    }
+    Ok(())
 }
 
 /// Replaces the password of `url` in a child's output with `***`

@@ -82,6 +82,8 @@ pub enum Error {
     },
     #[error("pg_dump of database `{database}` failed: {stderr}")]
     Backup { database: String, stderr: String },
+    #[error("pg_restore into database `{database}` failed: {stderr}")]
+    Restore { database: String, stderr: String },
     #[error("{}:{line}: {message}", path.display())]
     AlembicScript {
         path: PathBuf,

@@ -56,7 +56,7 @@ pub use alembic::{
     RevisionGraph, UpgradePlan, load_revisions,
 };
 pub use artifact::{ArtifactStore, LocalDirStore, StoredArtifact, check_key};
-pub use backup::{Backup, backup_database, backup_key, database_name};
+pub use backup::{Backup, backup_database, backup_key, database_name, restore_database};
 pub use error::Error;
 pub use ledger::{AppliedRow, PREFLIGHT_LEDGER, SUPABASE_LEDGER, read_ledger};
 pub use module::{Applied, BackupTo, Migrations, ModuleState, PinnedFile, TargetCheck};

@@ -36,7 +36,7 @@ const SUPABASE_MANAGED: &[&str] = &[
 
 /// Roles Supabase migrations grant to and write policies for; the shadow
 /// cluster gets them (without login) so those migrations apply.
-const SUPABASE_ROLES: &[&str] = &["anon", "authenticated", "service_role"];
+pub(crate) const SUPABASE_ROLES: &[&str] = &["anon", "authenticated", "service_role"];
 
 /// What the schema the migrations build is compared up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -330,7 +330,10 @@ impl Platform {
         }
         .await;
         let contracts = match (&built, manifest) {
-            (Ok(_), Some(_)) => self.shadow_contracts(target, database, &shadow.url).await,
+            (Ok(_), Some(_)) => {
+                self.shadow_contracts(target.name(), database, &shadow.url)
+                    .await
+            }
             _ => Vec::new(),
         };
         shadow.drop().await;
@@ -339,9 +342,9 @@ impl Platform {
 
     /// The environment's verify-phase contract probes of `database`, run
     /// against the shadow at `url`.
-    async fn shadow_contracts(
+    pub(crate) async fn shadow_contracts(
         &self,
-        target: &Target,
+        env: &str,
         database: &str,
         url: &str,
     ) -> Vec<ShadowContract> {
@@ -355,7 +358,7 @@ impl Platform {
                 continue;
             };
             if db != database
-                || !probe.runs_in(target.name())
+                || !probe.runs_in(env)
                 || probe.phase != preflight_manifest::ProbePhase::Verify
             {
                 continue;
@@ -418,6 +421,15 @@ impl Platform {
             pins.push((module.clone(), module_pins));
         }
         Ok(pins)
+    }
+
+    /// Whether a Supabase module migrates `database` (its dumps and
+    /// shadows need Supabase's roles).
+    pub(crate) fn database_is_supabase(&self, database: &str) -> bool {
+        self.config.modules.iter().any(|m| {
+            m.database.as_deref() == Some(database)
+                && self.kind_of(&m.name) == Some(MigrationKind::Supabase)
+        })
     }
 
     fn kind_of(&self, module: &str) -> Option<MigrationKind> {
@@ -618,14 +630,14 @@ pub async fn compare_databases(
 }
 
 /// A throwaway database on the project's local cluster, dropped after use.
-struct Shadow {
-    url: String,
+pub(crate) struct Shadow {
+    pub(crate) url: String,
     admin_url: String,
     name: String,
 }
 
 impl Shadow {
-    async fn create(
+    pub(crate) async fn create(
         cluster: &std::sync::Arc<LocalPostgres>,
         database: &str,
     ) -> Result<Shadow, String> {
@@ -659,7 +671,7 @@ impl Shadow {
         })
     }
 
-    async fn create_roles(&self, roles: &[&str]) -> Result<(), String> {
+    pub(crate) async fn create_roles(&self, roles: &[&str]) -> Result<(), String> {
         let mut conn = preflight_migrate::connect_as(&self.admin_url, "preflight drift")
             .await
             .map_err(|e| error_text(&e))?;
@@ -678,7 +690,7 @@ impl Shadow {
         Ok(())
     }
 
-    async fn drop(self) {
+    pub(crate) async fn drop(self) {
         if let Ok(mut conn) =
             preflight_migrate::connect_as(&self.admin_url, "preflight drift").await
         {

@@ -231,6 +231,27 @@ fn run_dirs(platform: &Platform, env: &str) -> Result<Vec<PathBuf>, Error> {
     Ok(dirs)
 }
 
+/// Every release record of `env` on this machine (its state files).
+/// (Earlier attempts too: `attempt-<n>.state.json`.)
+pub(crate) fn local_logs(platform: &Platform, env: &str) -> Vec<ReleaseLog> {
+    let mut files = Vec::new();
+    for dir in run_dirs(platform, env).unwrap_or_default() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "state.json"
+                || (name.starts_with("attempt-") && name.ends_with(".state.json"))
+            {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
+        .iter()
+        .filter_map(|f| read_json::<ReleaseLog>(f).ok().flatten())
+        .collect()
+}
+
 /// Past and running releases of `env`, newest first: local state files,
 /// then the artifact store's logs of releases this machine did not run.
 /// A store that cannot be read is reported in the second value, not fatal.

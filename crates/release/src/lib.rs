@@ -44,6 +44,7 @@
 
 #![deny(missing_docs)]
 
+mod backups;
 mod doctor;
 mod drift;
 mod engine;
@@ -59,6 +60,7 @@ mod repo;
 mod signing;
 mod target;
 
+pub use backups::{BackupCheck, BackupEntry, list_backups, restore_backup, verify_backup};
 pub use doctor::{DoctorCheck, DoctorState, doctor};
 pub use drift::{
     DatabaseDrift, DriftOptions, DriftState, ExpectedSchema, FolderMigrations, ShadowContract,

@@ -1,5 +1,6 @@
 //! One module per area; each command parses, builds options and calls one library function.
 
+mod backup;
 mod checklist;
 mod completions;
 mod contract;
@@ -34,6 +35,7 @@ pub(crate) fn dispatch(command: Command, output: &mut Output<'_>) -> anyhow::Res
         Command::Completions(args) => completions::completions(args, output),
         Command::Man(args) => completions::man(args, output),
         Command::Init(args) => init::run(args, output),
+        Command::Backup(cmd) => backup::run(cmd, output),
         Command::Schema(args) => completions::schema(args, output),
     }
 }

@@ -1018,3 +1018,137 @@ fn init_reproduces_a_config_that_validates_and_rehearses() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("found no module in"), "{out}");
 }
+
+/// Backups you can trust: `backup list` shows each dump with its release,
+/// `backup verify` restores one into a throwaway database and runs its
+/// contract, `backup restore` goes only where the operator says (with
+/// --yes, never into the source), and a corrupted dump is refused.
+#[tokio::test]
+async fn backups_are_listed_verified_and_restored_where_asked() {
+    use sqlx::Connection as _;
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    let out = release(project.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A second attempt migrates the chat database again: its dump holds
+    // the schema the first one built.
+    add_chat_migration(
+        project.path(),
+        MANIFEST,
+        "CREATE TABLE chat_feedback (id bigserial PRIMARY KEY);\n",
+    );
+    let out = release(project.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(project.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (code, list) = cli(&["backup", "list", "--env", "local"]);
+    assert_eq!(code, Some(0), "{list}");
+    assert_eq!(list.lines().count(), 6, "{list}");
+    let chats: Vec<&str> = list
+        .lines()
+        .filter(|l| l.starts_with("mobius_chat "))
+        .collect();
+    assert_eq!(chats.len(), 2, "{list}");
+    assert!(
+        chats.iter().all(|l| l.contains(" 2026-02-14-local ")),
+        "{list}"
+    );
+
+    let chat = ["--env", "local", "--database", "mobius_chat"];
+    let (code, verified) = cli(&[&["backup", "verify"][..], &chat[..]].concat());
+    assert_eq!(code, Some(0), "{verified}");
+    assert!(verified.contains("\n  ok sha256 "), "{verified}");
+    let tables: usize = verified
+        .split("throwaway database (")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{verified}"));
+    assert!(tables >= 1, "{verified}");
+    // The contract moved to 003 with this release; the dump is of 002.
+    assert!(
+        verified.contains("\n  differs from contract mobius-chat-contract: "),
+        "{verified}"
+    );
+    assert!(
+        verified.contains("\nusable; its schema is not the current contract's"),
+        "{verified}"
+    );
+
+    // Restore: only with --yes, never into the environment's own database.
+    let (_, status) = cli(&["--format", "json", "local", "status"]);
+    let port = crate::json_result(&status)["port"].as_u64().unwrap();
+    let source = format!("postgres://postgres@127.0.0.1:{port}/mobius_chat");
+    let mut admin =
+        sqlx::PgConnection::connect(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+            .await
+            .unwrap();
+    sqlx::raw_sql("CREATE DATABASE restored_chat")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let target = format!("postgres://postgres@127.0.0.1:{port}/restored_chat");
+    let restore = [&["backup", "restore"][..], &chat[..], &["--to"][..]].concat();
+    let (code, out) = cli(&[&restore[..], &[target.as_str()]].concat());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("add --yes"), "{out}");
+    let (code, out) = cli(&[&restore[..], &[source.as_str(), "--yes"]].concat());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("itself"), "{out}");
+    let (code, out) = cli(&[&restore[..], &[target.as_str(), "--yes"]].concat());
+    assert_eq!(code, Some(0), "{out}");
+    let mut restored = sqlx::PgConnection::connect(&target).await.unwrap();
+    let threads: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'chat_threads'")
+            .fetch_one(&mut restored)
+            .await
+            .unwrap();
+    assert_eq!(threads, 1);
+    let feedback: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'chat_feedback'")
+            .fetch_one(&mut restored)
+            .await
+            .unwrap();
+    assert_eq!(feedback, 0, "the dump predates 003");
+
+    // A dump changed after it was stored is refused, and not restored.
+    let dir = project
+        .path()
+        .join(".preflight/artifacts/local/backups/mobius_chat");
+    let mut dumps: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dump"))
+        .collect();
+    dumps.sort();
+    let dump = dumps.pop().unwrap();
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&dump, bytes).unwrap();
+    let (code, refused) = cli(&[&["backup", "verify"][..], &chat[..]].concat());
+    assert_eq!(code, Some(1), "{refused}");
+    assert!(refused.contains("NOT usable"), "{refused}");
+    assert!(!refused.contains("restored into"), "{refused}");
+    let (code, out) = cli(&[&restore[..], &[target.as_str(), "--yes"]].concat());
+    assert_eq!(code, Some(2), "{out}");
+}
