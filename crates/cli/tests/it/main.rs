@@ -1,6 +1,8 @@
 //! Integration tests of the `preflight` command line: one binary, a module per area.
 
 mod checklist;
+#[path = "../../../gcp/tests/it/emulator.rs"]
+mod emulator;
 #[path = "../../../release/tests/it/example.rs"]
 mod example;
 mod gcp;

@@ -1152,3 +1152,74 @@ async fn backups_are_listed_verified_and_restored_where_asked() {
     let (code, out) = cli(&[&restore[..], &[target.as_str(), "--yes"]].concat());
     assert_eq!(code, Some(2), "{out}");
 }
+
+/// The same backups through Cloud Storage (fake-gcs-server): the release
+/// stores its dumps in `gs://`, `backup list` reads them there with their
+/// release, and `backup verify` downloads one, checks it and restores it.
+#[tokio::test]
+async fn backups_in_cloud_storage_are_listed_and_verified() {
+    let gcs = crate::emulator::FakeGcs::start().await;
+    gcs.create_bucket("mobius-backups").await;
+    let project = example_copy();
+    let _reset = ResetLocal(project.path().join(".preflight"));
+    edit(
+        &project.path().join("preflight.yaml"),
+        "  local:\n",
+        "  local:\n    artifacts: gs://mobius-backups/preflight\n",
+    );
+    let host = gcs.url.trim_start_matches("http://").to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_preflight"))
+            .current_dir(project.path())
+            .args(args)
+            .env("PATH", venv_path())
+            .env("NO_COLOR", "1")
+            .env("STORAGE_EMULATOR_HOST", &host)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["release", "run", "--env", "local", "--manifest", MANIFEST]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = run(&[
+        "backup",
+        "list",
+        "--env",
+        "local",
+        "--database",
+        "mobius_chat",
+    ]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{text}");
+    assert!(
+        text.contains(" 2026-02-14-local  gs://mobius-backups/preflight/backups/mobius_chat/"),
+        "{text}"
+    );
+    let verify = run(&[
+        "backup",
+        "verify",
+        "--env",
+        "local",
+        "--database",
+        "mobius_chat",
+    ]);
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        text.starts_with("backup gs://mobius-backups/preflight/backups/mobius_chat/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  ok sha256 ") && text.contains("restored into a throwaway database"),
+        "{text}"
+    );
+}
