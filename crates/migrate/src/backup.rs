@@ -90,14 +90,46 @@ pub(crate) fn split_password(url: &str) -> (String, Option<String>) {
     (format!("{scheme}://{authority}{tail}"), password)
 }
 
-/// The `pg_dump` to use: beside the newest server binaries (a dump needs a
-/// client at least as new as the server), else the one on PATH.
-fn pg_dump() -> PathBuf {
+/// A client tool (`pg_dump`, `pg_restore`) beside the newest server
+/// binaries (a dump needs a client at least as new as the server), else
+/// the one on PATH.
+fn client_tool(name: &str) -> PathBuf {
     find_postgres_bin()
-        .map(|bin| bin.join("pg_dump"))
+        .map(|bin| bin.join(name))
         .ok()
         .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("pg_dump"))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Runs client tool `name` with `args` against `database_url`: the URL
+/// without its password as `--dbname`, the password in `PGPASSWORD` (never
+/// in an argv). `Ok(Err(stderr))`: it ran and failed; its output has the
+/// password redacted.
+async fn run_client_tool(
+    name: &str,
+    args: &[&std::ffi::OsStr],
+    database_url: &str,
+) -> Result<Result<(), String>, Error> {
+    let (url, password) = split_password(database_url);
+    let program = client_tool(name);
+    let mut cmd = tokio::process::Command::new(&program);
+    cmd.args(args).arg("--dbname").arg(&url);
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let output = preflight_process::output(cmd)
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?;
+    Ok(match output.status.success() {
+        true => Ok(()),
+        false => Err(redact_password(
+            String::from_utf8_lossy(&output.stderr).trim(),
+            database_url,
+        )),
+    })
 }
 
 /// Dumps the database at `database_url` (custom format) to a temp file and
@@ -118,27 +150,13 @@ pub async fn backup_database(
             source,
         })?;
     let file = scratch.path().join("dump");
-    let (url, password) = split_password(database_url);
-    let program = pg_dump();
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.args(["--format=custom", "--no-password", "--file"])
-        .arg(&file)
-        .arg("--dbname")
-        .arg(&url);
-    if let Some(p) = password {
-        cmd.env("PGPASSWORD", p);
-    }
-    let output = preflight_process::output(cmd)
-        .await
-        .map_err(|source| Error::Spawn {
-            program: program.display().to_string(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(Error::Backup {
-            database,
-            stderr: redact_password(String::from_utf8_lossy(&output.stderr).trim(), database_url),
-        });
+    let args = ["--format=custom", "--no-password", "--file"]
+        .map(std::ffi::OsStr::new)
+        .into_iter()
+        .chain([file.as_os_str()])
+        .collect::<Vec<_>>();
+    if let Err(stderr) = run_client_tool("pg_dump", &args, database_url).await? {
+        return Err(Error::Backup { database, stderr });
     }
     let artifact = store.put_file(&file, key).await?;
     Ok(Backup {
@@ -148,51 +166,32 @@ pub async fn backup_database(
     })
 }
 
-/// `pg_restore` beside the newest server binaries, else the one on PATH.
-fn pg_restore() -> PathBuf {
-    find_postgres_bin()
-        .map(|bin| bin.join("pg_restore"))
-        .ok()
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("pg_restore"))
-}
-
 /// Restores a custom-format dump into the database at `database_url`, in
 /// one transaction (all or nothing), without owners or grants (the target's
 /// roles may differ). `clean` drops what the dump recreates first. The
 /// password never reaches an argv.
 pub async fn restore_database(dump: &Path, database_url: &str, clean: bool) -> Result<(), Error> {
-    let database = database_name(database_url).unwrap_or_default();
-    let (url, password) = split_password(database_url);
-    let program = pg_restore();
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.args([
+    use std::ffi::OsStr;
+    let mut args: Vec<&OsStr> = [
         "--no-owner",
         "--no-privileges",
         "--no-password",
         "--exit-on-error",
         "--single-transaction",
-    ]);
+    ]
+    .into_iter()
+    .map(OsStr::new)
+    .collect();
     if clean {
-        cmd.args(["--clean", "--if-exists"]);
+        args.extend(["--clean", "--if-exists"].map(OsStr::new));
     }
-    cmd.arg("--dbname").arg(&url).arg(dump);
-    if let Some(p) = password {
-        cmd.env("PGPASSWORD", p);
-    }
-    let output = preflight_process::output(cmd)
-        .await
-        .map_err(|source| Error::Spawn {
-            program: program.display().to_string(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(Error::Restore {
-            database,
-            stderr: redact_password(String::from_utf8_lossy(&output.stderr).trim(), database_url),
-        });
-    }
-    Ok(())
+    args.push(dump.as_os_str());
+    run_client_tool("pg_restore", &args, database_url)
+        .await?
+        .map_err(|stderr| Error::Restore {
+            database: database_name(database_url).unwrap_or_default(),
+            stderr,
+        })
 }
 
 /// Replaces the password of `url` in a child's output with `***`
