@@ -87,7 +87,7 @@ const NOT_MODULES: &[&str] = &[
 
 /// Scans `options.dir` and writes `preflight.yaml`, a manifest template
 /// and a checklist skeleton beside it (each only when it does not exist).
-pub fn init(options: &InitOptions) -> Result<InitReport, Error> {
+pub async fn init(options: &InitOptions) -> Result<InitReport, Error> {
     let dir = std::path::absolute(&options.dir).map_err(|source| Error::Read {
         path: options.dir.clone(),
         source,
@@ -221,7 +221,7 @@ pub fn init(options: &InitOptions) -> Result<InitReport, Error> {
 
     let date = jiff::Zoned::now().date();
     let manifest_path = dir.join(manifests_dir).join(format!("{date}-local.yaml"));
-    let manifest_text = manifest_template(&date.to_string(), &dir, &modules);
+    let manifest_text = manifest_template(&date.to_string(), &dir, &modules).await;
     write_new(&manifest_path, &manifest_text, &mut report)?;
 
     if checklist.is_none() {
@@ -294,19 +294,20 @@ fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn read_manifests(dir: &Path) -> Vec<RawManifest> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    files.sort();
-    files
+    sorted_entries(dir)
         .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .filter_map(|t| serde_saphyr::from_str::<RawManifest>(&t).ok())
         .collect()
+}
+
+/// Whether a file of `dir` has a name `wanted` accepts.
+fn has_file(dir: &Path, wanted: impl Fn(&str) -> bool) -> bool {
+    sorted_entries(dir)
+        .iter()
+        .filter_map(|p| p.file_name())
+        .any(|n| wanted(&n.to_string_lossy()))
 }
 
 /// Every file and folder under `root` down to `depth`, skipping hidden
@@ -452,25 +453,13 @@ fn alembic_versions(ini: &Path) -> Option<PathBuf> {
 }
 
 fn numbered_sql(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.ends_with(".sql") && n.starts_with(|c: char| c.is_ascii_digit())
-        })
+    has_file(dir, |n| {
+        n.ends_with(".sql") && n.starts_with(|c: char| c.is_ascii_digit())
+    })
 }
 
 fn python_scripts(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.ends_with(".py") && !n.starts_with('_')
-        })
+    has_file(dir, |n| n.ends_with(".py") && !n.starts_with('_'))
 }
 
 fn find_checklist(dir: &Path) -> Option<String> {
@@ -717,7 +706,7 @@ fn config_text(
 /// A manifest for the rehearsal: commits from checkouts' HEAD where the
 /// module is a git repository, every migration file pinned; the
 /// rest as placeholders that fail validation until filled in.
-fn manifest_template(date: &str, dir: &Path, modules: &[ModuleScan]) -> String {
+async fn manifest_template(date: &str, dir: &Path, modules: &[ModuleScan]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -768,19 +757,7 @@ fn manifest_template(date: &str, dir: &Path, modules: &[ModuleScan]) -> String {
                     .map(|(g, _)| g.heads().iter().map(|h| h.to_string()).collect::<Vec<_>>())
                     .filter(|h| h.len() == 1)
                     .map(|h| format!("\"{}\"", h[0])),
-                Kind::Sql | Kind::Supabase => {
-                    let files = sql_files(&folder);
-                    (!files.is_empty()).then(|| {
-                        let entries: Vec<String> = files
-                            .iter()
-                            .map(|f| match kind {
-                                Kind::Sql => format!("sql:{rel_dir}/{f}"),
-                                _ => format!("supabase:{}", f.split('_').next().unwrap_or(f)),
-                            })
-                            .collect();
-                        format!("[{}]", entries.join(", "))
-                    })
-                }
+                Kind::Sql | Kind::Supabase => migration_pins(*kind, rel_dir, folder).await,
                 Kind::Python => None,
             };
             let line = pin.unwrap_or_else(|| match kind {
@@ -793,17 +770,28 @@ fn manifest_template(date: &str, dir: &Path, modules: &[ModuleScan]) -> String {
     out
 }
 
-/// The folder's migration files in the order they apply (byte order).
-fn sql_files(dir: &Path) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".sql") && n.contains('_'))
+/// Every migration of a SQL or Supabase folder as a pin list, in the
+/// order Preflight applies them (the migrate crate's own listing: numeric
+/// for SQL, file-name byte order for Supabase, skipped files left out);
+/// `None` when the folder cannot be listed or is empty.
+async fn migration_pins(kind: Kind, rel_dir: &str, folder: PathBuf) -> Option<String> {
+    use preflight_migrate::{MigrationSource as _, SqlDir, SupabaseDir};
+    let (migrations, _) = match kind {
+        Kind::Sql => SqlDir { dir: folder }.list().await,
+        _ => SupabaseDir { dir: folder }.list().await,
+    }
+    .ok()?;
+    let entries: Vec<String> = migrations
+        .iter()
+        .map(|m| match kind {
+            Kind::Sql => format!(
+                "sql:{rel_dir}/{}",
+                m.path.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            _ => format!("supabase:{}", m.version),
+        })
         .collect();
-    files.sort();
-    files
+    (!entries.is_empty()).then(|| format!("[{}]", entries.join(", ")))
 }
 
 fn checklist_skeleton(modules: &[ModuleScan]) -> String {
@@ -841,4 +829,24 @@ fn checklist_skeleton(modules: &[ModuleScan]) -> String {
          - [ ] Release commander approves the release\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins follow the order migrations apply in: numeric for SQL (not
+    /// the name order `10_` before `2_`), skipped files left out.
+    #[tokio::test]
+    async fn sql_pins_follow_the_apply_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["1_a.sql", "2_b.sql", "10_c.sql", "README.md"] {
+            std::fs::write(dir.path().join(name), "SELECT 1;\n").unwrap();
+        }
+        let pins = migration_pins(Kind::Sql, "db", dir.path().to_path_buf()).await;
+        assert_eq!(
+            pins.as_deref(),
+            Some("[sql:db/1_a.sql, sql:db/2_b.sql, sql:db/10_c.sql]")
+        );
+    }
 }

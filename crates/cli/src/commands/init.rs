@@ -6,10 +6,10 @@ use crate::args::InitArgs;
 use crate::{Outcome, Output};
 
 pub(crate) fn run(args: InitArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
-    let report = init(&InitOptions {
+    let report = super::runtime()?.block_on(init(&InitOptions {
         dir: args.dir.clone(),
         platform: args.platform,
-    })?;
+    }))?;
     if output.json() {
         output.print_json(&report)?;
         return Ok(Outcome::Ok);
