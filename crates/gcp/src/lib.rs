@@ -3,7 +3,7 @@
 //! Owns every call Preflight makes to Google Cloud: Cloud Storage as an
 //! artifact store ([`GcsStore`], `gs://bucket/prefix`), Secret Manager
 //! references ([`SecretResolver`]), Cloud Run services and jobs
-//! ([`CloudRun`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
+//! ([`CloudRun`]; canary rollouts with [`Rollout`] and [`Canary`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
 //! readiness checks a release needs first ([`Readiness`]: APIs enabled,
 //! IAM permissions held, Cloud SQL instance and databases present, buckets
 //! with lifecycle rules, a secret for every `.env.example` key).
@@ -52,6 +52,8 @@ mod error;
 mod poll;
 mod readiness;
 #[cfg(feature = "run")]
+mod rollout;
+#[cfg(feature = "run")]
 mod run;
 #[cfg(feature = "secretmanager")]
 mod secrets;
@@ -65,7 +67,9 @@ pub use client::{ClientOptions, CredentialsSource, ENDPOINT_ENV, STORAGE_EMULATO
 pub use error::Error;
 pub use readiness::{Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus};
 #[cfg(feature = "run")]
-pub use run::{CloudRun, ExecutionOutcome, JobRun, ServiceState};
+pub use rollout::{Canary, Rollout, TrafficShare, describe_traffic};
+#[cfg(feature = "run")]
+pub use run::{CloudRun, ExecutionOutcome, JobRun, ServiceState, VpcRoute};
 #[cfg(feature = "secretmanager")]
 pub use secrets::{SecretResolver, SecretValue, secret_id_for};
 #[cfg(feature = "storage")]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use google_cloud_run_v2::client::{Executions, Jobs, Services};
+use google_cloud_run_v2::client::{Executions, Jobs, Revisions, Services};
 use google_cloud_run_v2::model::condition::State as ConditionState;
 use google_cloud_run_v2::model::run_job_request::Overrides;
 use google_cloud_run_v2::model::run_job_request::overrides::ContainerOverride;
@@ -14,15 +14,16 @@ use google_cloud_run_v2::model::{EnvVar, Execution};
 use crate::error::Action;
 use crate::{ClientOptions, Error};
 
-const API: &str = "run.googleapis.com";
+pub(crate) const API: &str = "run.googleapis.com";
 
 /// Cloud Run's services, jobs and executions in one place.
 #[derive(Debug, Clone)]
 pub struct CloudRun {
-    services: Services,
+    pub(crate) services: Services,
+    pub(crate) revisions: Revisions,
     jobs: Jobs,
     executions: Executions,
-    options: ClientOptions,
+    pub(crate) options: ClientOptions,
 }
 
 /// What a deployed service runs, as far as a release cares.
@@ -104,6 +105,23 @@ impl ServiceState {
     }
 }
 
+/// A template's or revision's VPC access, as a release reports it.
+pub(crate) fn vpc_route(v: google_cloud_run_v2::model::VpcAccess) -> VpcRoute {
+    VpcRoute {
+        connector: v.connector,
+        interfaces: v
+            .network_interfaces
+            .into_iter()
+            .map(|i| (i.network, i.subnetwork))
+            .collect(),
+        egress: match v.egress {
+            VpcEgress::PrivateRangesOnly => "private-ranges-only",
+            VpcEgress::AllTraffic => "all-traffic",
+            _ => "unspecified",
+        },
+    }
+}
+
 /// One execution of a Cloud Run job.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobRun {
@@ -140,6 +158,11 @@ impl CloudRun {
         Ok(CloudRun {
             services: options
                 .configure(Services::builder())?
+                .build()
+                .await
+                .map_err(client_err)?,
+            revisions: options
+                .configure(Revisions::builder())?
                 .build()
                 .await
                 .map_err(client_err)?,
@@ -180,19 +203,7 @@ impl CloudRun {
             .await
             .map_err(|e| action.error(e))?;
         let template = s.template.unwrap_or_default();
-        let vpc = template.vpc_access.map(|v| VpcRoute {
-            connector: v.connector,
-            interfaces: v
-                .network_interfaces
-                .into_iter()
-                .map(|i| (i.network, i.subnetwork))
-                .collect(),
-            egress: match v.egress {
-                VpcEgress::PrivateRangesOnly => "private-ranges-only",
-                VpcEgress::AllTraffic => "all-traffic",
-                _ => "unspecified",
-            },
-        });
+        let vpc = template.vpc_access.map(vpc_route);
         let problem = match &s.terminal_condition {
             Some(c) if c.state == ConditionState::ConditionFailed => {
                 Some(format!("not ready: {}", c.message))

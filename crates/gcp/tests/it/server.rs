@@ -31,6 +31,15 @@ pub fn fixture(status: u16, name: &str) -> Reply {
     Reply { status, body }
 }
 
+/// A fixture with its `{{KEY}}` placeholders filled.
+pub fn fixture_filled(status: u16, name: &str, fills: &[(&str, &str)]) -> Reply {
+    let mut reply = fixture(status, name);
+    for (key, value) in fills {
+        reply.body = reply.body.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    reply
+}
+
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub method: String,
