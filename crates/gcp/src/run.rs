@@ -221,6 +221,34 @@ impl CloudRun {
         })
     }
 
+    /// The images a job's executions run (`gcloud run jobs describe J`).
+    pub async fn job_images(
+        &self,
+        project: &str,
+        region: &str,
+        job: &str,
+    ) -> Result<Vec<String>, Error> {
+        let name = format!("projects/{project}/locations/{region}/jobs/{job}");
+        let action = Action {
+            verb: "read the Cloud Run job",
+            resource: name.clone(),
+            project,
+            api: API,
+            permission: "run.jobs.get",
+        };
+        let j = self
+            .jobs
+            .get_job()
+            .set_name(name)
+            .send()
+            .await
+            .map_err(|e| action.error(e))?;
+        Ok(j.template
+            .and_then(|t| t.template)
+            .map(|t| t.containers.into_iter().map(|c| c.image).collect())
+            .unwrap_or_default())
+    }
+
     /// The `run_job` request for `run`, with its overrides.
     fn run_request(
         &self,

@@ -21,11 +21,13 @@ pub(crate) const GCP_KEYS: &[&str] = &[
     "jobs",
     "secrets",
     "build",
+    "rollout",
 ];
-pub(crate) const SERVICE_KEYS: &[&str] = &["image", "redis"];
-pub(crate) const JOB_KEYS: &[&str] = &["image", "args", "env", "timeout_secs"];
+pub(crate) const SERVICE_KEYS: &[&str] = &["image", "redis", "service_account", "network", "subnet"];
+pub(crate) const ROLLOUT_KEYS: &[&str] = &["canary_percent", "timeout_secs"];
+pub(crate) const JOB_KEYS: &[&str] = &["image", "module", "args", "env", "timeout_secs"];
 pub(crate) const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
-pub(crate) const BUILD_KEYS: &[&str] = &["trigger", "timeout_secs"];
+pub(crate) const BUILD_KEYS: &[&str] = &["trigger", "branch", "timeout_secs"];
 /// Placeholders `buckets`, `sql_instance` and secret `name`s may use.
 pub const GCP_PLACEHOLDERS: &[&str] = &["env", "gcp_project", "region", "module", "key"];
 
@@ -47,6 +49,30 @@ pub struct GcpConfig {
     /// `.env.example` files whose keys must each have a secret.
     pub secrets: Vec<SecretMapping>,
     pub build: Option<BuildTrigger>,
+    /// When set, the deploy phase rolls each service in `services` out to
+    /// its pinned image through the Cloud Run Admin API, a canary first.
+    pub rollout: Option<RolloutPolicy>,
+}
+
+/// How a release rolls a Cloud Run service out: a new revision tagged with
+/// the release gets `canary_percent` of the traffic, the smoke probes call
+/// it on its own URL, and it gets everything only after smoke and watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutPolicy {
+    /// The share of traffic the new revision gets first (1 to 100; 100
+    /// means no canary).
+    pub canary_percent: u8,
+    /// How long each update of a service may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for RolloutPolicy {
+    fn default() -> Self {
+        RolloutPolicy {
+            canary_percent: 10,
+            timeout_secs: 900,
+        }
+    }
 }
 
 /// A Cloud Run service: the manifest image it must run and whether it talks
@@ -56,6 +82,11 @@ pub struct RunService {
     /// A key of the manifest's `images`.
     pub image: String,
     pub redis: bool,
+    /// The service account its revisions must run as (`{gcp_project}` and
+    /// `{env}` are filled).
+    pub service_account: Option<String>,
+    /// Direct VPC egress (`network`, `subnet`) its revisions deploy with.
+    pub network: Option<(String, String)>,
 }
 
 /// A Cloud Run job, e.g. the migration job `mobius-chat-migrate`.
@@ -63,6 +94,10 @@ pub struct RunService {
 pub struct RunJob {
     /// A key of the manifest's `images` the job must run, if any.
     pub image: Option<String>,
+    /// The module whose migrations the job runs: in a Google Cloud
+    /// environment the migrate phase runs the job for it (after checking
+    /// the job's image is the pin) instead of migrating from here.
+    pub module: Option<String>,
     /// Container argument overrides for each execution.
     pub args: Vec<String>,
     /// Environment overrides for each execution (values are not secrets:
@@ -89,6 +124,9 @@ pub struct SecretMapping {
 pub struct BuildTrigger {
     /// Trigger name or id.
     pub trigger: String,
+    /// The branch the trigger builds from (default `main`); the commits
+    /// come from the manifest, which the build checks out.
+    pub branch: String,
     pub timeout_secs: u64,
 }
 
@@ -169,7 +207,48 @@ pub(crate) fn gcp(
                 .unwrap_or_else(|| name.clone());
             known_image(sink, s.get("image").unwrap_or(key), &image, image_names);
             let redis = s.get("redis").is_some_and(|n| boolean(sink, n, "`redis`"));
-            config.services.insert(name, RunService { image, redis });
+            let text = |sink: &mut Sink<'_>, key: &str| {
+                s.get(key)
+                    .and_then(|n| reader::nonempty_string(sink, n, &format!("`{key}`")))
+            };
+            let service_account = text(sink, "service_account");
+            if let (Some(account), Some(n)) = (&service_account, s.get("service_account")) {
+                check_placeholders(sink, n.pos, "service_account", account, &["env", "gcp_project"]);
+            }
+            if let (Some(account), Some(n)) = (&service_account, s.get("service_account"))
+                && !(account.contains('@') && account.ends_with(".gserviceaccount.com"))
+            {
+                sink.error(
+                    n.pos,
+                    Code::InvalidValue,
+                    format!("`{account}` is not a service account's email"),
+                )
+                .hint("service accounts look like `NAME@PROJECT.iam.gserviceaccount.com`");
+            }
+            let network = text(sink, "network");
+            let subnet = text(sink, "subnet");
+            let network = match (network, subnet) {
+                (Some(n), Some(s)) => Some((n, s)),
+                // As `gcloud run deploy --network N` does: the subnet of the same name.
+                (Some(n), None) => Some((n.clone(), n)),
+                (None, Some(_)) => {
+                    if let Some(n) = s.get("subnet") {
+                        sink.error(n.pos, Code::InvalidValue, "`subnet` without `network`")
+                            .hint("name the VPC network the subnet belongs to");
+                    }
+                    None
+                }
+                (None, None) => None,
+            };
+            config.services.insert(
+                name,
+                RunService {
+                    image,
+                    redis,
+                    service_account,
+                    network,
+                },
+            );
         }
     }
     if let Some(node) = f.get("jobs")
@@ -187,6 +266,20 @@ pub(crate) fn gcp(
                 .and_then(|n| reader::nonempty_string(sink, n, "`image`"));
             if let (Some(image), Some(n)) = (&image, j.get("image")) {
                 known_image(sink, n, image, image_names);
+            }
+            let module = j
+                .get("module")
+                .and_then(|n| reader::nonempty_string(sink, n, "`module`"));
+            if let (Some(m), Some(n)) = (&module, j.get("module")) {
+                crate::config::reference(sink, n, m, module_names, "module", "modules");
+                if image.is_none() {
+                    sink.error(
+                        n.pos,
+                        Code::MissingKey,
+                        format!("the migration job `{name}` names no `image`"),
+                    )
+                    .hint("the release checks the job runs the manifest's pin of this image before it runs the job");
+                }
             }
             let args = j
                 .get("args")
@@ -215,6 +308,7 @@ pub(crate) fn gcp(
                 name,
                 RunJob {
                     image,
+                    module,
                     args,
                     env,
                     timeout_secs,
@@ -258,10 +352,41 @@ pub(crate) fn gcp(
             .get("timeout_secs")
             .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false))
             .unwrap_or(3600);
+        let branch = b
+            .get("branch")
+            .and_then(|n| reader::nonempty_string(sink, n, "`branch`"))
+            .unwrap_or_else(|| "main".to_string());
         config.build = Some(BuildTrigger {
             trigger,
+            branch,
             timeout_secs,
         });
+    }
+    if let Some(node) = f.get("rollout")
+        && let Some(r) = reader::fields(sink, node, "`gcp.rollout`", ROLLOUT_KEYS, &[])
+    {
+        let policy = config.rollout.insert(RolloutPolicy::default());
+        if let Some(n) = r.get("canary_percent")
+            && let Some(p) = reader::positive_int(sink, n, "`canary_percent`", false)
+        {
+            match u8::try_from(p).ok().filter(|p| *p <= 100) {
+                Some(p) => policy.canary_percent = p,
+                None => {
+                    sink.error(
+                        n.pos,
+                        Code::InvalidValue,
+                        format!("`canary_percent` is {p}, above 100"),
+                    )
+                    .hint("the share of traffic the new revision gets first, 1 to 100");
+                }
+            }
+        }
+        if let Some(t) = r
+            .get("timeout_secs")
+            .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false))
+        {
+            policy.timeout_secs = t;
+        }
     }
     config
 }

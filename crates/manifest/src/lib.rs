@@ -54,7 +54,9 @@ pub use config::{
 pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};
 pub use error::{Error, error_text};
-pub use gcp::{BuildTrigger, GCP_PLACEHOLDERS, GcpConfig, RunJob, RunService, SecretMapping};
+pub use gcp::{
+    BuildTrigger, GCP_PLACEHOLDERS, GcpConfig, RolloutPolicy, RunJob, RunService, SecretMapping,
+};
 pub use gitref::GitRef;
 pub use image::{ImageRef, ImageRefError};
 pub use manifest::{

@@ -34,6 +34,7 @@ pub const STEP_PLACEHOLDERS: &[&str] = &[
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     Preflight,
+    Build,
     Freeze,
     HardGate,
     SoftGate,
@@ -47,8 +48,9 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in run order.
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Preflight,
+        Phase::Build,
         Phase::Freeze,
         Phase::HardGate,
         Phase::SoftGate,
@@ -64,6 +66,7 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Preflight => "preflight",
+            Phase::Build => "build",
             Phase::Freeze => "freeze",
             Phase::HardGate => "hard-gate",
             Phase::SoftGate => "soft-gate",

@@ -85,6 +85,8 @@ pub struct RawBinding {
 pub enum RawPhase {
     /// Checks before anything changes.
     Preflight,
+    /// The environment's Cloud Build trigger, at the manifest's pins.
+    Build,
     /// Workers stopped.
     Freeze,
     /// Hard gates.
@@ -463,6 +465,8 @@ pub struct RawGcp {
     pub secrets: Vec<RawSecrets>,
     /// The Cloud Build trigger of a release.
     pub build: Option<RawBuild>,
+    /// Canary rollouts of the services in `services`.
+    pub rollout: Option<RawRollout>,
 }
 
 /// A Cloud Run service.
@@ -473,6 +477,22 @@ pub struct RawService {
     pub image: Option<String>,
     /// It uses Redis, so it needs Direct VPC egress.
     pub redis: Option<bool>,
+    /// The service account its revisions run as (`NAME@PROJECT.iam.gserviceaccount.com`).
+    pub service_account: Option<String>,
+    /// The VPC network of its Direct VPC egress (private ranges only).
+    pub network: Option<String>,
+    /// The subnet of that network (default: the network's name).
+    pub subnet: Option<String>,
+}
+
+/// How the deploy phase rolls Cloud Run services out.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    /// The share of traffic a new revision gets before smoke and watch pass (1 to 100; default 10).
+    pub canary_percent: Option<u8>,
+    /// Seconds each update of a service may take (default 900).
+    pub timeout_secs: Option<u64>,
 }
 
 /// A Cloud Run job.
@@ -481,6 +501,8 @@ pub struct RawService {
 pub struct RawJob {
     /// The image it runs (an image name of a module).
     pub image: Option<String>,
+    /// The module whose migrations it runs: the migrate phase of a Google Cloud environment runs this job for it.
+    pub module: Option<String>,
     /// Arguments that override the job's.
     #[serde(default)]
     pub args: Vec<String>,
@@ -512,6 +534,8 @@ pub struct RawSecrets {
 pub struct RawBuild {
     /// The trigger's name.
     pub trigger: String,
+    /// The branch it builds from (default `main`).
+    pub branch: Option<String>,
     /// Seconds to wait for the build.
     pub timeout_secs: Option<u64>,
 }
@@ -800,6 +824,7 @@ mod tests {
             (Some("RawJob"), g::JOB_KEYS),
             (Some("RawSecrets"), g::SECRETS_KEYS),
             (Some("RawBuild"), g::BUILD_KEYS),
+            (Some("RawRollout"), g::ROLLOUT_KEYS),
             (Some("RawRelease"), r::RELEASE_KEYS),
             (Some("RawStep"), r::STEP_KEYS),
             (Some("RawWatch"), r::WATCH_KEYS),

@@ -32,6 +32,7 @@ impl std::fmt::Debug for ResolvedDatabase {
 }
 
 /// An environment resolved for one run.
+#[derive(Clone)]
 pub struct Target {
     /// The environment as configured.
     pub env: Environment,

@@ -210,6 +210,7 @@ fn paint(color: bool, status: PhaseStatus) -> String {
         PhaseStatus::NotRun => ("plan", "36"),
         PhaseStatus::SkippedByOperator => ("SKIP", "1;33"),
         PhaseStatus::Interrupted => ("INT ", "1;31"),
+        PhaseStatus::RolledBack => ("BACK", "1;33"),
     };
     if color {
         format!("\x1b[{code}m{word}\x1b[0m")

@@ -9,6 +9,7 @@ mod gcp;
 mod manifest;
 mod migrate;
 mod release;
+mod rollout;
 mod verify;
 
 use std::path::Path;

@@ -26,7 +26,7 @@ h2{font-size:17px;margin:0 0 10px}
 .timeline .bar{position:absolute;top:0;bottom:0;border-radius:3px;min-width:3px}
 .timeline .dur{text-align:right;color:#57606a}
 .passed{background:#2da44e}.warned{background:#bf8700}.failed{background:#cf222e}
-.skipped,.not-run{background:#afb8c1}.skipped-by-operator{background:#fb8f44}.interrupted{background:#8250df}
+.skipped,.not-run{background:#afb8c1}.skipped-by-operator{background:#fb8f44}.interrupted{background:#8250df}.rolled-back{background:#9a6700}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
 details.phase{border-top:1px solid #d0d7de;padding:6px 0}
 details.phase>summary{cursor:pointer;font-weight:600}
@@ -62,6 +62,7 @@ fn status_class(status: PhaseStatus) -> &'static str {
         PhaseStatus::NotRun => "not-run",
         PhaseStatus::SkippedByOperator => "skipped-by-operator",
         PhaseStatus::Interrupted => "interrupted",
+        PhaseStatus::RolledBack => "rolled-back",
     }
 }
 
@@ -213,7 +214,10 @@ impl ReleaseLog {
             // What needs a reader's eyes is open: failures and warnings.
             let open = matches!(
                 p.status,
-                PhaseStatus::Failed | PhaseStatus::Interrupted | PhaseStatus::Warned
+                PhaseStatus::Failed
+                    | PhaseStatus::Interrupted
+                    | PhaseStatus::Warned
+                    | PhaseStatus::RolledBack
             );
             let _ = writeln!(
                 out,

@@ -379,12 +379,35 @@ pub async fn run_release(
             record.status,
             PhaseStatus::Failed | PhaseStatus::Interrupted
         );
+        // A failure once canaries serve traffic puts the traffic back.
+        let rolled_back = if failed && matches!(phase, Phase::Deploy | Phase::Smoke | Phase::Watch) {
+            let freeze_done = log
+                .phase(Phase::Freeze)
+                .is_some_and(|p| matches!(p.status, PhaseStatus::Passed | PhaseStatus::Warned));
+            let clock = Instant::now();
+            let next = pipeline.after_failure(&mut record, freeze_done).await;
+            record.duration += clock.elapsed();
+            record.summary = pipeline.redactor.redact(&record.summary);
+            next
+        } else {
+            None
+        };
         if let Some(slot) = log.phases.iter_mut().find(|p| p.phase == phase) {
             *slot = record;
         }
         if failed {
             log.failed_phase = Some(phase);
             log.next_step = Some(next_step(phase).to_string());
+        }
+        if let Some(next) = rolled_back {
+            if phase != Phase::Deploy
+                && let Some(deploy) = log.phases.iter_mut().find(|p| p.phase == Phase::Deploy)
+                && deploy.status.done()
+            {
+                deploy.status = PhaseStatus::RolledBack;
+                deploy.summary = format!("{} — rolled back after {phase} failed", deploy.summary);
+            }
+            log.next_step = Some(next);
         }
         if !options.dry_run {
             save_state(&state_path, &log)?;

@@ -14,6 +14,9 @@ pub fn next_step(phase: Phase) -> &'static str {
         Phase::Preflight => {
             "fix the configuration, manifest, checkouts or checklist named above and run the release again"
         }
+        Phase::Build => {
+            "nothing was frozen or migrated; read the build's log (linked above), fix the build, then --resume"
+        }
         Phase::Freeze => {
             "check why the freeze step failed; workers may be partly frozen — fix it, then --resume"
         }
@@ -59,6 +62,9 @@ pub enum PhaseStatus {
     SkippedByOperator,
     /// Stopped by SIGINT/SIGTERM; not done, so `--resume` runs it again.
     Interrupted,
+    /// It ran, then was undone because a later phase failed (a deploy whose
+    /// traffic went back to the previous revisions); `--resume` runs it again.
+    RolledBack,
 }
 
 impl PhaseStatus {
@@ -72,6 +78,7 @@ impl PhaseStatus {
             PhaseStatus::NotRun => "not run",
             PhaseStatus::SkippedByOperator => "SKIPPED BY OPERATOR",
             PhaseStatus::Interrupted => "INTERRUPTED",
+            PhaseStatus::RolledBack => "ROLLED BACK",
         }
     }
     /// Done phases are not repeated by `--resume`.

@@ -5,9 +5,125 @@
 use std::time::{Duration, Instant};
 
 use preflight_checklist::StepRef;
+use preflight_gcp::{ClientOptions, CloudRun, JobRun};
+use preflight_manifest::RunJob;
+use preflight_migrate::ModuleState;
 
 use super::{Concluded, OwnStep, Pipeline, conclude};
 use crate::engine::{Phase, StepRecord};
+
+/// The Cloud Run job that runs `module`'s migrations here: only in a
+/// Google Cloud environment, and only when `gcp.jobs` names the module.
+fn job_for<'a>(cx: &'a Pipeline<'_>, module: &str) -> Option<(&'a str, &'a RunJob)> {
+    cx.target.env.gcp_project.as_ref()?;
+    cx.platform
+        .config
+        .gcp
+        .jobs
+        .iter()
+        .find(|(_, job)| job.module.as_deref() == Some(module))
+        .map(|(name, job)| (name.as_str(), job))
+}
+
+/// Runs `module`'s migrations through its Cloud Run job: the ledger read
+/// first (drift refuses), the job's image checked against the manifest's
+/// pin, the execution waited for, and the ledger read again, which must
+/// be at the manifest. `Err` is a line of why, then lines of evidence.
+async fn through_job(
+    cx: &Pipeline<'_>,
+    module: &str,
+    job_name: &str,
+    job: &RunJob,
+) -> Result<(Vec<String>, String, Vec<String>), String> {
+    let env = &cx.target.env;
+    let project = env.gcp_project.clone().unwrap_or_default();
+    let region = env.region.clone().ok_or_else(|| {
+        format!(
+            "`{}` has no region, so the Cloud Run job {job_name} cannot run",
+            env.name
+        )
+    })?;
+    let image = job.image.as_deref().ok_or_else(|| {
+        format!("gcp.jobs.{job_name} names no image, so its pin cannot be checked")
+    })?;
+    let pinned = cx
+        .manifest
+        .images
+        .get(image)
+        .ok_or_else(|| {
+            format!("the manifest pins no image `{image}`, which the job {job_name} runs")
+        })?
+        .to_string();
+    let m = cx.migrations(module)?;
+    let before = m.migrations.check().await;
+    match before.state {
+        ModuleState::AtTarget => {
+            return Ok((Vec::new(), m.database, Vec::new()));
+        }
+        ModuleState::Pending => {}
+        _ => {
+            return Err(format!(
+                "{} is {}: {}; the job was not run",
+                m.database,
+                before.state.as_str(),
+                before.detail
+            ));
+        }
+    }
+    let text = |e: preflight_gcp::Error| crate::error::error_text(&e);
+    let run = CloudRun::connect(&ClientOptions::from_env())
+        .await
+        .map_err(text)?;
+    let images = run
+        .job_images(&project, &region, job_name)
+        .await
+        .map_err(text)?;
+    if !images.contains(&pinned) {
+        return Err(format!(
+            "Cloud Run job {job_name} runs [{}], not the manifest's pin {pinned}; the job was not run (update its image first)",
+            images.join(", ")
+        ));
+    }
+    let mut env_overrides = job.env.clone();
+    env_overrides.insert("RELEASE_ID".into(), cx.manifest.release_id.to_string());
+    let timeout = Duration::from_secs(job.timeout_secs.unwrap_or(1800));
+    let outcome = run
+        .run_job(&JobRun {
+            project,
+            region,
+            job: job_name.to_string(),
+            args: job.args.clone(),
+            env: env_overrides,
+            task_timeout: job.timeout_secs.map(Duration::from_secs),
+            // The task's own timeout, plus time to schedule and start it.
+            deadline: timeout + Duration::from_secs(300),
+        })
+        .await
+        .map_err(text)?;
+    let evidence = vec![
+        format!("job: {job_name} ({pinned})"),
+        format!("execution: {}", outcome.execution),
+        format!("logs: {}", outcome.log_uri),
+    ];
+    if !outcome.succeeded {
+        return Err(format!(
+            "Cloud Run job {job_name} failed: {}\n{}",
+            outcome.message,
+            evidence.join("\n")
+        ));
+    }
+    let after = m.migrations.check().await;
+    if after.state != ModuleState::AtTarget {
+        return Err(format!(
+            "Cloud Run job {job_name} succeeded but {} is {}: {}\n{}",
+            m.database,
+            after.state.as_str(),
+            after.detail,
+            evidence.join("\n")
+        ));
+    }
+    Ok((before.pending, m.database, evidence))
+}
 
 pub(super) async fn plan(cx: &mut Pipeline<'_>) -> Vec<String> {
     match cx
@@ -49,7 +165,8 @@ fn groups(cx: &Pipeline<'_>) -> Vec<Vec<String>> {
 
 struct Outcome {
     module: String,
-    result: Result<(Vec<String>, String), String>,
+    /// What was applied, to which database, and the job's evidence.
+    result: Result<(Vec<String>, String, Vec<String>), String>,
     took: Duration,
 }
 
@@ -59,14 +176,15 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
         let mut out = Vec::new();
         for module in group {
             let clock = Instant::now();
-            let result = match cx_ref.migrations(&module) {
-                Ok(m) => m
+            let result = match (job_for(cx_ref, &module), cx_ref.migrations(&module)) {
+                (Some((job, spec)), _) => through_job(cx_ref, &module, job, spec).await,
+                (None, Ok(m)) => m
                     .migrations
                     .up_with(None, cx_ref.options.interrupt.clone(), &mut |_| {})
                     .await
-                    .map(|applied| (applied.applied, m.database))
+                    .map(|applied| (applied.applied, m.database, Vec::new()))
                     .map_err(|e| crate::error::error_text(&e)),
-                Err(e) => Err(e),
+                (None, Err(e)) => Err(e),
             };
             let failed = result.is_err();
             out.push(Outcome {
@@ -92,19 +210,23 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     outcomes.sort_by_key(|o| order.iter().position(|n| n == &o.module));
     for o in outcomes {
         let step = match &o.result {
-            Ok((applied, db)) if applied.is_empty() => OwnStep::hard(
+            Ok((applied, db, _)) if applied.is_empty() => OwnStep::hard(
                 o.module.clone(),
                 "migration",
                 true,
                 format!("{db} already at the manifest"),
             ),
-            Ok((applied, db)) => OwnStep::hard(
+            Ok((applied, db, job)) => OwnStep::hard(
                 o.module.clone(),
                 "migration",
                 true,
-                format!("applied {} to {db}; now at the manifest", applied.len()),
+                format!(
+                    "applied {} to {db}{}; now at the manifest",
+                    applied.len(),
+                    if job.is_empty() { "" } else { " through its Cloud Run job" }
+                ),
             )
-            .evidence(applied.clone()),
+            .evidence(applied.iter().chain(job).cloned().collect()),
             Err(e) => OwnStep::hard(
                 o.module.clone(),
                 "migration",

@@ -2,11 +2,13 @@
 //! plan show) beside `run()` (what it does), so the two cannot drift.
 
 mod backup;
+mod build;
 mod commands;
 mod gate;
 mod migrate;
 mod preflight;
 mod probes;
+mod rollout;
 mod watch;
 
 use std::path::Path;
@@ -40,6 +42,10 @@ pub(super) struct Pipeline<'a> {
     /// The schema the manifest's pins build, made before the freeze for
     /// the drift check after migrating.
     pub(super) expected_schemas: Option<Vec<crate::drift::ExpectedSchema>>,
+    /// The services this run rolled out as canaries, in deploy order.
+    pub(super) canaries: Vec<preflight_gcp::Canary>,
+    /// Every canary has all the traffic.
+    pub(super) promoted: bool,
     pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
 }
 
@@ -69,7 +75,80 @@ where
     .await
 }
 
+/// Deploy: the configured commands, then the Cloud Run rollout.
+async fn deploy(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
+    if !rollout::configured(cx) {
+        return commands::run(cx, Phase::Deploy, steps).await;
+    }
+    let (status, summary) = commands::run(cx, Phase::Deploy, steps).await;
+    if status == PhaseStatus::Failed {
+        return (status, summary);
+    }
+    rollout::deploy(cx, steps).await;
+    conclude(steps, "deploy step(s)")
+}
+
 impl Pipeline<'_> {
+    /// The target the smoke and watch probes call: each canary's tagged
+    /// URL stands in for its service's `{services.NAME}`.
+    pub(super) fn probe_target(&self) -> std::borrow::Cow<'_, Target> {
+        if self.canaries.is_empty() || self.promoted {
+            return std::borrow::Cow::Borrowed(self.target);
+        }
+        let mut target = self.target.clone();
+        for canary in &self.canaries {
+            let name = canary.service.rsplit('/').next().unwrap_or_default();
+            target.env.services.insert(name.to_string(), canary.url.clone());
+        }
+        std::borrow::Cow::Owned(target)
+    }
+
+    /// After `record`'s phase failed: when canaries went out and were not
+    /// promoted, their traffic goes back to the revisions that served
+    /// before, and workers frozen by this run are unfrozen; the steps join
+    /// `record`. Returns what the log's next step should say instead, if
+    /// anything was rolled back.
+    pub(super) async fn after_failure(
+        &mut self,
+        record: &mut PhaseRecord,
+        freeze_done: bool,
+    ) -> Option<String> {
+        if self.canaries.is_empty() || self.options.dry_run {
+            return None;
+        }
+        let phase = record.phase;
+        let back = rollout::roll_back(self, phase, &mut record.steps).await;
+        if !back {
+            record.summary = format!(
+                "{}; the rollback of the traffic FAILED (see its steps): do it by hand",
+                record.summary
+            );
+            return Some(
+                "the traffic could not be put back: run the gcloud commands in the failed rollback steps, then fix and run the release again".to_string(),
+            );
+        }
+        let services = self.canaries.len();
+        self.canaries.clear();
+        let mut unfrozen = String::new();
+        if freeze_done {
+            let mut unfreeze = Vec::new();
+            let (status, summary) = commands::run_unfreeze(self, phase, &mut unfreeze).await;
+            record.steps.extend(unfreeze);
+            unfrozen = match status {
+                PhaseStatus::Failed => format!("; unfreezing the workers FAILED: {summary}"),
+                PhaseStatus::Skipped => String::new(),
+                _ => "; workers unfrozen".to_string(),
+            };
+        }
+        record.summary = format!(
+            "{}; rolled back: traffic of {services} service(s) as before the deploy{unfrozen}",
+            record.summary
+        );
+        Some(
+            "the release was rolled back (traffic as before the deploy); fix what failed, then --resume (it deploys again)".to_string(),
+        )
+    }
+
     /// `module`'s migrations at the manifest's pins, or why not, as one line.
     pub(super) fn migrations(
         &self,
@@ -151,6 +230,8 @@ impl<'a> Pipeline<'a> {
             checklist,
             bindings,
             expected_schemas: None,
+            canaries: Vec::new(),
+            promoted: false,
             on_event,
         })
     }
@@ -165,7 +246,9 @@ impl<'a> Pipeline<'a> {
         let mut steps = Vec::new();
         let (status, summary) = match phase {
             Phase::Preflight => preflight::run(self, &mut steps).await,
-            Phase::Freeze | Phase::Deploy => commands::run(self, phase, &mut steps).await,
+            Phase::Build => build::run(self, &mut steps).await,
+            Phase::Freeze => commands::run(self, phase, &mut steps).await,
+            Phase::Deploy => deploy(self, &mut steps).await,
             Phase::HardGate | Phase::SoftGate => gate::run(self, phase, &mut steps).await,
             Phase::Backup => backup::run(self, &mut steps).await,
             Phase::Migrate => migrate::run(self, &mut steps).await,
@@ -184,7 +267,13 @@ impl<'a> Pipeline<'a> {
     pub(super) async fn plan(&mut self, phase: Phase) -> PhaseRecord {
         let lines = match phase {
             Phase::Preflight => Vec::new(),
-            Phase::Freeze | Phase::Deploy => commands::plan(self, phase),
+            Phase::Build => build::plan(self),
+            Phase::Freeze => commands::plan(self, phase),
+            Phase::Deploy => {
+                let mut lines = commands::plan(self, phase);
+                lines.extend(rollout::plan(self));
+                lines
+            }
             Phase::HardGate | Phase::SoftGate => gate::plan(self, phase),
             Phase::Backup => backup::plan(self).await,
             Phase::Migrate => migrate::plan(self).await,

@@ -52,7 +52,7 @@ pub(super) async fn run_probes(
         probes: true,
         images: cx.pinned_images(),
     };
-    let specs = match cx.platform.probe_specs(cx.target, &selection) {
+    let specs = match cx.platform.probe_specs(&cx.probe_target(), &selection) {
         Ok(s) => s,
         Err(e) => {
             let why = crate::error::error_text(&e);

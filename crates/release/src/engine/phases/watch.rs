@@ -20,6 +20,14 @@ fn window(cx: &Pipeline<'_>) -> Option<WatchConfig> {
 }
 
 pub(super) fn plan(cx: &Pipeline<'_>) -> Vec<String> {
+    let mut lines = watch_plan(cx);
+    if super::rollout::configured(cx) {
+        lines.push("promote each rolled-out service to 100 % of traffic".to_string());
+    }
+    lines
+}
+
+fn watch_plan(cx: &Pipeline<'_>) -> Vec<String> {
     let Some(w) = window(cx) else {
         return Vec::new();
     };
@@ -37,7 +45,23 @@ pub(super) fn plan(cx: &Pipeline<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The watch window, then the canaries' promotion to all the traffic.
 pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
+    let (status, summary) = watch(cx, steps).await;
+    if cx.canaries.is_empty() || status == PhaseStatus::Failed {
+        return (status, summary);
+    }
+    super::rollout::promote(cx, Phase::Watch, steps).await;
+    match super::conclude(steps, "step(s)") {
+        (PhaseStatus::Failed, why) => (PhaseStatus::Failed, why),
+        _ => (
+            PhaseStatus::Passed,
+            format!("{summary}; {} service(s) promoted to 100 %", cx.canaries.len()),
+        ),
+    }
+}
+
+async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
     let Some(watch) = window(cx) else {
         return (
             PhaseStatus::Skipped,
@@ -55,7 +79,7 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     let mut rounds: u32 = 0;
     loop {
         rounds += 1;
-        let specs = match cx.platform.probe_specs(cx.target, &selection) {
+        let specs = match cx.platform.probe_specs(&cx.probe_target(), &selection) {
             Ok(s) if !s.is_empty() => s,
             Ok(_) => return (PhaseStatus::Skipped, "no smoke probes to watch".into()),
             Err(e) => return (PhaseStatus::Failed, crate::error::error_text(&e)),
