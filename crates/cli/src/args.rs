@@ -362,6 +362,10 @@ pub struct GcpBuildConfigArgs {
     /// Write the config here instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Only check out, build and push: leave the migration jobs and the
+    /// deploys to the release's own migrate and deploy phases.
+    #[arg(long)]
+    pub build_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -395,6 +399,30 @@ pub enum ReleaseCommand {
     List(ReleaseEnvArgs),
     /// One release's record: the Markdown log, or the whole record as JSON.
     Show(ReleaseShowArgs),
+    /// Redeploy the images of the last release that succeeded in the
+    /// environment before the one in place (or of `--to`), at once, then
+    /// smoke and watch them: a recorded run of that release from its
+    /// deploy. Migrations are not undone (see `backup restore`).
+    Rollback(ReleaseRollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseRollbackArgs {
+    /// The platform config.
+    #[arg(long, default_value = "preflight.yaml")]
+    pub config: PathBuf,
+    /// The environment to roll back.
+    #[arg(long)]
+    pub env: String,
+    /// The release to go back to (default: the newest that succeeded before the one in place).
+    #[arg(long, value_name = "RELEASE_ID")]
+    pub to: Option<String>,
+    /// Print what would be redeployed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write the run as JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

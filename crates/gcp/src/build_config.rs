@@ -1,11 +1,17 @@
 //! Generates a Cloud Build config (`cloudbuild.yaml`) from a release
-//! manifest and `preflight.yaml`: one step per pinned image that builds it
-//! in its module's folder, one push per image, then one deploy step per
-//! Cloud Run service in `gcp.services`, all pinned to the manifest's tags.
+//! manifest and `preflight.yaml`: a check that the build was given this
+//! manifest (`_RELEASE_MANIFEST`), one step per module that checks out its
+//! pinned commit (and fails the build when the commit is missing), one
+//! build per pinned image from that checkout, one push per image, then
+//! each migration job set to its pinned image and run to completion, then
+//! one deploy per Cloud Run service in `gcp.services` (its service account
+//! and Direct VPC egress from the config). `build_only` stops after the
+//! pushes, for a release whose own phases migrate and deploy.
 //!
 //! No step runs a shell over a value from the manifest or config: every
-//! value is its own argument (Cloud Build runs `args` without a shell), and
-//! `$` is written `$$` so Cloud Build's substitution leaves it alone.
+//! value is its own argument (Cloud Build runs `args` without a shell) or
+//! an environment variable of a fixed script, and `$` is written `$$` so
+//! Cloud Build's substitution leaves it alone.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +28,19 @@ pub struct BuildConfigOptions {
     pub manifest_path: String,
     /// The environment deployed to (its project and region).
     pub env: String,
+    /// Only check out, build and push: the release's own phases run the
+    /// migration jobs and deploy (`gcp.build` with `gcp.rollout`).
+    pub build_only: bool,
 }
+
+/// The checkout step's script: fixed text, the folder and commit come in
+/// as `REPO_DIR` and `COMMIT`. A commit the clone does not have is fetched
+/// once; if it is still missing the build fails, naming it.
+const CHECKOUT_SCRIPT: &str = "set -eu; \
+git -C \"$$REPO_DIR\" cat-file -e \"$$COMMIT^{commit}\" 2>/dev/null || git -C \"$$REPO_DIR\" fetch --quiet origin \"$$COMMIT\" || true; \
+git -C \"$$REPO_DIR\" cat-file -e \"$$COMMIT^{commit}\" 2>/dev/null || { echo \"$$REPO_DIR: commit $$COMMIT is missing\" >&2; exit 1; }; \
+git -C \"$$REPO_DIR\" checkout --quiet --detach \"$$COMMIT\"; \
+echo \"$$REPO_DIR at $$(git -C \"$$REPO_DIR\" rev-parse HEAD)\"";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -125,6 +143,7 @@ pub fn build_config(
         ],
     }];
     let mut images = Vec::new();
+    let mut builds = Vec::new();
     for module in &config.modules {
         let pinned: Vec<(&String, String)> = module
             .images
@@ -137,13 +156,38 @@ pub fn build_config(
             .get(&module.name)
             .map(|c| c.to_string())
             .unwrap_or_default();
+        if pinned.is_empty() {
+            continue;
+        }
+        if commit.is_empty() {
+            return Err(Error::BuildConfig {
+                reason: format!(
+                    "the manifest pins images of `{}` but no commit to build them from",
+                    module.name
+                ),
+            });
+        }
+        let checkout = format!("checkout-{}", module.name);
+        steps.push(Step {
+            id: checkout.clone(),
+            name: "gcr.io/cloud-builders/git",
+            dir: None,
+            wait_for: vec!["check-release-manifest".to_string()],
+            entrypoint: Some("bash"),
+            args: vec!["-c".to_string(), CHECKOUT_SCRIPT.to_string()],
+            env: vec![
+                format!("REPO_DIR={}", literal(&repo)),
+                format!("COMMIT={}", literal(&commit)),
+            ],
+        });
         for (name, reference) in &pinned {
             let dockerfile = dockerfile_for(&module.name, name, pinned.len());
+            builds.push(format!("build-{name}"));
             steps.push(Step {
                 id: format!("build-{name}"),
                 name: "gcr.io/cloud-builders/docker",
                 dir: Some(literal(&repo)),
-                wait_for: vec!["check-release-manifest".to_string()],
+                wait_for: vec![checkout.clone()],
                 entrypoint: None,
                 args: [
                     "build",
@@ -172,7 +216,6 @@ pub fn build_config(
     }
     // Deploys wait for every push, and pushes for every build, so a failed
     // build deploys nothing.
-    let builds: Vec<String> = steps.iter().skip(1).map(|s| s.id.clone()).collect();
     let mut pushes = Vec::new();
     for reference in &images {
         let id = format!("push-{}", reference.rsplit('/').next().unwrap_or(reference))
@@ -191,26 +234,93 @@ pub fn build_config(
             env: Vec::new(),
         });
     }
-    for (service, wanted) in &config.gcp.services {
+    let gcloud = |id: String, wait_for: Vec<String>, args: Vec<String>| Step {
+        id,
+        name: "gcr.io/cloud-builders/gcloud",
+        dir: None,
+        wait_for,
+        entrypoint: None,
+        args: args.iter().map(|a| literal(a)).collect(),
+        env: Vec::new(),
+    };
+    let place = [format!("--project={project}"), format!("--region={region}")];
+    // Migration jobs run the pinned image, after every push and before any
+    // deploy: a failed migration deploys nothing.
+    let mut migrations = Vec::new();
+    let migration_jobs = config
+        .gcp
+        .jobs
+        .iter()
+        .filter(|(_, spec)| spec.module.is_some() && !options.build_only);
+    for (job, spec) in migration_jobs {
+        let Some(reference) = spec.image.as_ref().and_then(|i| manifest.images.get(i)) else {
+            continue;
+        };
+        let update = format!("update-job-{job}");
+        let mut args = vec![
+            "run".to_string(),
+            "jobs".to_string(),
+            "update".to_string(),
+            job.clone(),
+            format!("--image={reference}"),
+        ];
+        args.extend(place.iter().cloned());
+        steps.push(gcloud(update.clone(), pushes.clone(), args));
+        let run = format!("migrate-{job}");
+        let mut args = vec![
+            "run".to_string(),
+            "jobs".to_string(),
+            "execute".to_string(),
+            job.clone(),
+            "--wait".to_string(),
+            format!("--update-env-vars=RELEASE_ID={}", manifest.release_id),
+        ];
+        args.extend(place.iter().cloned());
+        steps.push(gcloud(run.clone(), vec![update], args));
+        migrations.push(run);
+    }
+    let deploy_after = if migrations.is_empty() {
+        pushes.clone()
+    } else {
+        migrations
+    };
+    for (service, wanted) in config.gcp.services.iter().filter(|_| !options.build_only) {
         let Some(reference) = manifest.images.get(&wanted.image) else {
             continue;
         };
-        steps.push(Step {
-            id: format!("deploy-{service}"),
-            name: "gcr.io/cloud-builders/gcloud",
-            dir: None,
-            wait_for: pushes.clone(),
-            entrypoint: None,
-            args: vec![
-                "run".to_string(),
-                "deploy".to_string(),
-                literal(service),
-                format!("--image={}", literal(&reference.to_string())),
-                format!("--project={}", literal(project)),
-                format!("--region={}", literal(region)),
-            ],
-            env: Vec::new(),
-        });
+        let mut args = vec![
+            "run".to_string(),
+            "deploy".to_string(),
+            service.clone(),
+            format!("--image={reference}"),
+        ];
+        args.extend(place.iter().cloned());
+        if let Some(account) = &wanted.service_account {
+            let account = account
+                .replace("{gcp_project}", project)
+                .replace("{env}", &env.name);
+            args.push(format!("--service-account={account}"));
+        }
+        if let Some((network, subnet)) = &wanted.network {
+            args.push(format!("--network={network}"));
+            args.push(format!("--subnet={subnet}"));
+            args.push("--vpc-egress=private-ranges-only".to_string());
+        } else if wanted.redis {
+            return Err(Error::BuildConfig {
+                reason: format!(
+                    "the service `{service}` uses Redis but gcp.services.{service} names no `network` for its Direct VPC egress"
+                ),
+            });
+        }
+        args.push(format!(
+            "--labels=preflight-release={}",
+            label(&manifest.release_id.to_string())
+        ));
+        steps.push(gcloud(
+            format!("deploy-{service}"),
+            deploy_after.clone(),
+            args,
+        ));
     }
     let timeout_secs = config.gcp.build.as_ref().map_or(3600, |b| b.timeout_secs);
     let file = CloudBuildFile {
@@ -236,6 +346,21 @@ pub fn build_config(
         "# Generated by `preflight gcp build-config` from {} for `{}`; do not edit.\n{body}",
         options.manifest_path, env.name
     ))
+}
+
+/// A label value Cloud Run accepts: lower case letters, digits, `-`, `_`.
+fn label(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect()
 }
 
 /// `Dockerfile` for a module's only image; `Dockerfile.<role>` when a module

@@ -3,13 +3,14 @@
 //! Owns every call Preflight makes to Google Cloud: Cloud Storage as an
 //! artifact store ([`GcsStore`], `gs://bucket/prefix`), Secret Manager
 //! references ([`SecretResolver`]), Cloud Run services and jobs
-//! ([`CloudRun`]; canary rollouts with [`Rollout`] and [`Canary`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
+//! ([`CloudRun`]; canary rollouts with [`Rollout`] and [`Canary`]), a
+//! revision's request metrics from Cloud Monitoring ([`CloudMonitoring`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
 //! readiness checks a release needs first ([`Readiness`]: APIs enabled,
 //! IAM permissions held, Cloud SQL instance and databases present, buckets
 //! with lifecycle rules, a secret for every `.env.example` key).
 //!
 //! Each Google client is a Cargo feature (`storage`, `secretmanager`,
-//! `run`, `build`, `resourcemanager`, `serviceusage`, `sql`; `full` for
+//! `run`, `build`, `resourcemanager`, `serviceusage`, `sql`, `monitoring`; `full` for
 //! all), so a tool pays only for what it uses. Every client takes an
 //! endpoint override and anonymous credentials ([`ClientOptions`]), which
 //! is how the tests point it at fake-gcs-server and at local servers.
@@ -39,7 +40,8 @@
         feature = "build",
         feature = "resourcemanager",
         feature = "serviceusage",
-        feature = "sql"
+        feature = "sql",
+        feature = "monitoring"
     )),
     allow(dead_code)
 )]
@@ -49,6 +51,8 @@ mod build;
 mod build_config;
 mod client;
 mod error;
+#[cfg(feature = "monitoring")]
+mod monitoring;
 mod poll;
 mod readiness;
 #[cfg(feature = "run")]
@@ -65,6 +69,8 @@ pub use build::{BuildOutcome, CloudBuild};
 pub use build_config::{BuildConfigOptions, build_config};
 pub use client::{ClientOptions, CredentialsSource, ENDPOINT_ENV, STORAGE_EMULATOR_ENV};
 pub use error::Error;
+#[cfg(feature = "monitoring")]
+pub use monitoring::{CloudMonitoring, RevisionMetrics};
 pub use readiness::{Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus};
 #[cfg(feature = "run")]
 pub use rollout::{Canary, Rollout, TrafficShare, describe_traffic};

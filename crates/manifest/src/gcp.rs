@@ -23,7 +23,8 @@ pub(crate) const GCP_KEYS: &[&str] = &[
     "build",
     "rollout",
 ];
-pub(crate) const SERVICE_KEYS: &[&str] = &["image", "redis", "service_account", "network", "subnet"];
+pub(crate) const SERVICE_KEYS: &[&str] =
+    &["image", "redis", "service_account", "network", "subnet"];
 pub(crate) const ROLLOUT_KEYS: &[&str] = &["canary_percent", "timeout_secs"];
 pub(crate) const JOB_KEYS: &[&str] = &["image", "module", "args", "env", "timeout_secs"];
 pub(crate) const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
@@ -213,7 +214,13 @@ pub(crate) fn gcp(
             };
             let service_account = text(sink, "service_account");
             if let (Some(account), Some(n)) = (&service_account, s.get("service_account")) {
-                check_placeholders(sink, n.pos, "service_account", account, &["env", "gcp_project"]);
+                check_placeholders(
+                    sink,
+                    n.pos,
+                    "service_account",
+                    account,
+                    &["env", "gcp_project"],
+                );
             }
             if let (Some(account), Some(n)) = (&service_account, s.get("service_account"))
                 && !(account.contains('@') && account.ends_with(".gserviceaccount.com"))

@@ -67,7 +67,8 @@ pub use new::{NewOptions, TEMPLATE, TEMPLATE_REPOS, head_commit, new_manifest};
 pub use probes::{ExpectConfig, JsonCondition, ProbeCheck, ProbeConfig, ProbePhase, RequestConfig};
 pub use promote::{ImageRewrite, PromoteOptions, Promotion, promote};
 pub use release::{
-    NotifyConfig, Phase, ReleaseConfig, ReleaseStep, STEP_PLACEHOLDERS, WatchConfig, placeholders,
+    MetricThresholds, NotifyConfig, Phase, ReleaseConfig, ReleaseStep, STEP_PLACEHOLDERS,
+    WatchConfig, placeholders,
 };
 pub use schema::{RawConfig, RawManifest, config_schema, manifest_schema, reference_markdown};
 

@@ -2,6 +2,7 @@
 //! the B3 pipeline that are commands (freeze, deploy, unfreeze), the watch
 //! window, the webhook to notify and where release logs go.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -13,7 +14,8 @@ use crate::yaml::{Node, Value};
 pub(crate) const RELEASE_KEYS: &[&str] =
     &["log_dir", "freeze", "deploy", "unfreeze", "watch", "notify"];
 pub(crate) const STEP_KEYS: &[&str] = &["name", "command", "dir", "envs", "timeout_secs"];
-pub(crate) const WATCH_KEYS: &[&str] = &["envs", "interval_secs", "window_secs"];
+pub(crate) const WATCH_KEYS: &[&str] = &["envs", "interval_secs", "window_secs", "metrics"];
+pub(crate) const METRICS_KEYS: &[&str] = &["max_5xx_percent", "max_p95_latency_ms", "min_requests"];
 pub(crate) const NOTIFY_KEYS: &[&str] = &["webhook", "envs"];
 /// Placeholders a step's command may use.
 pub const STEP_PLACEHOLDERS: &[&str] = &[
@@ -146,11 +148,25 @@ impl ReleaseStep {
 
 /// Re-run the smoke probes every `interval_secs` for `window_secs` after
 /// the deploy ("monitor for 15 minutes").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WatchConfig {
     pub envs: Vec<String>,
     pub interval_secs: u64,
     pub window_secs: u64,
+    /// Per environment: what each canary revision's Cloud Monitoring
+    /// metrics must stay within, every round.
+    pub metrics: BTreeMap<String, MetricThresholds>,
+}
+
+/// Limits on what a new Cloud Run revision serves during the watch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricThresholds {
+    /// The most requests answered 5xx, in percent of all.
+    pub max_5xx_percent: Option<f64>,
+    /// The highest 95th-percentile latency, in milliseconds.
+    pub max_p95_latency_ms: Option<u64>,
+    /// Fewer requests than this is a failure: too little traffic to judge.
+    pub min_requests: u64,
 }
 
 /// A Slack-compatible webhook told the outcome of each release.
@@ -227,11 +243,58 @@ pub(crate) fn release(sink: &mut Sink<'_>, node: &Node, env_names: &[&str]) -> R
             .get("interval_secs")
             .and_then(|n| reader::positive_int(sink, n, "`interval_secs`", false))
             .unwrap_or(60);
+        let mut metrics = BTreeMap::new();
+        if let Some(n) = w.get("metrics")
+            && let Some(entries) = reader::mapping(sink, n, "`watch.metrics`")
+        {
+            for (key, value) in entries {
+                let Some(env) = reader::key_text(sink, key) else {
+                    continue;
+                };
+                crate::config::reference(sink, key, &env, env_names, "environment", "environments");
+                let Some(m) = reader::fields(sink, value, "metric thresholds", METRICS_KEYS, &[])
+                else {
+                    continue;
+                };
+                let max_5xx_percent = m.get("max_5xx_percent").and_then(|n| {
+                    match &n.value {
+                        Value::Number(t) => {
+                            t.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p))
+                        }
+                        _ => None,
+                    }
+                    .or_else(|| {
+                        sink.error(
+                            n.pos,
+                            Code::InvalidValue,
+                            "expected `max_5xx_percent` to be a number from 0 to 100",
+                        );
+                        None
+                    })
+                });
+                let max_p95_latency_ms = m
+                    .get("max_p95_latency_ms")
+                    .and_then(|n| reader::positive_int(sink, n, "`max_p95_latency_ms`", false));
+                let min_requests = m
+                    .get("min_requests")
+                    .and_then(|n| reader::positive_int(sink, n, "`min_requests`", true))
+                    .unwrap_or(0);
+                metrics.insert(
+                    env,
+                    MetricThresholds {
+                        max_5xx_percent,
+                        max_p95_latency_ms,
+                        min_requests,
+                    },
+                );
+            }
+        }
         if let Some(window_secs) = window_secs {
             config.watch = Some(WatchConfig {
                 envs: crate::config::env_list(sink, &w, env_names),
                 interval_secs,
                 window_secs,
+                metrics,
             });
         }
     }

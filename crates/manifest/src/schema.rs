@@ -426,6 +426,21 @@ pub struct RawWatch {
     pub interval_secs: Option<u64>,
     /// How long to watch, in seconds.
     pub window_secs: u64,
+    /// Per environment: Cloud Monitoring limits on each canary revision, checked every round.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, RawMetrics>,
+}
+
+/// What a new revision may serve during the watch (Cloud Monitoring).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// The most requests answered 5xx, in percent of all (`run.googleapis.com/request_count`).
+    pub max_5xx_percent: Option<f64>,
+    /// The highest 95th-percentile latency in milliseconds (`run.googleapis.com/request_latencies`).
+    pub max_p95_latency_ms: Option<u64>,
+    /// Fewer requests than this in a round fails it: too little traffic to judge (default 0).
+    pub min_requests: Option<u64>,
 }
 
 /// Notifications.
@@ -828,6 +843,7 @@ mod tests {
             (Some("RawRelease"), r::RELEASE_KEYS),
             (Some("RawStep"), r::STEP_KEYS),
             (Some("RawWatch"), r::WATCH_KEYS),
+            (Some("RawMetrics"), r::METRICS_KEYS),
             (Some("RawNotify"), r::NOTIFY_KEYS),
             (Some("RawProbe"), &probe_keys),
         ] {

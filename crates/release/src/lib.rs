@@ -17,8 +17,14 @@
 //! - [`ModuleMigrations`] and [`ModuleCheck`]: a module's migrations as
 //!   `preflight_migrate::Migrations`, and its typed state against the manifest.
 //! - [`run_release`] with [`ReleaseOptions`]: the B3 pipeline (preflight,
-//!   freeze, hard gate, soft gate, backup, migrate, verify, deploy, smoke,
-//!   watch), with typed [`Phase`], [`PhaseStatus`] and [`StepRecord`]s.
+//!   build, freeze, hard gate, soft gate, backup, migrate, verify, deploy,
+//!   smoke, watch), with typed [`Phase`], [`PhaseStatus`] and
+//!   [`StepRecord`]s. In a Google Cloud environment the build runs the
+//!   Cloud Build trigger, migrations can run in their Cloud Run job, and
+//!   the deploy rolls services out as canaries that the watch promotes or
+//!   a failure rolls back.
+//! - [`rollback_release`]: the environment back to the images of an
+//!   earlier release that succeeded, as its own recorded run.
 //! - [`doctor`] and [`Platform::check_repos`]: readiness, changing nothing.
 //! - [`Platform::schema_drift`]: each database against the schema its
 //!   migrations build in a throwaway database ([`DatabaseDrift`]), and
@@ -57,6 +63,7 @@ mod modules;
 mod platform;
 mod probes;
 mod repo;
+mod rollback;
 mod signing;
 mod target;
 
@@ -83,5 +90,6 @@ pub use preflight_lint::{LintPolicy, Verdict, Violation, rule_names as lint_rule
 pub use preflight_schema::{Difference, Finding, ObjectKind};
 pub use probes::ProbeSelection;
 pub use repo::{RepoCheck, RepoOptions, RepoState};
+pub use rollback::{RollbackOptions, rollback_release};
 pub use signing::checklist_signing_key;
 pub use target::{ResolvedDatabase, Target};

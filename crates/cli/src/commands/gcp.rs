@@ -67,6 +67,7 @@ fn build(args: GcpBuildConfigArgs, output: &mut Output<'_>) -> anyhow::Result<Ou
         &BuildConfigOptions {
             manifest_path,
             env: manifest.release_id.env.clone(),
+            build_only: args.build_only,
         },
     )?;
     super::write_or_print(args.out.as_deref(), &text, output)?;

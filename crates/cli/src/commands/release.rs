@@ -1,13 +1,21 @@
-//! `preflight release run` and `preflight doctor`.
+//! `preflight release run|rollback|status|list|show` and `preflight doctor`.
 
 use std::time::Duration;
 
 use preflight_release::{
-    DoctorState, PhaseStatus, Platform, ReleaseEvent, ReleaseOptions, ReleaseStatus, operator,
-    run_release,
+    DoctorState, PhaseStatus, Platform, ReleaseEvent, ReleaseOptions, ReleaseStatus,
+    RollbackOptions, operator, rollback_release, run_release,
 };
 
-use crate::args::{DoctorArgs, ReleaseCommand, ReleaseEnvArgs, ReleaseShowArgs};
+use crate::args::{
+    DoctorArgs, ReleaseCommand, ReleaseEnvArgs, ReleaseRollbackArgs, ReleaseShowArgs,
+};
+
+/// What a run drives: a release, or a rollback (a release run too).
+enum Job {
+    Release(ReleaseOptions),
+    Rollback(RollbackOptions),
+}
 use crate::{Outcome, Output};
 
 pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
@@ -16,8 +24,9 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         ReleaseCommand::Status(args) => return status(args, output),
         ReleaseCommand::List(args) => return list(args, output),
         ReleaseCommand::Show(args) => return show(args, output),
+        ReleaseCommand::Rollback(args) => return rollback(args, output),
     };
-    let args_junit = args.junit.clone();
+    let junit = args.junit.clone();
     let options = ReleaseOptions {
         config: args.config,
         manifest: args.manifest,
@@ -33,6 +42,34 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
         jobs: args.jobs,
         interrupt: None,
         checklist_key: super::checklist::signing_key()?,
+        rollback_of: None,
+    };
+    drive(Job::Release(options), junit, output)
+}
+
+fn rollback(args: ReleaseRollbackArgs, output: &mut Output<'_>) -> anyhow::Result<Outcome> {
+    let junit = args.junit.clone();
+    let options = RollbackOptions {
+        config: args.config,
+        env: args.env,
+        to: args.to,
+        operator: operator(),
+        dry_run: args.dry_run,
+        interrupt: None,
+        checklist_key: super::checklist::signing_key()?,
+    };
+    drive(Job::Rollback(options), junit, output)
+}
+
+/// Runs `job`, printing its events as they come, then its outcome.
+fn drive(
+    job: Job,
+    junit: Option<std::path::PathBuf>,
+    output: &mut Output<'_>,
+) -> anyhow::Result<Outcome> {
+    let (config, env) = match &job {
+        Job::Release(o) => (o.config.clone(), o.env.clone()),
+        Job::Rollback(o) => (o.config.clone(), o.env.clone()),
     };
     let runtime = super::runtime()?;
     let json = output.json();
@@ -128,27 +165,46 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
     };
     let result = runtime.block_on(async {
         // Ctrl-C or SIGTERM stop the running phase cleanly and record it.
-        let options = ReleaseOptions {
-            interrupt: Some(preflight_migrate::interrupt_on_signals()),
-            ..options.clone()
-        };
-        run_release(&options, &mut on_event).await
+        let interrupt = Some(preflight_migrate::interrupt_on_signals());
+        match &job {
+            Job::Release(o) => {
+                let options = ReleaseOptions {
+                    interrupt,
+                    ..o.clone()
+                };
+                run_release(&options, &mut on_event).await
+            }
+            Job::Rollback(o) => {
+                let options = RollbackOptions {
+                    interrupt,
+                    ..o.clone()
+                };
+                rollback_release(&options, &mut on_event).await
+            }
+        }
     });
     if let Some(bar) = &spinner {
         bar.finish_and_clear();
     }
     let log = result?;
-    if let Some(path) = &args_junit {
+    if let Some(path) = &junit {
         std::fs::write(path, log.to_junit())
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if json {
         output.print_json(&log)?;
     } else {
-        let dir = Platform::load(&options.config)
+        let dir = Platform::load(&config)
             .ok()
-            .map(|p| preflight_release::log_dir(&p, &options.env));
+            .map(|p| preflight_release::log_dir(&p, &env));
         match log.status {
+            ReleaseStatus::Succeeded if log.rollback_of.is_some() => writeln!(
+                output.out,
+                "\n{} rolled back from {} to {}",
+                log.env,
+                log.rollback_of.as_deref().unwrap_or_default(),
+                log.release_id
+            )?,
             ReleaseStatus::Succeeded => writeln!(
                 output.out,
                 "\nrelease {} to {} succeeded",
@@ -171,10 +227,9 @@ pub(crate) fn run(command: ReleaseCommand, output: &mut Output<'_>) -> anyhow::R
                 }
                 writeln!(
                     output.out,
-                    "resume: preflight release run --config {} --manifest {} --env {} --resume",
-                    options.config.display(),
-                    options.manifest.display(),
-                    options.env
+                    "resume: preflight release run --config {} --manifest {} --env {env} --resume",
+                    config.display(),
+                    log.manifest,
                 )?;
             }
         }

@@ -1,8 +1,11 @@
-//! A cloud release against a local server answering like the Cloud Run
-//! Admin API (the gcp crate's REST fixtures): the deploy rolls the service
-//! out as a 10 % canary under the release's tag, smoke and watch call the
-//! tagged revision on its own loopback URL, and the end of the watch
-//! promotes it; when the watch fails, the traffic goes back.
+//! A cloud release against a local server answering like Cloud Build and
+//! the Cloud Run Admin API (the gcp crate's REST fixtures): the build phase
+//! runs the trigger with the manifest; the migrate phase runs a module's
+//! migrations through its Cloud Run job once the job's image is the pin;
+//! the deploy rolls the service out as a 10 % canary under the release's
+//! tag, smoke and watch call the tagged revision on its own loopback URL,
+//! and the end of the watch promotes it; when the watch fails, the traffic
+//! goes back.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,11 +16,14 @@ use crate::gcp::server::{FixtureServer, Reply, fixture, fixture_filled};
 use crate::migrate::venv_path;
 
 const SERVICE: &str = "/v2/projects/mobiusos-new/locations/us-central1/services/mobius-chat-api";
-const OPERATION: &str =
-    "/v2/projects/mobiusos-new/locations/us-central1/operations/7c1e9a2b-3d4f-4a5b-9c6d-1e2f3a4b5c6d";
-const TRAFFIC_OPERATION: &str =
-    "/v2/projects/mobiusos-new/locations/us-central1/operations/8d2f0b3c-4e5a-4b6c-8d7e-2f3a4b5c6d7e";
+const OPERATION: &str = "/v2/projects/mobiusos-new/locations/us-central1/operations/7c1e9a2b-3d4f-4a5b-9c6d-1e2f3a4b5c6d";
+const TRAFFIC_OPERATION: &str = "/v2/projects/mobiusos-new/locations/us-central1/operations/8d2f0b3c-4e5a-4b6c-8d7e-2f3a4b5c6d7e";
 const REVISION: &str = "mobius-chat-api-00015-qmz";
+const TRIGGER: &str = "/v1/projects/mobiusos-new/triggers/mobius-release:run";
+const BUILD_OPERATION: &str =
+    "/v1/operations/build/mobiusos-new/NmYxYzJkM2UtNGE1Yi00YzZkLThlN2YtOWEwYjFjMmQzZTRm";
+const JOB: &str = "/v2/projects/mobiusos-new/locations/us-central1/jobs/mobius-chat-migrate";
+const JOB_OPERATION: &str = "/v2/projects/mobiusos-new/locations/us-central1/operations/4b8d1c2e-5f6a-4b7c-8d9e-0f1a2b3c4d5e";
 
 fn write_project(root: &Path) {
     for (path, text) in [
@@ -56,6 +62,9 @@ gcp:
   rollout:
     canary_percent: 10
     timeout_secs: 30
+  build:
+    trigger: mobius-release
+    timeout_secs: 60
 "#,
         ),
         (
@@ -73,14 +82,33 @@ gcp:
 /// by the verify phase's VPC check and by the deploy), after (v1.5.0),
 /// the canary's update and the traffic updates.
 fn serve_cloud_run(server: &FixtureServer, tag_url: &str) {
+    serve_release(server, tag_url, "2026-02-14-dev", "v1.5.0");
+}
+
+/// The same for release `release_id` shipping `mobius-chat-api:{version}`.
+fn serve_release(server: &FixtureServer, tag_url: &str, release_id: &str, version: &str) {
+    server.route(
+        "POST",
+        TRIGGER,
+        vec![fixture(200, "build_operation_running.json")],
+    );
+    server.route(
+        "GET",
+        BUILD_OPERATION,
+        vec![fixture(200, "build_operation_succeeded.json")],
+    );
     let before = fixture(200, "run_service_chat_api.json");
     let after = Reply {
         status: 200,
-        body: before.body.replace("v1.4.2", "v1.5.0"),
+        body: before.body.replace("v1.4.2", version),
     };
+    let tag = format!("r-{release_id}");
     server.route("GET", SERVICE, vec![before.clone(), before, after]);
     let tagged = |reply: Reply| Reply {
-        body: reply.body.replace("r-2026-02-14-prod", "r-2026-02-14-dev"),
+        body: reply
+            .body
+            .replace("r-2026-02-14-prod", &tag)
+            .replace("v1.5.0", version),
         ..reply
     };
     server.route(
@@ -103,7 +131,7 @@ fn serve_cloud_run(server: &FixtureServer, tag_url: &str) {
     server.route(
         "GET",
         &format!("{SERVICE}/revisions/{REVISION}"),
-        vec![fixture(200, "run_revision_canary.json")],
+        vec![tagged(fixture(200, "run_revision_canary.json"))],
     );
     server.route(
         "GET",
@@ -130,20 +158,30 @@ fn patches(server: &FixtureServer) -> Vec<serde_json::Value> {
 
 /// `release run --format json` to `dev` against `cloud`: the release record.
 async fn release(root: &Path, cloud: &FixtureServer) -> Value {
+    preflight(
+        root,
+        cloud,
+        &[
+            "release",
+            "run",
+            "--env",
+            "dev",
+            "--manifest",
+            "release-manifests/2026-02-14-dev.yaml",
+        ],
+    )
+    .await
+}
+
+/// `args` with `--format json` against `cloud`: the command's result.
+async fn preflight(root: &Path, cloud: &FixtureServer, args: &[&str]) -> Value {
     let (dir, endpoint) = (root.to_path_buf(), cloud.url());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_preflight"))
             .current_dir(&dir)
-            .args([
-                "release",
-                "run",
-                "--env",
-                "dev",
-                "--manifest",
-                "release-manifests/2026-02-14-dev.yaml",
-                "--format",
-                "json",
-            ])
+            .args(&args)
+            .args(["--format", "json"])
             .env("PATH", venv_path())
             .env("PREFLIGHT_GCP_ENDPOINT", endpoint)
             .output()
@@ -151,7 +189,14 @@ async fn release(root: &Path, cloud: &FixtureServer) -> Value {
     })
     .await
     .unwrap();
-    crate::json_result(&out.stdout)
+    let result = crate::json_result(&out.stdout);
+    assert!(
+        !result.is_null(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    result
 }
 
 fn phase<'a>(log: &'a Value, name: &str) -> &'a Value {
@@ -181,6 +226,29 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     write_project(project.path());
     let log = release(project.path(), &cloud).await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
+    // The build: the trigger ran with this manifest, its id and log recorded.
+    let build = &steps(phase(&log, "build"))[0];
+    assert_eq!(build["name"], "trigger mobius-release");
+    assert!(
+        text(&build["summary"]).starts_with(
+            "build 6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f SUCCESS; log: https://console.cloud.google.com/cloud-build/builds/"
+        ),
+        "{build:#}"
+    );
+    let trigger: Value = serde_json::from_str(
+        &cloud
+            .requests()
+            .iter()
+            .find(|r| r.path == TRIGGER)
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(trigger["branchName"], "main");
+    assert_eq!(
+        trigger["substitutions"],
+        serde_json::json!({"_RELEASE_MANIFEST": "release-manifests/2026-02-14-dev.yaml"})
+    );
     let deploy = phase(&log, "deploy");
     assert_eq!(deploy["status"], "passed", "{deploy:#}");
     let step = &steps(deploy)[0];
@@ -248,7 +316,8 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
     assert_eq!(log["failed_phase"], "watch");
     let watch = phase(&log, "watch");
     assert!(
-        text(&watch["summary"]).contains("rolled back: traffic of 1 service(s) as before the deploy"),
+        text(&watch["summary"])
+            .contains("rolled back: traffic of 1 service(s) as before the deploy"),
         "{watch:#}"
     );
     let rollback = steps(watch)
@@ -256,7 +325,11 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
         .find(|s| s["name"] == "roll back mobius-chat-api")
         .expect("a rollback step");
     assert_eq!(rollback["outcome"], "passed", "{rollback:#}");
-    assert!(!steps(watch).iter().any(|s| text(&s["name"]).starts_with("promote")));
+    assert!(
+        !steps(watch)
+            .iter()
+            .any(|s| text(&s["name"]).starts_with("promote"))
+    );
     assert_eq!(phase(&log, "deploy")["status"], "rolled-back", "{log:#}");
     assert!(
         text(&log["next_step"]).contains("--resume (it deploys again)"),
@@ -271,4 +344,284 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
             {"type": 2, "revision": REVISION, "tag": "r-2026-02-14-dev"}
         ])
     );
+}
+
+/// A project whose module `mobius-chat` migrates through the Cloud Run job
+/// `mobius-chat-migrate` in `dev`, on a real database.
+fn write_job_project(root: &Path, url: &str, pinned: &str) {
+    for (path, text) in [
+        (
+            "preflight.yaml".to_string(),
+            format!(
+                r#"platform: cloud
+manifests: release-manifests
+databases:
+  app: {{}}
+modules:
+  mobius-chat:
+    repo: mobius-chat
+    database: app
+    images: [mobius-chat-api]
+    migrations:
+      kind: sql
+      dir: db
+environments:
+  dev:
+    checkout: skip
+    gcp_project: mobiusos-new
+    region: us-central1
+    databases:
+      app: {url}
+gcp:
+  jobs:
+    mobius-chat-migrate:
+      image: mobius-chat-api
+      module: mobius-chat
+      args: [python, -m, app.migrations.run_all]
+      timeout_secs: 60
+"#
+            ),
+        ),
+        (
+            "release-manifests/2026-02-14-dev.yaml".to_string(),
+            format!(
+                "release_id: 2026-02-14-dev\ncommits:\n  mobius-chat: v1.5.0\nimages:\n  mobius-chat-api: {pinned}\nmigrations:\n  mobius-chat: [sql:db/001_init.sql]\n"
+            ),
+        ),
+        (
+            "mobius-chat/db/001_init.sql".to_string(),
+            "CREATE TABLE chats (id int);\n".to_string(),
+        ),
+    ] {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn serve_job(server: &FixtureServer) {
+    server.route("GET", JOB, vec![fixture(200, "run_job_chat_migrate.json")]);
+    server.route(
+        "POST",
+        &format!("{JOB}:run"),
+        vec![fixture(200, "run_job_operation_running.json")],
+    );
+    // Polled with backoff (0.5 s, 1 s, 2 s…): time for the test to play the job.
+    server.route(
+        "GET",
+        JOB_OPERATION,
+        vec![
+            fixture(200, "run_job_operation_running.json"),
+            fixture(200, "run_job_operation_running.json"),
+            fixture(200, "run_job_operation_succeeded.json"),
+        ],
+    );
+}
+
+fn tables(url: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-Atc", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'"])
+        .env("PATH", venv_path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_through_the_job_only_when_its_image_is_the_pin() {
+    let pg = preflight_migrate::TempPostgres::start().unwrap();
+    let cloud = FixtureServer::start().await;
+    serve_job(&cloud);
+
+    // 1. The job runs another image than the pin: nothing runs, nothing changes.
+    let url = pg.create_database("other_pin").unwrap();
+    let project = tempfile::tempdir().unwrap();
+    write_job_project(
+        project.path(),
+        &url,
+        "gcr.io/mobiusos-new/mobius-chat-api:v1.6.0",
+    );
+    let log = release(project.path(), &cloud).await;
+    assert_eq!(log["failed_phase"], "migrate", "{log:#}");
+    let step = &steps(phase(&log, "migrate"))[0];
+    assert!(
+        text(&step["summary"]).starts_with(
+            "Cloud Run job mobius-chat-migrate runs [gcr.io/mobiusos-new/mobius-chat-api:v1.5.0], not the manifest's pin gcr.io/mobiusos-new/mobius-chat-api:v1.6.0; the job was not run"
+        ),
+        "{step:#}"
+    );
+    assert_eq!(cloud.hits("POST", &format!("{JOB}:run")), 0);
+    assert_eq!(tables(&url), "");
+
+    // 2. The pin: the job runs (the test plays it: it applies the files
+    //    when the execution starts), and the ledger is read again after.
+    let url = pg.create_database("pinned").unwrap();
+    let project = tempfile::tempdir().unwrap();
+    write_job_project(
+        project.path(),
+        &url,
+        "gcr.io/mobiusos-new/mobius-chat-api:v1.5.0",
+    );
+    let job = {
+        let (dir, url, hits) = (
+            project.path().join("mobius-chat/db"),
+            url.clone(),
+            cloud.requests_handle(),
+        );
+        std::thread::spawn(move || {
+            for _ in 0..600 {
+                if hits
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r.path.ends_with("mobius-chat-migrate:run"))
+                {
+                    let out = Command::new(env!("CARGO_BIN_EXE_preflight"))
+                        .args(["migrate", "up", "--kind", "sql", "--dir"])
+                        .arg(&dir)
+                        .args(["--database-url", &url, "--no-backup"])
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            false
+        })
+    };
+    let log = release(project.path(), &cloud).await;
+    assert!(job.join().unwrap(), "the job never started");
+    assert_eq!(log["status"], "succeeded", "{log:#}");
+    let step = &steps(phase(&log, "migrate"))[0];
+    assert_eq!(
+        step["summary"],
+        "applied 1 to app through its Cloud Run job; now at the manifest"
+    );
+    let evidence = step["evidence"].to_string();
+    assert!(
+        evidence.contains("executions/mobius-chat-migrate-k7x2p"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("logs: https://console.cloud.google.com/logs/viewer"),
+        "{evidence}"
+    );
+    assert_eq!(tables(&url), "chats");
+    // The execution carried the config's arguments and the release id.
+    let run: Value = serde_json::from_str(
+        &cloud
+            .requests()
+            .iter()
+            .rfind(|r| r.path.ends_with(":run"))
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        run["overrides"]["containerOverrides"][0]["args"],
+        serde_json::json!(["python", "-m", "app.migrations.run_all"])
+    );
+    assert_eq!(
+        run["overrides"]["containerOverrides"][0]["env"],
+        serde_json::json!([{"name": "RELEASE_ID", "value": "2026-02-14-dev"}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_redeploys_the_last_release_that_succeeded_at_once() {
+    let cloud = FixtureServer::start().await;
+    let app = FixtureServer::start().await;
+    app.route("GET", "/health", vec![healthy()]);
+    let project = tempfile::tempdir().unwrap();
+    write_project(project.path());
+    std::fs::write(
+        project.path().join("release-manifests/2026-02-10-dev.yaml"),
+        "release_id: 2026-02-10-dev\ncommits:\n  mobius-chat: v1.4.2\nimages:\n  mobius-chat-api: gcr.io/mobiusos-new/mobius-chat-api:v1.4.2\n",
+    )
+    .unwrap();
+    // Two releases succeed: 02-10 (v1.4.2), then 02-14 (v1.5.0).
+    serve_release(&cloud, &app.url(), "2026-02-10-dev", "v1.4.2");
+    let first = preflight(
+        project.path(),
+        &cloud,
+        &[
+            "release",
+            "run",
+            "--env",
+            "dev",
+            "--manifest",
+            "release-manifests/2026-02-10-dev.yaml",
+        ],
+    )
+    .await;
+    assert_eq!(first["status"], "succeeded", "{first:#}");
+    serve_release(&cloud, &app.url(), "2026-02-14-dev", "v1.5.0");
+    let second = release(project.path(), &cloud).await;
+    assert_eq!(second["status"], "succeeded", "{second:#}");
+
+    // Naming a release that never ran, or the one in place, is refused.
+    for (to, why) in [
+        ("2026-01-01-dev", "never ran in `dev`"),
+        ("2026-02-14-dev", "is the release in place"),
+    ] {
+        let (dir, endpoint) = (project.path().to_path_buf(), cloud.url());
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_preflight"))
+                .current_dir(&dir)
+                .args(["release", "rollback", "--env", "dev", "--to", to])
+                .env("PREFLIGHT_GCP_ENDPOINT", endpoint)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(why),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // The rollback: 02-10's images at 100 % at once, smoked and watched.
+    serve_release(&cloud, &app.url(), "2026-02-10-dev", "v1.4.2");
+    let before = cloud.requests().len();
+    let log = preflight(
+        project.path(),
+        &cloud,
+        &["release", "rollback", "--env", "dev"],
+    )
+    .await;
+    assert_eq!(log["status"], "succeeded", "{log:#}");
+    assert_eq!(log["release_id"], "2026-02-10-dev");
+    assert_eq!(log["rollback_of"], "2026-02-14-dev");
+    assert_eq!(log["attempt"], 2, "a new attempt of 02-10");
+    for skipped in ["build", "freeze", "hard-gate", "migrate"] {
+        let p = phase(&log, skipped);
+        assert!(
+            p["status"] == "skipped" || p["carried_from"] == 1,
+            "{skipped}: {p:#}"
+        );
+    }
+    assert_eq!(phase(&log, "smoke")["status"], "passed", "{log:#}");
+    let sent: Vec<Value> = cloud.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(
+        sent[0]["template"]["containers"][0]["image"],
+        "gcr.io/mobiusos-new/mobius-chat-api:v1.4.2"
+    );
+    assert_eq!(
+        sent[0]["traffic"],
+        serde_json::json!([{"type": 1, "percent": 100, "tag": "r-2026-02-10-dev"}])
+    );
+    // No build was triggered for it.
+    assert!(!cloud.requests()[before..].iter().any(|r| r.path == TRIGGER));
 }

@@ -102,6 +102,11 @@ impl FixtureServer {
             .insert((method.to_string(), path.to_string()), replies);
     }
 
+    /// The live list of requests, for a thread that waits on one.
+    pub fn requests_handle(&self) -> Arc<Mutex<Vec<Recorded>>> {
+        self.requests.clone()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }

@@ -62,6 +62,11 @@ pub struct ReleaseOptions {
     pub interrupt: Option<preflight_migrate::Interrupt>,
     /// The checklist state log's signing key: entries are checked and signed.
     pub checklist_key: Option<preflight_checklist::SigningKey>,
+    /// This run rolls the environment back from the release named here:
+    /// it redeploys this manifest's images at once (no canary) and does
+    /// not check the checkouts (the images were built from them already).
+    /// Set by [`crate::rollback_release`].
+    pub rollback_of: Option<String>,
 }
 
 impl ReleaseOptions {
@@ -82,6 +87,7 @@ impl ReleaseOptions {
             jobs: 4,
             interrupt: None,
             checklist_key: None,
+            rollback_of: None,
         }
     }
 }
@@ -260,6 +266,7 @@ pub async fn run_release(
                 attempt: previous.as_ref().map_or(1, |p| p.attempt + 1),
                 protected: environment.protected,
                 checklist: None,
+                rollback_of: options.rollback_of.clone(),
             };
             if let Some(prev) = previous {
                 // A new attempt: the earlier one keeps its own state file.
@@ -314,6 +321,18 @@ pub async fn run_release(
 
     for phase in Phase::ALL {
         if !selected(options, phase, &log) {
+            // A rollback runs from the deploy: what comes before is not
+            // part of it, which its record says.
+            if options.rollback_of.is_some()
+                && !options.dry_run
+                && let Some(slot) = log.phases.iter_mut().find(|p| p.phase == phase)
+                && !slot.status.done()
+            {
+                slot.status = PhaseStatus::Skipped;
+                slot.summary =
+                    "not part of a rollback, which redeploys images built and migrated for earlier"
+                        .to_string();
+            }
             continue;
         }
         (pipeline.on_event)(&ReleaseEvent::PhaseStarted { phase });
@@ -380,7 +399,8 @@ pub async fn run_release(
             PhaseStatus::Failed | PhaseStatus::Interrupted
         );
         // A failure once canaries serve traffic puts the traffic back.
-        let rolled_back = if failed && matches!(phase, Phase::Deploy | Phase::Smoke | Phase::Watch) {
+        let rolled_back = if failed && matches!(phase, Phase::Deploy | Phase::Smoke | Phase::Watch)
+        {
             let freeze_done = log
                 .phase(Phase::Freeze)
                 .is_some_and(|p| matches!(p.status, PhaseStatus::Passed | PhaseStatus::Warned));
@@ -697,6 +717,7 @@ mod tests {
             attempt: 1,
             protected: false,
             checklist: None,
+            rollback_of: None,
         }
     }
 

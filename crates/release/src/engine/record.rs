@@ -302,6 +302,10 @@ pub struct ReleaseLog {
     /// The checklist's state when the release ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checklist: Option<ChecklistState>,
+    /// Set when this run rolls the environment back: the release it rolled
+    /// back from (this run redeploys `release_id`'s images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
 }
 
 /// The checklist's progress when a release ended, as the log keeps it.
@@ -391,6 +395,13 @@ impl ReleaseLog {
             let _ = writeln!(out, "| Finished | {f} |");
         }
         let _ = writeln!(out, "| Attempt | {} |", self.attempt);
+        if let Some(from) = &self.rollback_of {
+            let _ = writeln!(
+                out,
+                "| Rollback | from {from}: this run redeploys the images of {} |",
+                self.release_id
+            );
+        }
         if self.resumed > 0 {
             let _ = writeln!(out, "| Resumed | {} time(s) |", self.resumed);
         }

@@ -33,9 +33,10 @@ fn planned(cx: &Pipeline<'_>) -> Option<Planned> {
 /// The manifest as the build sees it: its path inside the platform's
 /// repository, with `/`.
 fn manifest_in_repo(cx: &Pipeline<'_>) -> Result<String, String> {
-    let root = std::path::absolute(cx.platform.root()).unwrap_or_else(|_| cx.platform.root().into());
-    let manifest = std::path::absolute(&cx.options.manifest)
-        .unwrap_or_else(|_| cx.options.manifest.clone());
+    let root =
+        std::path::absolute(cx.platform.root()).unwrap_or_else(|_| cx.platform.root().into());
+    let manifest =
+        std::path::absolute(&cx.options.manifest).unwrap_or_else(|_| cx.options.manifest.clone());
     let relative = manifest.strip_prefix(&root).map_err(|_| {
         format!(
             "{} is outside the platform's folder {}: the build reads the manifest from the repository, so it must be committed there",
@@ -75,7 +76,10 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
     let manifest = match manifest_in_repo(cx) {
         Ok(m) => m,
         Err(why) => {
-            let s = cx.own_step(Phase::Build, OwnStep::hard(name, "build", false, why).errored());
+            let s = cx.own_step(
+                Phase::Build,
+                OwnStep::hard(name, "build", false, why).errored(),
+            );
             steps.push(s);
             return conclude(steps, "build(s)");
         }
@@ -101,7 +105,10 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
                 format!("log: {}", outcome.log_url),
             ];
             let summary = if outcome.succeeded {
-                format!("build {} {}; log: {}", outcome.id, outcome.status, outcome.log_url)
+                format!(
+                    "build {} {}; log: {}",
+                    outcome.id, outcome.status, outcome.log_url
+                )
             } else {
                 format!(
                     "build {} {}: {}; log: {}",

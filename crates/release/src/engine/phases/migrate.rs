@@ -223,7 +223,11 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
                 format!(
                     "applied {} to {db}{}; now at the manifest",
                     applied.len(),
-                    if job.is_empty() { "" } else { " through its Cloud Run job" }
+                    if job.is_empty() {
+                        ""
+                    } else {
+                        " through its Cloud Run job"
+                    }
                 ),
             )
             .evidence(applied.iter().chain(job).cloned().collect()),

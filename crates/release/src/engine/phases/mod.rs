@@ -98,7 +98,10 @@ impl Pipeline<'_> {
         let mut target = self.target.clone();
         for canary in &self.canaries {
             let name = canary.service.rsplit('/').next().unwrap_or_default();
-            target.env.services.insert(name.to_string(), canary.url.clone());
+            target
+                .env
+                .services
+                .insert(name.to_string(), canary.url.clone());
         }
         std::borrow::Cow::Owned(target)
     }

@@ -56,7 +56,16 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             policy,
         },
     );
-    if policy == CheckoutPolicy::Skip && !repos.is_empty() {
+    if let Some(from) = &cx.options.rollback_of {
+        let summary = format!(
+            "checkouts not checked: a rollback from {from} redeploys images built earlier from {}'s pins",
+            manifest.release_id
+        );
+        steps.push(cx.own_step(
+            Phase::Preflight,
+            OwnStep::hard("checkouts", "git", true, summary),
+        ));
+    } else if policy == CheckoutPolicy::Skip && !repos.is_empty() {
         let summary = format!(
             "checkouts of {} module(s) not verified: `{env}` says `checkout: skip`",
             repos.len()

@@ -70,9 +70,15 @@ fn planned(cx: &Pipeline<'_>) -> Result<Vec<Planned>, String> {
                     service: service.clone(),
                     image: image.to_string(),
                     tag: tag.clone(),
-                    percent: policy.canary_percent,
+                    // A rollback goes back at once: no canary.
+                    percent: if cx.options.rollback_of.is_some() {
+                        100
+                    } else {
+                        policy.canary_percent
+                    },
                     service_account: wanted.service_account.as_ref().map(|a| {
-                        a.replace("{gcp_project}", &project).replace("{env}", &env.name)
+                        a.replace("{gcp_project}", &project)
+                            .replace("{env}", &env.name)
                     }),
                     network: wanted.network.clone(),
                     needs_vpc: wanted.redis,
@@ -103,7 +109,11 @@ pub(super) fn configured(cx: &Pipeline<'_>) -> bool {
     !matches!(planned(cx), Ok(list) if list.is_empty())
 }
 
-async fn connect(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<StepRecord>) -> Option<CloudRun> {
+async fn connect(
+    cx: &mut Pipeline<'_>,
+    phase: Phase,
+    steps: &mut Vec<StepRecord>,
+) -> Option<CloudRun> {
     match CloudRun::connect(&ClientOptions::from_env()).await {
         Ok(run) => Some(run),
         Err(e) => {

@@ -3,9 +3,10 @@
 use std::time::{Duration, Instant};
 
 use preflight_checklist::StepRef;
-use preflight_manifest::{ProbePhase, WatchConfig};
+use preflight_gcp::{ClientOptions, CloudMonitoring};
+use preflight_manifest::{MetricThresholds, ProbePhase, WatchConfig};
 
-use super::{Concluded, Pipeline};
+use super::{Concluded, OwnStep, Pipeline};
 use crate::engine::{Phase, PhaseStatus, ReleaseEvent, StepRecord};
 use crate::probes::ProbeSelection;
 
@@ -56,7 +57,10 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
         (PhaseStatus::Failed, why) => (PhaseStatus::Failed, why),
         _ => (
             PhaseStatus::Passed,
-            format!("{summary}; {} service(s) promoted to 100 %", cx.canaries.len()),
+            format!(
+                "{summary}; {} service(s) promoted to 100 %",
+                cx.canaries.len()
+            ),
         ),
     }
 }
@@ -75,35 +79,57 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
         probes: true,
         images: cx.pinned_images(),
     };
-    let deadline = Instant::now() + Duration::from_secs(watch.window_secs);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(watch.window_secs);
+    // Cloud Monitoring limits on the canaries, where this environment has them.
+    let limits = watch
+        .metrics
+        .get(cx.env())
+        .filter(|_| !cx.canaries.is_empty() && cx.target.env.gcp_project.is_some())
+        .cloned();
     let mut rounds: u32 = 0;
     loop {
         rounds += 1;
         let specs = match cx.platform.probe_specs(&cx.probe_target(), &selection) {
-            Ok(s) if !s.is_empty() => s,
+            Ok(s) if !s.is_empty() || limits.is_some() => s,
             Ok(_) => return (PhaseStatus::Skipped, "no smoke probes to watch".into()),
             Err(e) => return (PhaseStatus::Failed, crate::error::error_text(&e)),
         };
         let report = cx.runner.run(specs).await;
+        let metrics = match &limits {
+            Some(l) => metric_checks(cx, l, started.elapsed()).await,
+            None => Vec::new(),
+        };
+        let metrics_passed = metrics.iter().filter(|m| m.outcome.passed()).count();
         (cx.on_event)(&ReleaseEvent::WatchRound {
             round: rounds,
-            passed: report.tally().passed,
-            total: report.results.len(),
+            passed: report.tally().passed + metrics_passed,
+            total: report.results.len() + metrics.len(),
             remaining_secs: deadline.saturating_duration_since(Instant::now()).as_secs(),
         });
-        if !report.gate_passed() {
+        let healthy = report.gate_passed() && metrics_passed == metrics.len();
+        let last = Instant::now() + Duration::from_secs(watch.interval_secs) > deadline;
+        if !healthy || last {
             cx.record_report(Phase::Watch, &report, steps, |n| {
                 StepRef::Probe(n.to_string())
             });
+            for m in metrics {
+                let s = cx.own_step(Phase::Watch, m);
+                steps.push(s);
+            }
+        }
+        if !healthy {
+            let what = if report.gate_passed() {
+                "Cloud Monitoring metrics"
+            } else {
+                "smoke probes"
+            };
             return (
                 PhaseStatus::Failed,
-                format!("smoke probes failed in round {rounds} of the watch window"),
+                format!("{what} failed in round {rounds} of the watch window"),
             );
         }
-        if Instant::now() + Duration::from_secs(watch.interval_secs) > deadline {
-            cx.record_report(Phase::Watch, &report, steps, |n| {
-                StepRef::Probe(n.to_string())
-            });
+        if last {
             return (
                 PhaseStatus::Passed,
                 format!("{rounds} round(s) healthy over {} s", watch.window_secs),
@@ -111,4 +137,78 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
         }
         tokio::time::sleep(Duration::from_secs(watch.interval_secs)).await;
     }
+}
+
+/// One check per canary: its revision's requests, 5xx share and p95
+/// latency since the watch began, against `limits`. A metric that cannot
+/// be read fails the round: unknown is never healthy.
+async fn metric_checks(
+    cx: &Pipeline<'_>,
+    limits: &MetricThresholds,
+    since: Duration,
+) -> Vec<OwnStep> {
+    let project = cx.target.env.gcp_project.clone().unwrap_or_default();
+    let monitoring = match CloudMonitoring::connect(&ClientOptions::from_env()).await {
+        Ok(m) => m,
+        Err(e) => {
+            return vec![
+                OwnStep::hard("metrics", "monitoring", false, crate::error::error_text(&e))
+                    .errored(),
+            ];
+        }
+    };
+    let mut checks = Vec::new();
+    for canary in &cx.canaries {
+        let service = canary.service.rsplit('/').next().unwrap_or_default();
+        let name = format!("metrics {service}");
+        let clock = Instant::now();
+        let step = match monitoring
+            .revision_metrics(&project, service, &canary.revision, since)
+            .await
+        {
+            Err(e) => {
+                OwnStep::hard(name, "monitoring", false, crate::error::error_text(&e)).errored()
+            }
+            Ok(m) => {
+                let mut problems = Vec::new();
+                let mut parts = vec![format!("{} request(s)", m.requests)];
+                if m.requests < i64::try_from(limits.min_requests).unwrap_or(i64::MAX) {
+                    problems.push(format!(
+                        "{} request(s), fewer than the {} needed to judge",
+                        m.requests, limits.min_requests
+                    ));
+                }
+                if let Some(max) = limits.max_5xx_percent {
+                    match m.error_percent() {
+                        Some(p) => {
+                            parts.push(format!("5xx {p:.2} % (max {max} %)"));
+                            if p > max {
+                                problems.push(format!("5xx {p:.2} % is above {max} %"));
+                            }
+                        }
+                        None => parts.push("5xx: no requests".to_string()),
+                    }
+                }
+                if let Some(max) = limits.max_p95_latency_ms {
+                    match m.p95_latency_ms {
+                        Some(p) => {
+                            parts.push(format!("p95 {p:.0} ms (max {max} ms)"));
+                            if p > max as f64 {
+                                problems.push(format!("p95 latency {p:.0} ms is above {max} ms"));
+                            }
+                        }
+                        None => parts.push("p95: no requests".to_string()),
+                    }
+                }
+                let summary = if problems.is_empty() {
+                    format!("revision {}: {}", canary.revision, parts.join(", "))
+                } else {
+                    format!("revision {}: {}", canary.revision, problems.join("; "))
+                };
+                OwnStep::hard(name, "monitoring", problems.is_empty(), summary)
+            }
+        };
+        checks.push(step.took(clock.elapsed()));
+    }
+    checks
 }
