@@ -52,6 +52,9 @@ release:
   watch:
     interval_secs: 1
     window_secs: 2
+    # Each canary's Cloud Monitoring figures, every round.
+    metrics:
+      dev: {max_5xx_percent: 1, max_p95_latency_ms: 1500}
 gcp:
   services:
     mobius-chat-api:
@@ -138,6 +141,19 @@ fn serve_release(server: &FixtureServer, tag_url: &str, release_id: &str, versio
         TRAFFIC_OPERATION,
         vec![fixture(200, "run_service_operation_traffic.json")],
     );
+    serve_metrics(server, "monitoring_request_count.json");
+}
+
+const TIME_SERIES: &str = "/v3/projects/mobiusos-new/timeSeries";
+
+/// Each watch round reads the request counts, then the latencies.
+fn serve_metrics(server: &FixtureServer, counts: &str) {
+    let mut replies = Vec::new();
+    for _ in 0..20 {
+        replies.push(fixture(200, counts));
+        replies.push(fixture(200, "monitoring_request_latencies.json"));
+    }
+    server.route("GET", TIME_SERIES, replies);
 }
 
 fn healthy() -> Reply {
@@ -208,7 +224,7 @@ fn phase<'a>(log: &'a Value, name: &str) -> &'a Value {
         .unwrap()
 }
 
-fn steps<'a>(phase: &'a Value) -> &'a [Value] {
+fn steps(phase: &Value) -> &[Value] {
     phase["steps"].as_array().map_or(&[], Vec::as_slice)
 }
 
@@ -269,6 +285,16 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
         text(&watch["summary"]).ends_with("1 service(s) promoted to 100 %"),
         "{watch:#}"
     );
+    let metrics = steps(watch)
+        .iter()
+        .find(|s| s["name"] == "metrics mobius-chat-api")
+        .expect("a metrics step");
+    assert_eq!(
+        metrics["summary"],
+        format!(
+            "revision {REVISION}: 1200 request(s), 5xx 0.17 % (max 1 %), p95 412 ms (max 1500 ms)"
+        )
+    );
     let sent = patches(&cloud);
     assert_eq!(sent.len(), 2, "the canary, then the promotion");
     assert_eq!(
@@ -294,26 +320,28 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_that_fails_the_watch_is_rolled_back() {
-    // The canary answers smoke, then fails a watch round.
+    // The canary answers every probe, but Cloud Monitoring counts 120 of
+    // its 1018 requests answered 5xx.
     let cloud = FixtureServer::start().await;
     let app = FixtureServer::start().await;
-    app.route(
-        "GET",
-        "/health",
-        vec![
-            healthy(),
-            Reply {
-                status: 500,
-                body: r#"{"status": "error"}"#.into(),
-            },
-        ],
-    );
+    app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());
+    serve_metrics(&cloud, "monitoring_request_count_failing.json");
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
     let log = release(project.path(), &cloud).await;
     assert_eq!(log["status"], "failed", "{log:#}");
     assert_eq!(log["failed_phase"], "watch");
+    let metrics = steps(phase(&log, "watch"))
+        .iter()
+        .find(|s| s["name"] == "metrics mobius-chat-api")
+        .expect("a metrics step")
+        .clone();
+    assert_eq!(metrics["outcome"], "failed", "{metrics:#}");
+    assert_eq!(
+        metrics["summary"],
+        format!("revision {REVISION}: 5xx 11.79 % is above 1 %")
+    );
     let watch = phase(&log, "watch");
     assert!(
         text(&watch["summary"])

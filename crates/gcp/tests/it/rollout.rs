@@ -199,3 +199,105 @@ async fn an_update_cloud_run_cannot_serve_fails_with_its_reason() {
     let err = run.deploy_canary(&rollout()).await.unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"the canary of projects/mobiusos-new/locations/us-central1/services/mobius-chat-api failed: Revision 'mobius-chat-api-00015-qmz' is not ready and cannot serve traffic. The user-provided container failed to start and listen on the port defined provided by the PORT=8080 environment variable within the allocated timeout.");
 }
+
+#[tokio::test]
+async fn a_revisions_metrics_are_read_by_response_class_and_percentile() {
+    use preflight_gcp::CloudMonitoring;
+    let server = FixtureServer::start().await;
+    let path = "/v3/projects/mobiusos-new/timeSeries";
+    server.route(
+        "GET",
+        path,
+        vec![
+            fixture(200, "monitoring_request_count.json"),
+            fixture(200, "monitoring_request_latencies.json"),
+        ],
+    );
+    let monitoring = CloudMonitoring::connect(&local_options(&server.url()))
+        .await
+        .unwrap();
+    let m = monitoring
+        .revision_metrics(
+            "mobiusos-new",
+            "mobius-chat-api",
+            "mobius-chat-api-00015-qmz",
+            Duration::from_secs(300),
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.requests, 1200);
+    assert_eq!(m.errors_5xx, 2);
+    assert_eq!(m.p95_latency_ms, Some(412.5));
+    // The queries: the revision's own series, summed by response class,
+    // then the 95th percentile of latency, over the last five minutes.
+    let queries: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| percent_decode(&r.query))
+        .collect();
+    assert_eq!(queries.len(), 2);
+    for (query, metric) in queries.iter().zip([
+        "run.googleapis.com/request_count",
+        "run.googleapis.com/request_latencies",
+    ]) {
+        assert!(
+            query.contains(&format!("filter=metric.type = \"{metric}\" AND resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"mobius-chat-api\" AND resource.labels.revision_name = \"mobius-chat-api-00015-qmz\"")),
+            "{query}"
+        );
+        assert!(
+            query.contains("aggregation.alignmentPeriod=300s"),
+            "{query}"
+        );
+        assert!(query.contains("interval.startTime="), "{query}");
+    }
+    // Enums go by number (`enum-encoding=int`): ALIGN_SUM is 14,
+    // REDUCE_SUM 4, ALIGN_PERCENTILE_95 19, REDUCE_MAX 3.
+    assert!(
+        queries[0].contains("aggregation.perSeriesAligner=14&"),
+        "{}",
+        queries[0]
+    );
+    assert!(
+        queries[0].contains("aggregation.crossSeriesReducer=4&"),
+        "{}",
+        queries[0]
+    );
+    assert!(
+        queries[0].contains("aggregation.groupByFields=metric.labels.response_code_class"),
+        "{}",
+        queries[0]
+    );
+    assert!(
+        queries[1].contains("aggregation.perSeriesAligner=19&")
+            && queries[1].contains("aggregation.crossSeriesReducer=3&"),
+        "{}",
+        queries[1]
+    );
+    // A name that would change the filter is refused before any call.
+    assert!(
+        monitoring
+            .revision_metrics("mobiusos-new", "x\" OR \"1", "r", Duration::from_secs(60))
+            .await
+            .is_err()
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
