@@ -313,6 +313,7 @@ fn resolve_expect(expect: &ExpectConfig) -> Result<HttpExpect, String> {
             .map_err(|e| format!("`body_regex` is not a valid pattern: {e}"))?,
         json: conditions(&expect.json),
         max_latency: expect.max_latency_ms.map(Duration::from_millis),
+        final_on_4xx: false,
     })
 }
 

@@ -129,6 +129,9 @@ pub struct HttpExpect {
     pub body_regex: Option<Regex>,
     pub json: Vec<JsonEquals>,
     pub max_latency: Option<Duration>,
+    /// A 4xx answer is final: the request itself was refused (a webhook
+    /// rejecting the message), so retrying would only repeat it.
+    pub final_on_4xx: bool,
 }
 
 impl HttpExpect {
@@ -247,7 +250,12 @@ impl Probe for HttpProbe {
             ))
             .with_evidence([head])
         } else {
-            Check::fail(problems.join("; ")).with_evidence([head, answer.excerpt()])
+            let check = Check::fail(problems.join("; ")).with_evidence([head, answer.excerpt()]);
+            if self.expect.final_on_4xx && (400..500).contains(&answer.status) {
+                check.permanent()
+            } else {
+                check
+            }
         }
     }
 }

@@ -58,6 +58,9 @@ pub struct Check {
     pub summary: String,
     /// Lines kept as evidence (a response excerpt, output tail, differences).
     pub evidence: Vec<String>,
+    /// Another attempt cannot change the answer (a 4xx from a webhook):
+    /// the runner does not retry it.
+    pub permanent: bool,
 }
 
 /// Whether the attempt passed.
@@ -85,7 +88,13 @@ impl Check {
             status,
             summary: summary.into(),
             evidence: Vec::new(),
+            permanent: false,
         }
+    }
+    /// The same answer, marked as one another attempt cannot change.
+    pub fn permanent(mut self) -> Check {
+        self.permanent = true;
+        self
     }
     pub fn with_evidence(mut self, lines: impl IntoIterator<Item = String>) -> Check {
         self.evidence.extend(lines);

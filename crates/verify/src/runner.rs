@@ -222,7 +222,7 @@ async fn run_one(spec: &ProbeSpec, cx: &ProbeContext, seed: u64) -> ProbeResult 
             }
         };
         let last = attempt >= attempts_allowed;
-        if check.passed() || last {
+        if check.passed() || last || check.permanent {
             return finish(spec, check, attempt, clock.elapsed());
         }
         let wait = spec.retry.backoff(attempt, seed);

@@ -55,6 +55,8 @@ release:
     # Each canary's Cloud Monitoring figures, every round.
     metrics:
       dev: {max_5xx_percent: 1, max_p95_latency_ms: 1500}
+  notify:
+    webhook: env:ROLLOUT_WEBHOOK
 gcp:
   services:
     mobius-chat-api:
@@ -145,6 +147,20 @@ fn serve_release(server: &FixtureServer, tag_url: &str, release_id: &str, versio
 }
 
 const TIME_SERIES: &str = "/v3/projects/mobiusos-new/timeSeries";
+const HOOK: &str = "/hooks/release";
+
+/// The text of each webhook message, in order.
+fn messages(server: &FixtureServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path == HOOK)
+        .map(|r| {
+            let v: Value = serde_json::from_str(&r.body).unwrap();
+            text(&v["text"]).to_string()
+        })
+        .collect()
+}
 
 /// Each watch round reads the request counts, then the latencies.
 fn serve_metrics(server: &FixtureServer, counts: &str) {
@@ -199,6 +215,7 @@ async fn preflight(root: &Path, cloud: &FixtureServer, args: &[&str]) -> Value {
             .args(&args)
             .args(["--format", "json"])
             .env("PATH", venv_path())
+            .env("ROLLOUT_WEBHOOK", format!("{endpoint}{HOOK}"))
             .env("PREFLIGHT_GCP_ENDPOINT", endpoint)
             .output()
             .unwrap()
@@ -235,6 +252,14 @@ fn text(v: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     let cloud = FixtureServer::start().await;
+    cloud.route(
+        "POST",
+        HOOK,
+        vec![Reply {
+            status: 200,
+            body: "ok".into(),
+        }],
+    );
     let app = FixtureServer::start().await;
     app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());
@@ -242,6 +267,21 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     write_project(project.path());
     let log = release(project.path(), &cloud).await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
+    // The webhook heard the start and the end.
+    let said = messages(&cloud);
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with("Release 2026-02-14-dev to dev started"),
+        "{said:?}"
+    );
+    assert!(
+        said[1].starts_with("Release 2026-02-14-dev to dev succeeded"),
+        "{said:?}"
+    );
+    assert_eq!(
+        log["notified"],
+        "start: webhook notified; end: webhook notified"
+    );
     // The build: the trigger ran with this manifest, its id and log recorded.
     let build = &steps(phase(&log, "build"))[0];
     assert_eq!(build["name"], "trigger mobius-release");
@@ -327,11 +367,36 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
     app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());
     serve_metrics(&cloud, "monitoring_request_count_failing.json");
+    // A webhook that refuses every message: one POST per event, no retry.
+    cloud.route(
+        "POST",
+        HOOK,
+        vec![Reply {
+            status: 400,
+            body: "invalid_payload".into(),
+        }],
+    );
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
     let log = release(project.path(), &cloud).await;
     assert_eq!(log["status"], "failed", "{log:#}");
     assert_eq!(log["failed_phase"], "watch");
+    let said = messages(&cloud);
+    assert_eq!(said.len(), 3, "start, the failed phase, the end: {said:?}");
+    assert!(said[0].contains("started"), "{said:?}");
+    assert!(
+        said[1].starts_with("Release 2026-02-14-dev to dev FAILED at watch: ")
+            && said[1].contains("rolled back"),
+        "{said:?}"
+    );
+    assert!(
+        said[2].starts_with("Release 2026-02-14-dev to dev FAILED at watch (by"),
+        "{said:?}"
+    );
+    assert_eq!(
+        log["notified"],
+        "start: webhook failed (failed); failed: webhook failed (failed); end: webhook failed (failed)"
+    );
     let metrics = steps(phase(&log, "watch"))
         .iter()
         .find(|s| s["name"] == "metrics mobius-chat-api")

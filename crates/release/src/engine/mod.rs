@@ -318,6 +318,7 @@ pub async fn run_release(
 
     let mut pipeline = Pipeline::new(&platform, options, &manifest, &target, &run_dir, on_event)?;
     log.diff = previous_release_diff(&platform, env, &manifest);
+    pipeline.notify_started(&log).await;
 
     for phase in Phase::ALL {
         if !selected(options, phase, &log) {
@@ -433,6 +434,11 @@ pub async fn run_release(
             save_state(&state_path, &log)?;
         }
         if failed {
+            let summary = log
+                .phase(phase)
+                .map(|p| p.summary.clone())
+                .unwrap_or_default();
+            pipeline.notify_failed(&log, phase, &summary).await;
             break;
         }
     }

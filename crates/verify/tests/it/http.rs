@@ -103,6 +103,29 @@ async fn healthy_slow_failing_hanging_and_refused_endpoints() {
     insta::assert_snapshot!(stable(&plain_table(&report)));
 }
 
+/// A 4xx is final where the probe says so (a webhook refusing a message):
+/// one attempt, whatever the retry budget; a 5xx is still retried.
+#[tokio::test]
+async fn a_4xx_is_not_retried_where_it_is_final() {
+    let server = TestServer::start().await;
+    let mut refused = get(&server, "/refuse");
+    refused.expect.final_on_4xx = true;
+    let mut failing = get(&server, "/fail");
+    failing.expect.final_on_4xx = true;
+    let report = Runner::new(2)
+        .unwrap()
+        .run(vec![
+            ProbeSpec::new("refused", refused).retry(quick_retries(3)),
+            ProbeSpec::new("failing", failing).retry(quick_retries(3)),
+        ])
+        .await;
+    assert_eq!(report.results[0].outcome, Outcome::Failed);
+    assert_eq!(report.results[0].attempts, 1);
+    assert_eq!(server.hits("/refuse"), 1);
+    assert_eq!(report.results[1].attempts, 4);
+    assert_eq!(server.hits("/fail"), 4);
+}
+
 #[tokio::test]
 async fn retries_only_where_configured() {
     let server = TestServer::start().await;

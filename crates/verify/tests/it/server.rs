@@ -24,7 +24,13 @@ impl Drop for TestServer {
     }
 }
 
-const ROUTES: &[&str] = &["/flaky", "/chat/response/abc123", "/hang"];
+const ROUTES: &[&str] = &[
+    "/flaky",
+    "/chat/response/abc123",
+    "/hang",
+    "/refuse",
+    "/fail",
+];
 
 impl TestServer {
     pub async fn start() -> TestServer {
@@ -98,6 +104,7 @@ async fn serve(
                 (200, r#"{"status":"ok"}"#.into())
             }
             ("GET", "/fail") => (500, "internal error: database is down".into()),
+            ("GET", "/refuse") => (400, r#"{"error":"invalid_payload"}"#.into()),
             ("GET", "/hang") => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 (200, String::new())

@@ -46,6 +46,8 @@ pub(super) struct Pipeline<'a> {
     pub(super) canaries: Vec<preflight_gcp::Canary>,
     /// Every canary has all the traffic.
     pub(super) promoted: bool,
+    /// What each webhook notification of this run came to.
+    pub(super) notifications: Vec<String>,
     pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
 }
 
@@ -235,6 +237,7 @@ impl<'a> Pipeline<'a> {
             expected_schemas: None,
             canaries: Vec::new(),
             promoted: false,
+            notifications: Vec::new(),
             on_event,
         })
     }
@@ -422,57 +425,111 @@ impl<'a> Pipeline<'a> {
             .collect()
     }
 
-    /// Posts the outcome to the configured webhook (Slack-compatible JSON).
+    /// Where people open the release's report: where the upload will put
+    /// it, else the file here.
+    fn report_link(&self, release_id: &str) -> String {
+        match self.target.artifact_store() {
+            Ok(store) => format!(
+                "{}/release_logs/{release_id}/{release_id}.html",
+                store.location().trim_end_matches('/'),
+            ),
+            Err(_) => super::log_dir(self.platform, self.env())
+                .join(format!("{release_id}.html"))
+                .display()
+                .to_string(),
+        }
+    }
+
+    /// Tells the webhook a release started (after it holds the lock).
+    pub(super) async fn notify_started(&mut self, log: &ReleaseLog) {
+        let what = match &log.rollback_of {
+            Some(from) => format!("Rollback of {} from {from}", log.env),
+            None => format!("Release {} to {}", log.release_id, log.env),
+        };
+        let text = format!(
+            "{what} started (by {}, attempt {}). Report: {}",
+            log.operator,
+            log.attempt,
+            self.report_link(&log.release_id)
+        );
+        self.notify_text("start", text).await;
+    }
+
+    /// Tells the webhook `phase` failed, with why and what to do next.
+    pub(super) async fn notify_failed(&mut self, log: &ReleaseLog, phase: Phase, summary: &str) {
+        let text = format!(
+            "Release {} to {} FAILED at {phase}: {summary}. Next: {}. Report: {}",
+            log.release_id,
+            log.env,
+            log.next_step.as_deref().unwrap_or("see the log"),
+            self.report_link(&log.release_id)
+        );
+        self.notify_text("failed", text).await;
+    }
+
+    /// Tells the webhook how the release ended; returns what every
+    /// notification of this run came to, for the log.
     pub(super) async fn notify(&mut self, log: &ReleaseLog) -> Option<String> {
+        let status = match log.status {
+            super::ReleaseStatus::Succeeded => "succeeded".to_string(),
+            _ => format!("FAILED at {}", log.failed_phase.map_or("?", Phase::as_str)),
+        };
+        let text = format!(
+            "Release {} to {} {status} (by {}, attempt {}). Report: {} Log: {}",
+            log.release_id,
+            log.env,
+            log.operator,
+            log.attempt,
+            self.report_link(&log.release_id),
+            super::log_dir(self.platform, self.env())
+                .join(format!("{}.md", log.release_id))
+                .display()
+        );
+        self.notify_text("end", text).await;
+        (!self.notifications.is_empty()).then(|| self.notifications.join("; "))
+    }
+
+    /// Posts `text` to the configured webhook (Slack-compatible JSON), one
+    /// POST per event: a 5xx or a lost connection is tried twice more, a
+    /// 4xx is not (the message itself was refused). What came of it is
+    /// kept for the log, never the URL, which is a secret.
+    async fn notify_text(&mut self, event: &str, text: String) {
         let env = self.env().to_string();
-        let notify = self
+        let Some(notify) = self
             .platform
             .config
             .release
             .notify
             .clone()
-            .filter(|n| n.envs.is_empty() || n.envs.contains(&env))?;
+            .filter(|n| n.envs.is_empty() || n.envs.contains(&env))
+        else {
+            return;
+        };
+        if self.options.dry_run {
+            return;
+        }
         let url = match notify.webhook.strip_prefix("env:") {
             Some(var) => match std::env::var(var) {
                 Ok(u) => u,
-                Err(_) => return Some(format!("not sent: ${var} is not set")),
+                Err(_) => {
+                    self.notifications
+                        .push(format!("{event}: not sent, ${var} is not set"));
+                    return;
+                }
             },
             None => notify.webhook.clone(),
         };
-        let status = match log.status {
-            super::ReleaseStatus::Succeeded => "succeeded".to_string(),
-            _ => format!("FAILED at {}", log.failed_phase.map_or("?", Phase::as_str)),
-        };
-        // The page people open: where the upload will put it, else the file here.
-        let report = match self.target.artifact_store() {
-            Ok(store) => format!(
-                "{}/release_logs/{id}/{id}.html",
-                store.location().trim_end_matches('/'),
-                id = log.release_id
-            ),
-            Err(_) => super::log_dir(self.platform, &env)
-                .join(format!("{}.html", log.release_id))
-                .display()
-                .to_string(),
-        };
-        let text = format!(
-            "Release {} to {} {status} (by {}, attempt {}). Report: {report} Log: {}",
-            log.release_id,
-            env,
-            log.operator,
-            log.attempt,
-            super::log_dir(self.platform, &env)
-                .join(format!("{}.md", log.release_id))
-                .display()
-        );
         let probe = HttpProbe {
             request: HttpRequest {
                 method: "POST".into(),
                 url,
                 headers: vec![("content-type".into(), "application/json".into())],
-                body: Some(serde_json::json!({ "text": text }).to_string()),
+                body: Some(serde_json::json!({ "text": self.redactor.redact(&text) }).to_string()),
             },
-            expect: HttpExpect::default(),
+            expect: HttpExpect {
+                final_on_4xx: true,
+                ..HttpExpect::default()
+            },
         };
         let report = self
             .runner
@@ -483,12 +540,11 @@ impl<'a> Pipeline<'a> {
             ])
             .await;
         let r = &report.results[0];
-        // The webhook URL is a secret: report the outcome only.
-        Some(if r.outcome.passed() {
-            "webhook notified".to_string()
+        self.notifications.push(if r.outcome.passed() {
+            format!("{event}: webhook notified")
         } else {
-            format!("webhook failed: {}", r.outcome.as_str())
-        })
+            format!("{event}: webhook failed ({})", r.outcome.as_str())
+        });
     }
 }
 
