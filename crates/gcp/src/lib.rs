@@ -73,7 +73,7 @@ pub use error::Error;
 pub use monitoring::{CloudMonitoring, RevisionMetrics};
 pub use readiness::{Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus};
 #[cfg(feature = "run")]
-pub use rollout::{Canary, Rollout, TrafficShare, describe_traffic};
+pub use rollout::{Canary, Rollout, ServiceScale, TrafficShare, describe_traffic};
 #[cfg(feature = "run")]
 pub use run::{CloudRun, ExecutionOutcome, JobRun, ServiceState, VpcRoute};
 #[cfg(feature = "secretmanager")]

@@ -8,9 +8,11 @@
 
 use std::time::Duration;
 
+use google_cloud_run_v2::model::service_scaling::ScalingMode;
 use google_cloud_run_v2::model::vpc_access::{NetworkInterface, VpcEgress};
 use google_cloud_run_v2::model::{
-    Service, TrafficTarget, TrafficTargetAllocationType, TrafficTargetStatus, VpcAccess,
+    Service, ServiceScaling, TrafficTarget, TrafficTargetAllocationType, TrafficTargetStatus,
+    VpcAccess,
 };
 use serde::{Deserialize, Serialize};
 
@@ -478,6 +480,123 @@ impl CloudRun {
         self.update(model, &project, &what, deadline).await?;
         Ok(())
     }
+}
+
+/// A service's scaling as it was before a freeze, to put back after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceScale {
+    /// The service had no scaling settings of its own (Cloud Run's defaults).
+    pub default: bool,
+    /// `true` for manual scaling, `false` for automatic.
+    pub manual: bool,
+    pub min_instances: i32,
+    pub max_instances: i32,
+    pub manual_instances: Option<i32>,
+}
+
+impl ServiceScale {
+    fn read(scaling: Option<&ServiceScaling>) -> ServiceScale {
+        match scaling {
+            None => ServiceScale {
+                default: true,
+                manual: false,
+                min_instances: 0,
+                max_instances: 0,
+                manual_instances: None,
+            },
+            Some(s) => ServiceScale {
+                default: false,
+                manual: s.scaling_mode == ScalingMode::Manual,
+                min_instances: s.min_instance_count,
+                max_instances: s.max_instance_count,
+                manual_instances: s.manual_instance_count,
+            },
+        }
+    }
+
+    fn model(&self) -> Option<ServiceScaling> {
+        (!self.default).then(|| {
+            let mut s = ServiceScaling::new()
+                .set_min_instance_count(self.min_instances)
+                .set_max_instance_count(self.max_instances)
+                .set_scaling_mode(if self.manual {
+                    ScalingMode::Manual
+                } else {
+                    ScalingMode::Automatic
+                });
+            s.manual_instance_count = self.manual_instances;
+            s
+        })
+    }
+}
+
+impl std::fmt::Display for ServiceScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.default, self.manual) {
+            (true, _) => f.write_str("Cloud Run's default scaling"),
+            (false, true) => write!(
+                f,
+                "manual scaling, {} instance(s)",
+                self.manual_instances.unwrap_or(self.min_instances)
+            ),
+            (false, false) => write!(
+                f,
+                "automatic scaling, min {} max {}",
+                self.min_instances, self.max_instances
+            ),
+        }
+    }
+}
+
+impl CloudRun {
+    /// Freezes a worker service: manual scaling at zero instances (what
+    /// `gcloud run services update S --scaling=0` does), and returns its
+    /// scaling before, for [`CloudRun::restore_scale`].
+    pub async fn freeze_service(
+        &self,
+        project: &str,
+        region: &str,
+        service: &str,
+        deadline: Duration,
+    ) -> Result<ServiceScale, Error> {
+        let name = Self::service_name(project, region, service);
+        let mut model = self.get_service_model(&name, project).await?;
+        let before = ServiceScale::read(model.scaling.as_ref());
+        let mut zero = ServiceScaling::new()
+            .set_scaling_mode(ScalingMode::Manual)
+            .set_min_instance_count(0);
+        zero.manual_instance_count = Some(0);
+        model.scaling = Some(zero);
+        clear_output_fields(&mut model);
+        self.update(model, project, &format!("the freeze of {name}"), deadline)
+            .await?;
+        Ok(before)
+    }
+
+    /// Puts a frozen service's scaling back as it was.
+    pub async fn restore_scale(
+        &self,
+        project: &str,
+        region: &str,
+        service: &str,
+        scale: &ServiceScale,
+        deadline: Duration,
+    ) -> Result<(), Error> {
+        let name = Self::service_name(project, region, service);
+        let mut model = self.get_service_model(&name, project).await?;
+        model.scaling = scale.model();
+        clear_output_fields(&mut model);
+        self.update(model, project, &format!("the unfreeze of {name}"), deadline)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Output-only fields stay out of an update; the etag stays in.
+fn clear_output_fields(service: &mut Service) {
+    service.traffic_statuses.clear();
+    service.terminal_condition = None;
+    service.conditions.clear();
 }
 
 /// What the tests and a dry run use to show a split: `rev-1 90 %, rev-2 10 % (tag t)`.

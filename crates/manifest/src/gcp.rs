@@ -22,6 +22,7 @@ pub(crate) const GCP_KEYS: &[&str] = &[
     "secrets",
     "build",
     "rollout",
+    "freeze",
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "redis", "service_account", "network", "subnet"];
@@ -50,6 +51,9 @@ pub struct GcpConfig {
     /// `.env.example` files whose keys must each have a secret.
     pub secrets: Vec<SecretMapping>,
     pub build: Option<BuildTrigger>,
+    /// Worker services the freeze scales to zero instances through the
+    /// Cloud Run Admin API, and the unfreeze puts back as they were.
+    pub freeze: Vec<String>,
     /// When set, the deploy phase rolls each service in `services` out to
     /// its pinned image through the Cloud Run Admin API, a canary first.
     pub rollout: Option<RolloutPolicy>,
@@ -368,6 +372,22 @@ pub(crate) fn gcp(
             branch,
             timeout_secs,
         });
+    }
+    for (name, pos) in list(sink, &f, "freeze") {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            sink.error(
+                pos,
+                Code::InvalidValue,
+                format!("`{name}` is not a Cloud Run service name"),
+            )
+            .hint("service names are lower-case letters, digits and `-`");
+        } else {
+            config.freeze.push(name);
+        }
     }
     if let Some(node) = f.get("rollout")
         && let Some(r) = reader::fields(sink, node, "`gcp.rollout`", ROLLOUT_KEYS, &[])

@@ -482,6 +482,9 @@ pub struct RawGcp {
     pub build: Option<RawBuild>,
     /// Canary rollouts of the services in `services`.
     pub rollout: Option<RawRollout>,
+    /// Worker services the freeze scales to zero (Cloud Run Admin API) and the unfreeze puts back.
+    #[serde(default)]
+    pub freeze: Vec<String>,
 }
 
 /// A Cloud Run service.

@@ -67,6 +67,8 @@ gcp:
   rollout:
     canary_percent: 10
     timeout_secs: 30
+  # Scaled to zero for the freeze, and back after.
+  freeze: [mobius-chat-worker]
   build:
     trigger: mobius-release
     timeout_secs: 60
@@ -144,9 +146,33 @@ fn serve_release(server: &FixtureServer, tag_url: &str, release_id: &str, versio
         vec![fixture(200, "run_service_operation_traffic.json")],
     );
     serve_metrics(server, "monitoring_request_count.json");
+    server.route(
+        "GET",
+        WORKER,
+        vec![fixture(200, "run_service_chat_worker_no_vpc.json")],
+    );
+    server.route(
+        "PATCH",
+        WORKER,
+        vec![fixture(200, "run_service_operation_traffic.json")],
+    );
 }
 
 const TIME_SERIES: &str = "/v3/projects/mobiusos-new/timeSeries";
+const WORKER: &str = "/v2/projects/mobiusos-new/locations/us-central1/services/mobius-chat-worker";
+
+/// The scaling each update of the worker service sent, in order.
+fn worker_scaling(server: &FixtureServer) -> Vec<Value> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == WORKER)
+        .map(|r| {
+            let v: Value = serde_json::from_str(&r.body).unwrap();
+            v["scaling"].clone()
+        })
+        .collect()
+}
 const HOOK: &str = "/hooks/release";
 
 /// The text of each webhook message, in order.
@@ -183,7 +209,7 @@ fn patches(server: &FixtureServer) -> Vec<serde_json::Value> {
     server
         .requests()
         .iter()
-        .filter(|r| r.method == "PATCH")
+        .filter(|r| r.method == "PATCH" && r.path == SERVICE)
         .map(|r| serde_json::from_str(&r.body).unwrap())
         .collect()
 }
@@ -335,6 +361,37 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
             "revision {REVISION}: 1200 request(s), 5xx 0.17 % (max 1 %), p95 412 ms (max 1500 ms)"
         )
     );
+    // The worker was scaled to zero for the freeze (manual scaling, 0
+    // instances: mode 2 is MANUAL), then given its own scaling back (it
+    // had none of its own).
+    assert_eq!(
+        worker_scaling(&cloud),
+        vec![
+            serde_json::json!({"scalingMode": 2, "manualInstanceCount": 0}),
+            Value::Null
+        ]
+    );
+    let freeze = &steps(phase(&log, "freeze"))[0];
+    assert_eq!(
+        freeze["summary"],
+        "mobius-chat-worker at zero instances (was Cloud Run's default scaling)"
+    );
+    assert!(
+        steps(phase(&log, "smoke"))
+            .iter()
+            .any(|s| s["name"] == "unfreeze mobius-chat-worker" && s["outcome"] == "passed"),
+        "{log:#}"
+    );
+    // The playbook says how to put the traffic back and roll back.
+    let playbook = log["playbook"].to_string();
+    assert!(
+        playbook.contains("gcloud run services update-traffic mobius-chat-api --to-revisions=mobius-chat-api-00014-xyz=100 --project=mobiusos-new --region=us-central1"),
+        "{playbook}"
+    );
+    assert!(
+        playbook.contains("preflight release rollback --config"),
+        "{playbook}"
+    );
     let sent = patches(&cloud);
     assert_eq!(sent.len(), 2, "the canary, then the promotion");
     assert_eq!(
@@ -418,6 +475,8 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
         .find(|s| s["name"] == "roll back mobius-chat-api")
         .expect("a rollback step");
     assert_eq!(rollback["outcome"], "passed", "{rollback:#}");
+    // Smoke passed, so the worker was unfrozen there already.
+    assert_eq!(worker_scaling(&cloud).len(), 2);
     assert!(
         !steps(watch)
             .iter()
@@ -704,7 +763,7 @@ async fn rollback_redeploys_the_last_release_that_succeeded_at_once() {
     assert_eq!(phase(&log, "smoke")["status"], "passed", "{log:#}");
     let sent: Vec<Value> = cloud.requests()[before..]
         .iter()
-        .filter(|r| r.method == "PATCH")
+        .filter(|r| r.method == "PATCH" && r.path == SERVICE)
         .map(|r| serde_json::from_str(&r.body).unwrap())
         .collect();
     assert_eq!(

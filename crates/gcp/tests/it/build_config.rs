@@ -21,35 +21,29 @@ fn load(manifest: &str) -> (Manifest, PlatformConfig) {
     (manifest.value.unwrap(), config.value.unwrap())
 }
 
-#[test]
-fn mobius_prod_build_config() {
-    let (manifest, config) = load("2026-02-14-prod.yaml");
-    let text = build_config(
-        &manifest,
+/// The config generated for the example's `manifest` in `env`.
+fn generate(manifest: &str, env: &str, build_only: bool) -> Result<String, preflight_gcp::Error> {
+    let (m, config) = load(manifest);
+    build_config(
+        &m,
         &config,
         &BuildConfigOptions {
-            manifest_path: "release-manifests/2026-02-14-prod.yaml".into(),
-            env: "prod".into(),
-            build_only: false,
+            manifest_path: format!("release-manifests/{manifest}"),
+            env: env.into(),
+            build_only,
         },
     )
-    .unwrap();
+}
+
+#[test]
+fn mobius_prod_build_config() {
+    let text = generate("2026-02-14-prod.yaml", "prod", false).unwrap();
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn refuses_a_manifest_for_another_environment() {
-    let (manifest, config) = load("2026-02-12-staging.yaml");
-    let err = build_config(
-        &manifest,
-        &config,
-        &BuildConfigOptions {
-            manifest_path: "release-manifests/2026-02-12-staging.yaml".into(),
-            env: "prod".into(),
-            build_only: false,
-        },
-    )
-    .unwrap_err();
+    let err = generate("2026-02-12-staging.yaml", "prod", false).unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot generate the Cloud Build config: the manifest is for `staging`, not `prod`"
@@ -59,16 +53,7 @@ fn refuses_a_manifest_for_another_environment() {
 #[test]
 fn no_value_from_the_manifest_or_config_becomes_shell_text() {
     let (manifest, config) = load("2026-02-14-prod.yaml");
-    let text = build_config(
-        &manifest,
-        &config,
-        &BuildConfigOptions {
-            manifest_path: "release-manifests/2026-02-14-prod.yaml".into(),
-            env: "prod".into(),
-            build_only: false,
-        },
-    )
-    .unwrap();
+    let text = generate("2026-02-14-prod.yaml", "prod", false).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     for step in doc["steps"].as_array().unwrap() {
         if step.get("entrypoint").is_some() {
@@ -101,17 +86,7 @@ fn no_value_from_the_manifest_or_config_becomes_shell_text() {
 
 #[test]
 fn build_only_checks_out_builds_and_pushes_nothing_more() {
-    let (manifest, config) = load("2026-02-14-prod.yaml");
-    let text = build_config(
-        &manifest,
-        &config,
-        &BuildConfigOptions {
-            manifest_path: "release-manifests/2026-02-14-prod.yaml".into(),
-            env: "prod".into(),
-            build_only: true,
-        },
-    )
-    .unwrap();
+    let text = generate("2026-02-14-prod.yaml", "prod", true).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     let ids: Vec<&str> = doc["steps"]
         .as_array()
@@ -134,17 +109,7 @@ fn build_only_checks_out_builds_and_pushes_nothing_more() {
 /// naming a commit that exists nowhere.
 #[test]
 fn the_checkout_script_checks_out_the_pin_or_fails_the_build() {
-    let (manifest, config) = load("2026-02-14-prod.yaml");
-    let text = build_config(
-        &manifest,
-        &config,
-        &BuildConfigOptions {
-            manifest_path: "release-manifests/2026-02-14-prod.yaml".into(),
-            env: "prod".into(),
-            build_only: true,
-        },
-    )
-    .unwrap();
+    let text = generate("2026-02-14-prod.yaml", "prod", true).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     let step = doc["steps"]
         .as_array()

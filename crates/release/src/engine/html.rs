@@ -138,6 +138,13 @@ impl ReleaseLog {
                 esc(diff.trim_end())
             );
         }
+        if !self.playbook.is_empty() {
+            out.push_str("<section id=\"playbook\"><h2>Rollback playbook</h2><ul>");
+            for line in &self.playbook {
+                let _ = write!(out, "<li>{}</li>", esc(line));
+            }
+            out.push_str("</ul></section>\n");
+        }
         checklist(
             &mut out,
             self.checklist.as_ref(),

@@ -267,6 +267,7 @@ pub async fn run_release(
                 protected: environment.protected,
                 checklist: None,
                 rollback_of: options.rollback_of.clone(),
+                playbook: Vec::new(),
             };
             if let Some(prev) = previous {
                 // A new attempt: the earlier one keeps its own state file.
@@ -318,6 +319,7 @@ pub async fn run_release(
 
     let mut pipeline = Pipeline::new(&platform, options, &manifest, &target, &run_dir, on_event)?;
     log.diff = previous_release_diff(&platform, env, &manifest);
+    pipeline.remember_frozen(log.phase(Phase::Freeze));
     pipeline.notify_started(&log).await;
 
     for phase in Phase::ALL {
@@ -463,6 +465,7 @@ pub async fn run_release(
             .checklist
             .as_ref()
             .map(|run| preflight_checklist::progress(&run.checklist, &run.log.state()).into());
+        log.playbook = pipeline.playbook(&log, &options.config);
         log.notified = pipeline.notify(&log).await;
         let written = write_logs(&platform, env, &log)?;
         log.uploaded_to = upload_logs(&target, &release_id, &written).await;
@@ -724,6 +727,7 @@ mod tests {
             protected: false,
             checklist: None,
             rollback_of: None,
+            playbook: Vec::new(),
         }
     }
 

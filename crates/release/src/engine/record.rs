@@ -306,6 +306,11 @@ pub struct ReleaseLog {
     /// back from (this run redeploys `release_id`'s images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<String>,
+    /// How to undo this release, step by step: each dump it took and how
+    /// to restore it, each service's traffic before and how to put it
+    /// back, and how to redeploy the images of the release before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub playbook: Vec<String>,
 }
 
 /// The checklist's progress when a release ended, as the log keeps it.
@@ -469,6 +474,12 @@ impl ReleaseLog {
                 "\n## Changes since the previous release\n\n```text\n{}\n```",
                 diff.trim_end()
             );
+        }
+        if !self.playbook.is_empty() {
+            let _ = writeln!(out, "\n## Rollback playbook\n");
+            for line in &self.playbook {
+                let _ = writeln!(out, "- {line}");
+            }
         }
         out
     }

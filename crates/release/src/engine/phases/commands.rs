@@ -30,10 +30,12 @@ pub(super) fn plan(cx: &Pipeline<'_>, phase: Phase) -> Vec<String> {
 
 /// The unfreeze steps, planned (smoke runs them).
 pub(super) fn plan_unfreeze(cx: &Pipeline<'_>) -> Vec<String> {
-    configured(cx, Phase::Watch)
+    let mut lines: Vec<String> = configured(cx, Phase::Watch)
         .into_iter()
         .map(|s| describe(cx, s))
-        .collect()
+        .collect();
+    lines.extend(super::rollout::plan_unfreeze(cx));
+    lines
 }
 
 fn describe(cx: &Pipeline<'_>, s: &ReleaseStep) -> String {
@@ -54,14 +56,25 @@ pub(super) async fn run(
     run_steps(cx, phase, &list, steps).await
 }
 
-/// The unfreeze steps, recorded under `phase` (smoke).
+/// The unfreeze steps, then the frozen Cloud Run services put back as
+/// they were, recorded under `phase` (smoke, or the phase that failed).
 pub(super) async fn run_unfreeze(
     cx: &mut Pipeline<'_>,
     phase: Phase,
     steps: &mut Vec<StepRecord>,
 ) -> Concluded {
     let list: Vec<ReleaseStep> = configured(cx, Phase::Watch).into_iter().cloned().collect();
-    run_steps(cx, phase, &list, steps).await
+    if cx.frozen.is_empty() {
+        return run_steps(cx, phase, &list, steps).await;
+    }
+    if !list.is_empty() {
+        let (status, summary) = run_steps(cx, phase, &list, steps).await;
+        if status == PhaseStatus::Failed {
+            return (status, summary);
+        }
+    }
+    super::rollout::unfreeze(cx, phase, steps).await;
+    super::conclude(steps, "unfreeze step(s)")
 }
 
 async fn run_steps(

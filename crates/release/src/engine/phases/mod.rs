@@ -48,6 +48,12 @@ pub(super) struct Pipeline<'a> {
     pub(super) promoted: bool,
     /// What each webhook notification of this run came to.
     pub(super) notifications: Vec<String>,
+    /// Every canary this run deployed, rolled back or not: the playbook's
+    /// record of the traffic before.
+    pub(super) deployed: Vec<preflight_gcp::Canary>,
+    /// Worker services frozen through Cloud Run and not yet put back, with
+    /// their scaling before.
+    pub(super) frozen: Vec<(String, preflight_gcp::ServiceScale)>,
     pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
 }
 
@@ -75,6 +81,19 @@ where
     .buffered(jobs.max(1))
     .collect()
     .await
+}
+
+/// Freeze: the configured commands, then the `gcp.freeze` services.
+async fn freeze(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
+    if rollout::plan_freeze(cx).is_empty() {
+        return commands::run(cx, Phase::Freeze, steps).await;
+    }
+    let (status, summary) = commands::run(cx, Phase::Freeze, steps).await;
+    if status == PhaseStatus::Failed {
+        return (status, summary);
+    }
+    rollout::freeze(cx, steps).await;
+    conclude(steps, "freeze step(s)")
 }
 
 /// Deploy: the configured commands, then the Cloud Run rollout.
@@ -113,6 +132,14 @@ impl Pipeline<'_> {
     /// before, and workers frozen by this run are unfrozen; the steps join
     /// `record`. Returns what the log's next step should say instead, if
     /// anything was rolled back.
+    /// Takes the services an earlier attempt froze (its recorded freeze),
+    /// so this run's unfreeze puts them back.
+    pub(super) fn remember_frozen(&mut self, freeze: Option<&PhaseRecord>) {
+        if let Some(record) = freeze {
+            self.frozen = rollout::frozen_in(record);
+        }
+    }
+
     pub(super) async fn after_failure(
         &mut self,
         record: &mut PhaseRecord,
@@ -238,6 +265,8 @@ impl<'a> Pipeline<'a> {
             canaries: Vec::new(),
             promoted: false,
             notifications: Vec::new(),
+            deployed: Vec::new(),
+            frozen: Vec::new(),
             on_event,
         })
     }
@@ -253,7 +282,7 @@ impl<'a> Pipeline<'a> {
         let (status, summary) = match phase {
             Phase::Preflight => preflight::run(self, &mut steps).await,
             Phase::Build => build::run(self, &mut steps).await,
-            Phase::Freeze => commands::run(self, phase, &mut steps).await,
+            Phase::Freeze => freeze(self, &mut steps).await,
             Phase::Deploy => deploy(self, &mut steps).await,
             Phase::HardGate | Phase::SoftGate => gate::run(self, phase, &mut steps).await,
             Phase::Backup => backup::run(self, &mut steps).await,
@@ -274,7 +303,11 @@ impl<'a> Pipeline<'a> {
         let lines = match phase {
             Phase::Preflight => Vec::new(),
             Phase::Build => build::plan(self),
-            Phase::Freeze => commands::plan(self, phase),
+            Phase::Freeze => {
+                let mut lines = commands::plan(self, phase);
+                lines.extend(rollout::plan_freeze(self));
+                lines
+            }
             Phase::Deploy => {
                 let mut lines = commands::plan(self, phase);
                 lines.extend(rollout::plan(self));
@@ -423,6 +456,62 @@ impl<'a> Pipeline<'a> {
             .iter()
             .map(|(name, image)| (name.clone(), image.to_string()))
             .collect()
+    }
+
+    /// How to undo this release: each dump the backup phase took (this run
+    /// or an earlier attempt) with the commands that rehearse and restore
+    /// it, each service's traffic before the deploy with the command that
+    /// puts it back, and the rollback to the release before.
+    pub(super) fn playbook(&self, log: &ReleaseLog, config: &Path) -> Vec<String> {
+        let env = self.env();
+        let config = config.display();
+        let mut lines = Vec::new();
+        if let Some(backup) = log.phase(Phase::Backup) {
+            for step in backup
+                .steps
+                .iter()
+                .filter(|s| s.passed() && s.kind == "backup")
+            {
+                let Some(db) = step.name.strip_prefix("pg_dump ") else {
+                    continue;
+                };
+                // The summary starts with the dump's URI (see the backup phase).
+                let uri = step.summary.split(" (").next().unwrap_or_default();
+                lines.push(format!(
+                    "Database `{db}`: the dump taken before migrating is `{uri}`. Rehearse its restore with `preflight backup verify --config {config} --env {env} --database {db} --key {uri}`, then restore it with `preflight backup restore --config {config} --env {env} --database {db} --key {uri} --to <URL> --yes` (into a database you name, never silently the source)."
+                ));
+            }
+        }
+        let env_spec = &self.target.env;
+        for canary in &self.deployed {
+            let service = canary.service.rsplit('/').next().unwrap_or_default();
+            let before: Vec<String> = canary
+                .previous
+                .iter()
+                .filter(|s| s.percent > 0)
+                .map(|s| format!("{}={}", s.revision, s.percent))
+                .collect();
+            if before.is_empty() {
+                continue;
+            }
+            lines.push(format!(
+                "Service `{service}`: before this release it served {}; put the traffic back with `gcloud run services update-traffic {service} --to-revisions={} --project={} --region={}`.",
+                preflight_gcp::describe_traffic(&canary.previous),
+                before.join(","),
+                env_spec.gcp_project.as_deref().unwrap_or_default(),
+                env_spec.region.as_deref().unwrap_or_default()
+            ));
+        }
+        if !self.deployed.is_empty()
+            || log
+                .phase(Phase::Deploy)
+                .is_some_and(|p| p.status.done() && !p.steps.is_empty())
+        {
+            lines.push(format!(
+                "Images: `preflight release rollback --config {config} --env {env}` redeploys the images of the last release that succeeded before this one (`--to RELEASE_ID` for another), smoked and watched as its own recorded run."
+            ));
+        }
+        lines
     }
 
     /// Where people open the release's report: where the upload will put
