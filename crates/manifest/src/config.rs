@@ -181,30 +181,31 @@ pub struct Environment {
 }
 
 /// Whether a release verifies module checkouts (`checkout:` of an environment).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckoutPolicy {
-    /// Every module with a pinned commit must be a clean git checkout at
-    /// that commit, on its branch.
+    /// Every pinned checkout must be at its SHA, clean (the default).
     #[default]
     Require,
-    /// Checkouts are not verified (a CI image built from the pinned
-    /// commits); the release log says so.
+    /// Not verified; the release says so.
     Skip,
 }
 
 /// What a release does when a database's schema differs from what its
 /// migrations build (`drift:` of an environment).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftPolicy {
-    /// Drift (or a check that cannot be made) stops the release before
-    /// the freeze.
+    /// Stops the release before the freeze.
     Hard,
-    /// Drift is reported and the release goes on.
+    /// Warns (the default).
     #[default]
     Soft,
-    /// No drift check (a platform whose shadow cannot be built locally).
+    /// Not checked.
     Off,
 }
 
@@ -376,12 +377,14 @@ impl UrlSource {
 }
 
 /// How a failing gate affects the release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// Any failure aborts the release.
+    /// A failure stops the release.
     Hard,
-    /// A failure is recorded as a warning.
+    /// A failure warns.
     Soft,
 }
 

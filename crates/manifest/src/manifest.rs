@@ -94,12 +94,28 @@ pub(crate) fn valid_env_name(env: &str) -> bool {
 }
 
 /// The kinds of migration a manifest can pin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MigrationKind {
+    /// An Alembic versions folder.
     Alembic,
+    /// Ordered `.sql` files (sqlx, dbmate and Atlas markers honoured).
     Sql,
+    /// Supabase CLI timestamped files and ledger.
     Supabase,
+    /// `python -m app.migrations.X` scripts.
     Python,
 }
 

@@ -89,12 +89,14 @@ impl ProbeConfig {
 }
 
 /// When a release runs a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbePhase {
-    /// After migrating, before deploying: contracts, readiness.
+    /// After migrating, before deploying.
     Verify,
-    /// After deploying: health and end-to-end checks.
+    /// After deploying.
     Smoke,
 }
 

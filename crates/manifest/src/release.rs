@@ -31,20 +31,41 @@ pub const STEP_PLACEHOLDERS: &[&str] = &[
 /// (`release_runbook_b3.md` §3). Checklist bindings name them, so the
 /// config validates them; the release engine runs them.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
+    /// Checks before anything changes.
     Preflight,
+    /// The environment's Cloud Build trigger, at the manifest's pins.
     Build,
+    /// Workers stopped.
     Freeze,
+    /// Hard gates.
     HardGate,
+    /// Soft gates.
     SoftGate,
+    /// Database dumps.
     Backup,
+    /// Migrations to the manifest's pins.
     Migrate,
+    /// Contracts and readiness.
     Verify,
+    /// Deploy steps.
     Deploy,
+    /// Health and end-to-end probes.
     Smoke,
+    /// Smoke probes again over the watch window.
     Watch,
 }
 

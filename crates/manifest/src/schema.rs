@@ -70,41 +70,13 @@ pub struct RawBinding {
     /// The item's id, e.g. `"3.1"` (section, position).
     pub item: String,
     /// A whole phase: checked when it passes.
-    pub phase: Option<RawPhase>,
+    pub phase: Option<crate::Phase>,
     /// A probe by name.
     pub probe: Option<String>,
     /// A module whose migrations reach the manifest's pin.
     pub migration: Option<String>,
     /// A gate by name.
     pub gate: Option<String>,
-}
-
-/// A phase of the B3 release pipeline.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum RawPhase {
-    /// Checks before anything changes.
-    Preflight,
-    /// The environment's Cloud Build trigger, at the manifest's pins.
-    Build,
-    /// Workers stopped.
-    Freeze,
-    /// Hard gates.
-    HardGate,
-    /// Soft gates.
-    SoftGate,
-    /// Database dumps.
-    Backup,
-    /// Migrations to the manifest's pins.
-    Migrate,
-    /// Contracts and readiness.
-    Verify,
-    /// Deploy steps.
-    Deploy,
-    /// Health and end-to-end probes.
-    Smoke,
-    /// Smoke probes again over the watch window.
-    Watch,
 }
 
 /// A database.
@@ -138,7 +110,7 @@ pub struct RawModule {
 #[serde(deny_unknown_fields)]
 pub struct RawMigrations {
     /// The flavour.
-    pub kind: RawMigrationKind,
+    pub kind: crate::MigrationKind,
     /// The folder, relative to the module's repo (defaults: `migrations`,
     /// `supabase/migrations`, `migrations/versions`, `app/migrations`).
     pub dir: Option<String>,
@@ -151,20 +123,6 @@ pub struct RawMigrations {
     /// Schemas or `schema.object`s the drift check leaves alone.
     #[serde(default)]
     pub ignore: Vec<String>,
-}
-
-/// A migration flavour.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawMigrationKind {
-    /// Ordered `.sql` files (sqlx, dbmate and Atlas markers honoured).
-    Sql,
-    /// Supabase CLI timestamped files and ledger.
-    Supabase,
-    /// An Alembic versions folder.
-    Alembic,
-    /// `python -m app.migrations.X` scripts.
-    Python,
 }
 
 /// An environment.
@@ -190,33 +148,11 @@ pub struct RawEnvironment {
     /// Operators cannot skip the hard gate or the backup here.
     pub protected: Option<bool>,
     /// Whether pinned checkouts must be verified.
-    pub checkout: Option<RawCheckout>,
+    pub checkout: Option<crate::CheckoutPolicy>,
     /// What schema drift (a manual change) does to a release.
-    pub drift: Option<RawDrift>,
+    pub drift: Option<crate::DriftPolicy>,
     /// Migration lint policy.
     pub lint: Option<RawLint>,
-}
-
-/// Whether pinned checkouts must be verified.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawCheckout {
-    /// Every pinned checkout must be at its SHA, clean (the default).
-    Require,
-    /// Not verified; the release says so.
-    Skip,
-}
-
-/// What schema drift does to a release.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawDrift {
-    /// Stops the release before the freeze.
-    Hard,
-    /// Warns (the default).
-    Soft,
-    /// Not checked.
-    Off,
 }
 
 /// Migration lint policy.
@@ -226,16 +162,6 @@ pub struct RawLint {
     /// squawk rule names that stop the release; every other rule warns.
     #[serde(default)]
     pub block: Vec<String>,
-}
-
-/// Whether a failure stops the release or warns.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawSeverity {
-    /// A failure stops the release.
-    Hard,
-    /// A failure warns.
-    Soft,
 }
 
 /// A test suite run as a gate.
@@ -249,7 +175,7 @@ pub struct RawGate {
     /// The folder it runs in, relative to the config.
     pub dir: Option<String>,
     /// `hard` gates run in the hard-gate phase and stop the release; `soft` ones warn.
-    pub severity: Option<RawSeverity>,
+    pub severity: Option<crate::config::Severity>,
     /// Environments it runs in (default: all).
     #[serde(default)]
     pub envs: Vec<String>,
@@ -294,9 +220,9 @@ pub struct RawProbe {
     pub envs: Vec<String>,
     /// `verify` (after migrating) or `smoke` (after deploying); default
     /// `smoke` for http and poll, `verify` otherwise.
-    pub phase: Option<RawProbePhase>,
+    pub phase: Option<crate::ProbePhase>,
     /// Whether a failure stops the release (default `hard`).
-    pub severity: Option<RawSeverity>,
+    pub severity: Option<crate::config::Severity>,
     /// Seconds before it fails.
     pub timeout_secs: Option<u64>,
     /// Attempts after the first, with backoff.
@@ -354,16 +280,6 @@ pub struct RawProbe {
     pub address: Option<String>,
     /// dbt: the `run_results.json` file.
     pub run_results: Option<String>,
-}
-
-/// When a probe runs.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawProbePhase {
-    /// After migrating, before deploying.
-    Verify,
-    /// After deploying.
-    Smoke,
 }
 
 /// One status or a list of them.
