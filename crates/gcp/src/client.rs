@@ -18,6 +18,8 @@ use crate::Error;
 pub const ENDPOINT_ENV: &str = "PREFLIGHT_GCP_ENDPOINT";
 /// The variable fake-gcs-server and gcloud use for a Storage emulator.
 pub const STORAGE_EMULATOR_ENV: &str = "STORAGE_EMULATOR_HOST";
+/// The variable Google's clients read for a Pub/Sub emulator.
+pub const PUBSUB_EMULATOR_ENV: &str = "PUBSUB_EMULATOR_HOST";
 
 /// Where clients connect and with which credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub struct ClientOptions {
     pub endpoint: Option<String>,
     /// Overrides Cloud Storage's endpoint (an emulator).
     pub storage_endpoint: Option<String>,
+    /// Overrides Pub/Sub's endpoint (an emulator, which speaks gRPC).
+    pub pubsub_endpoint: Option<String>,
     pub credentials: CredentialsSource,
     /// Retries of one call on 429 and 503, including the first attempt.
     pub max_attempts: u32,
@@ -49,6 +53,7 @@ impl Default for ClientOptions {
         ClientOptions {
             endpoint: None,
             storage_endpoint: None,
+            pubsub_endpoint: None,
             credentials: CredentialsSource::ApplicationDefault,
             max_attempts: 5,
             initial_delay: Duration::from_millis(500),
@@ -73,6 +78,14 @@ impl ClientOptions {
                 format!("http://{host}")
             };
             options = options.with_storage_endpoint(url);
+        }
+        if let Some(host) = var(PUBSUB_EMULATOR_ENV) {
+            let url = if host.contains("://") {
+                host
+            } else {
+                format!("http://{host}")
+            };
+            options.pubsub_endpoint = Some(url.trim_end_matches('/').to_string());
         }
         options
     }
@@ -100,6 +113,19 @@ impl ClientOptions {
     pub(crate) fn storage(&self) -> Result<(Option<String>, Credentials), Error> {
         let endpoint = self
             .storage_endpoint
+            .clone()
+            .or_else(|| self.endpoint.clone());
+        let credentials = match &endpoint {
+            Some(e) if e.starts_with("http://") => anonymous::Builder::new().build(),
+            _ => self.credentials()?,
+        };
+        Ok((endpoint, credentials))
+    }
+
+    /// Pub/Sub's endpoint and credentials (none for a plain `http://` one).
+    pub(crate) fn pubsub(&self) -> Result<(Option<String>, Credentials), Error> {
+        let endpoint = self
+            .pubsub_endpoint
             .clone()
             .or_else(|| self.endpoint.clone());
         let credentials = match &endpoint {

@@ -4,13 +4,15 @@
 //! artifact store ([`GcsStore`], `gs://bucket/prefix`), Secret Manager
 //! references ([`SecretResolver`]), Cloud Run services and jobs
 //! ([`CloudRun`]; canary rollouts with [`Rollout`] and [`Canary`]), a
-//! revision's request metrics from Cloud Monitoring ([`CloudMonitoring`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
+//! revision's request metrics from Cloud Monitoring ([`CloudMonitoring`]),
+//! release notifications on Pub/Sub ([`PubSubNotifier`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
 //! readiness checks a release needs first ([`Readiness`]: APIs enabled,
 //! IAM permissions held, Cloud SQL instance and databases present, buckets
 //! with lifecycle rules, a secret for every `.env.example` key).
 //!
 //! Each Google client is a Cargo feature (`storage`, `secretmanager`,
-//! `run`, `build`, `resourcemanager`, `serviceusage`, `sql`, `monitoring`; `full` for
+//! `run`, `build`, `resourcemanager`, `serviceusage`, `sql`, `monitoring`,
+//! `pubsub`; `full` for
 //! all), so a tool pays only for what it uses. Every client takes an
 //! endpoint override and anonymous credentials ([`ClientOptions`]), which
 //! is how the tests point it at fake-gcs-server and at local servers.
@@ -41,7 +43,8 @@
         feature = "resourcemanager",
         feature = "serviceusage",
         feature = "sql",
-        feature = "monitoring"
+        feature = "monitoring",
+        feature = "pubsub"
     )),
     allow(dead_code)
 )]
@@ -54,6 +57,8 @@ mod error;
 #[cfg(feature = "monitoring")]
 mod monitoring;
 mod poll;
+#[cfg(feature = "pubsub")]
+mod pubsub;
 mod readiness;
 #[cfg(feature = "run")]
 mod rollout;
@@ -67,10 +72,14 @@ mod storage;
 #[cfg(feature = "build")]
 pub use build::{BuildOutcome, CloudBuild};
 pub use build_config::{BuildConfigOptions, build_config};
-pub use client::{ClientOptions, CredentialsSource, ENDPOINT_ENV, STORAGE_EMULATOR_ENV};
+pub use client::{
+    ClientOptions, CredentialsSource, ENDPOINT_ENV, PUBSUB_EMULATOR_ENV, STORAGE_EMULATOR_ENV,
+};
 pub use error::Error;
 #[cfg(feature = "monitoring")]
 pub use monitoring::{CloudMonitoring, RevisionMetrics};
+#[cfg(feature = "pubsub")]
+pub use pubsub::PubSubNotifier;
 pub use readiness::{Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus};
 #[cfg(feature = "run")]
 pub use rollout::{Canary, Rollout, ServiceScale, TrafficShare, describe_traffic};

@@ -16,7 +16,7 @@ pub(crate) const RELEASE_KEYS: &[&str] =
 pub(crate) const STEP_KEYS: &[&str] = &["name", "command", "dir", "envs", "timeout_secs"];
 pub(crate) const WATCH_KEYS: &[&str] = &["envs", "interval_secs", "window_secs", "metrics"];
 pub(crate) const METRICS_KEYS: &[&str] = &["max_5xx_percent", "max_p95_latency_ms", "min_requests"];
-pub(crate) const NOTIFY_KEYS: &[&str] = &["webhook", "envs"];
+pub(crate) const NOTIFY_KEYS: &[&str] = &["webhook", "pubsub", "envs"];
 /// Placeholders a step's command may use.
 pub const STEP_PLACEHOLDERS: &[&str] = &[
     "release_id",
@@ -194,7 +194,9 @@ pub struct MetricThresholds {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotifyConfig {
     /// A URL, or `env:NAME` to read it from the environment (webhook URLs are secrets).
-    pub webhook: String,
+    pub webhook: Option<String>,
+    /// A Pub/Sub topic (`projects/P/topics/T`) that gets the same events.
+    pub pubsub: Option<String>,
     pub envs: Vec<String>,
 }
 
@@ -320,15 +322,16 @@ pub(crate) fn release(sink: &mut Sink<'_>, node: &Node, env_names: &[&str]) -> R
         }
     }
     if let Some(node) = f.get("notify")
-        && let Some(n) = reader::fields(sink, node, "`notify`", NOTIFY_KEYS, &["webhook"])
-        && let Some(webhook) = n
-            .get("webhook")
-            .and_then(|w| reader::nonempty_string(sink, w, "`webhook`"))
+        && let Some(n) = reader::fields(sink, node, "`notify`", NOTIFY_KEYS, &[])
     {
-        let ok = webhook.starts_with("https://")
-            || webhook.starts_with("http://")
-            || webhook.starts_with("env:");
-        if !ok {
+        let webhook = n
+            .get("webhook")
+            .and_then(|w| reader::nonempty_string(sink, w, "`webhook`"));
+        if let Some(webhook) = &webhook
+            && !(webhook.starts_with("https://")
+                || webhook.starts_with("http://")
+                || webhook.starts_with("env:"))
+        {
             sink.error(
                 n.get("webhook").map_or(n.pos, |w| w.pos),
                 Code::InvalidValue,
@@ -336,8 +339,31 @@ pub(crate) fn release(sink: &mut Sink<'_>, node: &Node, env_names: &[&str]) -> R
             )
             .hint("webhook URLs carry a token; prefer `env:SLACK_WEBHOOK_URL`");
         }
+        let pubsub = n
+            .get("pubsub")
+            .and_then(|p| reader::nonempty_string(sink, p, "`pubsub`"));
+        if let Some(topic) = &pubsub {
+            let parts: Vec<&str> = topic.split('/').collect();
+            let ok = matches!(parts.as_slice(), ["projects", p, "topics", t] if !p.is_empty() && !t.is_empty());
+            if !ok {
+                sink.error(
+                    n.get("pubsub").map_or(n.pos, |p| p.pos),
+                    Code::InvalidValue,
+                    format!("`{topic}` is not a Pub/Sub topic"),
+                )
+                .hint("topics are named `projects/PROJECT/topics/TOPIC`");
+            }
+        }
+        if webhook.is_none() && pubsub.is_none() {
+            sink.error(
+                n.pos,
+                Code::MissingKey,
+                "`notify` names neither a `webhook` nor a `pubsub` topic",
+            );
+        }
         config.notify = Some(NotifyConfig {
             webhook,
+            pubsub,
             envs: crate::config::env_list(sink, &n, env_names),
         });
     }

@@ -364,7 +364,9 @@ pub struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
     /// The webhook URL, or `env:VAR` to read it from the environment (never shown).
-    pub webhook: String,
+    pub webhook: Option<String>,
+    /// A Pub/Sub topic (`projects/P/topics/T`) that gets the same events, with `event`, `release_id`, `env` and `status` attributes.
+    pub pubsub: Option<String>,
     /// Environments that notify (default: all).
     #[serde(default)]
     pub envs: Vec<String>,

@@ -350,14 +350,20 @@ impl Platform {
                 }
             }
         }
-        if let Some(notify) = &self.config.release.notify {
-            match notify.webhook.strip_prefix("env:") {
+        if let Some(webhook) = self
+            .config
+            .release
+            .notify
+            .as_ref()
+            .and_then(|n| n.webhook.as_ref())
+        {
+            match webhook.strip_prefix("env:") {
                 Some(var) => {
                     if let Ok(url) = std::env::var(var) {
                         redactor.add_url(&url);
                     }
                 }
-                None => redactor.add_url(&notify.webhook),
+                None => redactor.add_url(webhook),
             }
         }
         redactor

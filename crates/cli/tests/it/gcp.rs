@@ -6,6 +6,9 @@ use std::process::Command;
 #[path = "../../../gcp/tests/it/server.rs"]
 pub(crate) mod server;
 
+#[path = "../../../gcp/tests/it/grpc.rs"]
+pub(crate) mod grpc;
+
 use server::{FixtureServer, fixture};
 
 use crate::example;

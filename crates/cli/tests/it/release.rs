@@ -193,7 +193,7 @@ fn a_second_release_to_the_same_env_is_refused() {
     // A freeze step that takes a while keeps the first run inside the lock.
     edit(
         &project.path().join("preflight.yaml"),
-        "  freeze:\n",
+        "  freeze: []\n",
         "  freeze:\n    - name: hold\n      command: [sleep, \"4\"]\n      envs: [local]\n",
     );
     let mut first = Command::new(env!("CARGO_BIN_EXE_preflight"))

@@ -57,6 +57,7 @@ release:
       dev: {max_5xx_percent: 1, max_p95_latency_ms: 1500}
   notify:
     webhook: env:ROLLOUT_WEBHOOK
+    pubsub: projects/mobiusos-new/topics/releases
 gcp:
   services:
     mobius-chat-api:
@@ -231,9 +232,21 @@ async fn release(root: &Path, cloud: &FixtureServer) -> Value {
     .await
 }
 
-/// `args` with `--format json` against `cloud`: the command's result.
+/// `args` with `--format json` against `cloud` (and a Pub/Sub server of
+/// its own): the command's result.
 async fn preflight(root: &Path, cloud: &FixtureServer, args: &[&str]) -> Value {
-    let (dir, endpoint) = (root.to_path_buf(), cloud.url());
+    let pubsub = crate::gcp::grpc::PubSubServer::start().await;
+    preflight_pubsub(root, cloud, &pubsub.addr.to_string(), args).await
+}
+
+/// The same, with Pub/Sub at `pubsub` (`PUBSUB_EMULATOR_HOST`).
+async fn preflight_pubsub(
+    root: &Path,
+    cloud: &FixtureServer,
+    pubsub: &str,
+    args: &[&str],
+) -> Value {
+    let (dir, endpoint, pubsub) = (root.to_path_buf(), cloud.url(), pubsub.to_string());
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_preflight"))
@@ -242,6 +255,7 @@ async fn preflight(root: &Path, cloud: &FixtureServer, args: &[&str]) -> Value {
             .args(["--format", "json"])
             .env("PATH", venv_path())
             .env("ROLLOUT_WEBHOOK", format!("{endpoint}{HOOK}"))
+            .env("PUBSUB_EMULATOR_HOST", pubsub)
             .env("PREFLIGHT_GCP_ENDPOINT", endpoint)
             .output()
             .unwrap()
@@ -291,8 +305,36 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     serve_cloud_run(&cloud, &app.url());
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
-    let log = release(project.path(), &cloud).await;
+    let pubsub = crate::gcp::grpc::PubSubServer::start().await;
+    let log = preflight_pubsub(
+        project.path(),
+        &cloud,
+        &pubsub.addr.to_string(),
+        &[
+            "release",
+            "run",
+            "--env",
+            "dev",
+            "--manifest",
+            "release-manifests/2026-02-14-dev.yaml",
+        ],
+    )
+    .await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
+    // Pub/Sub got the same two events, with attributes to filter on.
+    let published = pubsub.published();
+    assert_eq!(published.len(), 2, "{published:?}");
+    for (message, (event, status)) in published
+        .iter()
+        .zip([("start", "running"), ("end", "succeeded")])
+    {
+        assert_eq!(message.topic, "projects/mobiusos-new/topics/releases");
+        assert_eq!(message.attributes["event"], event);
+        assert_eq!(message.attributes["status"], status);
+        assert_eq!(message.attributes["release_id"], "2026-02-14-dev");
+        let data: Value = serde_json::from_str(&message.data).unwrap();
+        assert_eq!(data["event"], event);
+    }
     // The webhook heard the start and the end.
     let said = messages(&cloud);
     assert_eq!(said.len(), 2, "{said:?}");
@@ -306,7 +348,7 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     );
     assert_eq!(
         log["notified"],
-        "start: webhook notified; end: webhook notified"
+        "start: webhook notified; start: published to projects/mobiusos-new/topics/releases (message m-1); end: webhook notified; end: published to projects/mobiusos-new/topics/releases (message m-1)"
     );
     // The build: the trigger ran with this manifest, its id and log recorded.
     let build = &steps(phase(&log, "build"))[0];
@@ -435,7 +477,21 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
     );
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
-    let log = release(project.path(), &cloud).await;
+    // Pub/Sub where nothing listens: each event fails after its retries.
+    let log = preflight_pubsub(
+        project.path(),
+        &cloud,
+        "127.0.0.1:9",
+        &[
+            "release",
+            "run",
+            "--env",
+            "dev",
+            "--manifest",
+            "release-manifests/2026-02-14-dev.yaml",
+        ],
+    )
+    .await;
     assert_eq!(log["status"], "failed", "{log:#}");
     assert_eq!(log["failed_phase"], "watch");
     let said = messages(&cloud);
@@ -450,10 +506,18 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
         said[2].starts_with("Release 2026-02-14-dev to dev FAILED at watch (by"),
         "{said:?}"
     );
-    assert_eq!(
-        log["notified"],
-        "start: webhook failed (failed); failed: webhook failed (failed); end: webhook failed (failed)"
-    );
+    // The webhook refused each message once; Pub/Sub was unreachable.
+    let notified = text(&log["notified"]);
+    for event in ["start", "failed", "end"] {
+        assert!(
+            notified.contains(&format!("{event}: webhook failed (failed)")),
+            "{notified}"
+        );
+        assert!(
+            notified.contains(&format!("{event}: Pub/Sub failed")),
+            "{notified}"
+        );
+    }
     let metrics = steps(phase(&log, "watch"))
         .iter()
         .find(|s| s["name"] == "metrics mobius-chat-api")

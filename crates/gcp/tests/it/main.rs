@@ -16,6 +16,7 @@
 mod apis;
 mod build_config;
 mod emulator;
+mod grpc;
 mod rollout;
 mod server;
 mod storage;

@@ -301,3 +301,39 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[tokio::test]
+async fn release_events_are_published_to_pub_sub_with_their_attributes() {
+    use preflight_gcp::PubSubNotifier;
+    let server = crate::grpc::PubSubServer::start().await;
+    let notifier = PubSubNotifier::connect(
+        &local_options(&server.url()),
+        "projects/mobiusos-new/topics/releases",
+    )
+    .await
+    .unwrap();
+    let attributes = std::collections::BTreeMap::from([
+        ("event".to_string(), "end".to_string()),
+        ("release_id".to_string(), "2026-02-14-prod".to_string()),
+    ]);
+    let id = notifier
+        .publish(r#"{"status":"succeeded"}"#, &attributes)
+        .await
+        .unwrap();
+    assert_eq!(id, "m-1");
+    assert_eq!(server.paths(), ["/google.pubsub.v1.Publisher/Publish"]);
+    assert_eq!(
+        server.published(),
+        [crate::grpc::Published {
+            topic: "projects/mobiusos-new/topics/releases".into(),
+            data: r#"{"status":"succeeded"}"#.into(),
+            attributes,
+        }]
+    );
+    // A topic that is not one is refused before any call.
+    assert!(
+        PubSubNotifier::connect(&local_options(&server.url()), "releases")
+            .await
+            .is_err()
+    );
+}

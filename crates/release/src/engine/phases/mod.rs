@@ -541,7 +541,7 @@ impl<'a> Pipeline<'a> {
             log.attempt,
             self.report_link(&log.release_id)
         );
-        self.notify_text("start", text).await;
+        self.notify_text("start", "running", log, text).await;
     }
 
     /// Tells the webhook `phase` failed, with why and what to do next.
@@ -553,7 +553,7 @@ impl<'a> Pipeline<'a> {
             log.next_step.as_deref().unwrap_or("see the log"),
             self.report_link(&log.release_id)
         );
-        self.notify_text("failed", text).await;
+        self.notify_text("failed", "failed", log, text).await;
     }
 
     /// Tells the webhook how the release ended; returns what every
@@ -574,15 +574,21 @@ impl<'a> Pipeline<'a> {
                 .join(format!("{}.md", log.release_id))
                 .display()
         );
-        self.notify_text("end", text).await;
+        let status = match log.status {
+            super::ReleaseStatus::Succeeded => "succeeded",
+            _ => "failed",
+        };
+        self.notify_text("end", status, log, text).await;
         (!self.notifications.is_empty()).then(|| self.notifications.join("; "))
     }
 
-    /// Posts `text` to the configured webhook (Slack-compatible JSON), one
-    /// POST per event: a 5xx or a lost connection is tried twice more, a
-    /// 4xx is not (the message itself was refused). What came of it is
-    /// kept for the log, never the URL, which is a secret.
-    async fn notify_text(&mut self, event: &str, text: String) {
+    /// Tells the configured webhook and Pub/Sub topic about `event`.
+    /// Webhook: Slack-compatible JSON, one POST per event; a 5xx or a lost
+    /// connection is tried twice more, a 4xx is not (the message itself was
+    /// refused). Pub/Sub: one message, the event, release, environment and
+    /// status as attributes. What came of each is kept for the log, never
+    /// the webhook URL, which is a secret.
+    async fn notify_text(&mut self, event: &str, status: &str, log: &ReleaseLog, text: String) {
         let env = self.env().to_string();
         let Some(notify) = self
             .platform
@@ -597,23 +603,62 @@ impl<'a> Pipeline<'a> {
         if self.options.dry_run {
             return;
         }
-        let url = match notify.webhook.strip_prefix("env:") {
+        let text = self.redactor.redact(&text);
+        if let Some(webhook) = &notify.webhook {
+            let outcome = self.post_webhook(webhook, &text).await;
+            self.notifications.push(format!("{event}: {outcome}"));
+        }
+        if let Some(topic) = &notify.pubsub {
+            let data = serde_json::json!({
+                "event": event,
+                "release_id": log.release_id,
+                "env": env,
+                "attempt": log.attempt,
+                "status": status,
+                "report": self.report_link(&log.release_id),
+                "text": text,
+            })
+            .to_string();
+            let attributes = std::collections::BTreeMap::from([
+                ("event".to_string(), event.to_string()),
+                ("release_id".to_string(), log.release_id.clone()),
+                ("env".to_string(), env.clone()),
+                ("status".to_string(), status.to_string()),
+            ]);
+            let published = async {
+                let notifier = preflight_gcp::PubSubNotifier::connect(
+                    &preflight_gcp::ClientOptions::from_env(),
+                    topic,
+                )
+                .await?;
+                notifier.publish(&data, &attributes).await
+            }
+            .await;
+            self.notifications.push(match published {
+                Ok(id) => format!("{event}: published to {topic} (message {id})"),
+                Err(e) => format!(
+                    "{event}: Pub/Sub failed: {}",
+                    self.redactor.redact(&crate::error::error_text(&e))
+                ),
+            });
+        }
+    }
+
+    /// One POST of `text` to the webhook; what came of it, in a few words.
+    async fn post_webhook(&mut self, webhook: &str, text: &str) -> String {
+        let url = match webhook.strip_prefix("env:") {
             Some(var) => match std::env::var(var) {
                 Ok(u) => u,
-                Err(_) => {
-                    self.notifications
-                        .push(format!("{event}: not sent, ${var} is not set"));
-                    return;
-                }
+                Err(_) => return format!("not sent, ${var} is not set"),
             },
-            None => notify.webhook.clone(),
+            None => webhook.to_string(),
         };
         let probe = HttpProbe {
             request: HttpRequest {
                 method: "POST".into(),
                 url,
                 headers: vec![("content-type".into(), "application/json".into())],
-                body: Some(serde_json::json!({ "text": self.redactor.redact(&text) }).to_string()),
+                body: Some(serde_json::json!({ "text": text }).to_string()),
             },
             expect: HttpExpect {
                 final_on_4xx: true,
@@ -629,11 +674,11 @@ impl<'a> Pipeline<'a> {
             ])
             .await;
         let r = &report.results[0];
-        self.notifications.push(if r.outcome.passed() {
-            format!("{event}: webhook notified")
+        if r.outcome.passed() {
+            "webhook notified".to_string()
         } else {
-            format!("{event}: webhook failed ({})", r.outcome.as_str())
-        });
+            format!("webhook failed ({})", r.outcome.as_str())
+        }
     }
 }
 
