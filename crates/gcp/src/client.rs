@@ -71,22 +71,15 @@ impl ClientOptions {
         if let Some(endpoint) = var(ENDPOINT_ENV) {
             options = options.with_endpoint(endpoint);
         }
-        if let Some(host) = var(STORAGE_EMULATOR_ENV) {
-            let url = if host.contains("://") {
-                host
-            } else {
-                format!("http://{host}")
-            };
-            options = options.with_storage_endpoint(url);
-        }
-        if let Some(host) = var(PUBSUB_EMULATOR_ENV) {
-            let url = if host.contains("://") {
-                host
-            } else {
-                format!("http://{host}")
-            };
-            options.pubsub_endpoint = Some(url.trim_end_matches('/').to_string());
-        }
+        // Emulators are named `host:port`, as gcloud and Google's clients take them.
+        let emulator = |name: &str| {
+            var(name).map(|host| match host.contains("://") {
+                true => host.trim_end_matches('/').to_string(),
+                false => format!("http://{}", host.trim_end_matches('/')),
+            })
+        };
+        options.storage_endpoint = emulator(STORAGE_EMULATOR_ENV);
+        options.pubsub_endpoint = emulator(PUBSUB_EMULATOR_ENV);
         options
     }
 
@@ -111,23 +104,21 @@ impl ClientOptions {
 
     /// Cloud Storage's endpoint and credentials.
     pub(crate) fn storage(&self) -> Result<(Option<String>, Credentials), Error> {
-        let endpoint = self
-            .storage_endpoint
-            .clone()
-            .or_else(|| self.endpoint.clone());
-        let credentials = match &endpoint {
-            Some(e) if e.starts_with("http://") => anonymous::Builder::new().build(),
-            _ => self.credentials()?,
-        };
-        Ok((endpoint, credentials))
+        self.service_endpoint(self.storage_endpoint.as_ref())
     }
 
-    /// Pub/Sub's endpoint and credentials (none for a plain `http://` one).
+    /// Pub/Sub's endpoint and credentials.
     pub(crate) fn pubsub(&self) -> Result<(Option<String>, Credentials), Error> {
-        let endpoint = self
-            .pubsub_endpoint
-            .clone()
-            .or_else(|| self.endpoint.clone());
+        self.service_endpoint(self.pubsub_endpoint.as_ref())
+    }
+
+    /// A service's own endpoint override, else the shared one, with no
+    /// credentials for a plain `http://` endpoint (an emulator).
+    fn service_endpoint(
+        &self,
+        own: Option<&String>,
+    ) -> Result<(Option<String>, Credentials), Error> {
+        let endpoint = own.or(self.endpoint.as_ref()).cloned();
         let credentials = match &endpoint {
             Some(e) if e.starts_with("http://") => anonymous::Builder::new().build(),
             _ => self.credentials()?,

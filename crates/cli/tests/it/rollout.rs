@@ -175,6 +175,15 @@ fn worker_scaling(server: &FixtureServer) -> Vec<Value> {
         .collect()
 }
 const HOOK: &str = "/hooks/release";
+/// `release run` of the 2026-02-14 manifest to `dev`.
+const RUN_DEV: &[&str] = &[
+    "release",
+    "run",
+    "--env",
+    "dev",
+    "--manifest",
+    "release-manifests/2026-02-14-dev.yaml",
+];
 
 /// The text of each webhook message, in order.
 fn messages(server: &FixtureServer) -> Vec<String> {
@@ -217,19 +226,7 @@ fn patches(server: &FixtureServer) -> Vec<serde_json::Value> {
 
 /// `release run --format json` to `dev` against `cloud`: the release record.
 async fn release(root: &Path, cloud: &FixtureServer) -> Value {
-    preflight(
-        root,
-        cloud,
-        &[
-            "release",
-            "run",
-            "--env",
-            "dev",
-            "--manifest",
-            "release-manifests/2026-02-14-dev.yaml",
-        ],
-    )
-    .await
+    preflight(root, cloud, RUN_DEV).await
 }
 
 /// `args` with `--format json` against `cloud` (and a Pub/Sub server of
@@ -306,20 +303,7 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
     let pubsub = crate::gcp::grpc::PubSubServer::start().await;
-    let log = preflight_pubsub(
-        project.path(),
-        &cloud,
-        &pubsub.addr.to_string(),
-        &[
-            "release",
-            "run",
-            "--env",
-            "dev",
-            "--manifest",
-            "release-manifests/2026-02-14-dev.yaml",
-        ],
-    )
-    .await;
+    let log = preflight_pubsub(project.path(), &cloud, &pubsub.addr.to_string(), RUN_DEV).await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
     // Pub/Sub got the same two events, with attributes to filter on.
     let published = pubsub.published();
@@ -478,20 +462,7 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
     // Pub/Sub where nothing listens: each event fails after its retries.
-    let log = preflight_pubsub(
-        project.path(),
-        &cloud,
-        "127.0.0.1:9",
-        &[
-            "release",
-            "run",
-            "--env",
-            "dev",
-            "--manifest",
-            "release-manifests/2026-02-14-dev.yaml",
-        ],
-    )
-    .await;
+    let log = preflight_pubsub(project.path(), &cloud, "127.0.0.1:9", RUN_DEV).await;
     assert_eq!(log["status"], "failed", "{log:#}");
     assert_eq!(log["failed_phase"], "watch");
     let said = messages(&cloud);
