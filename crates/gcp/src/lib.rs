@@ -5,14 +5,16 @@
 //! references ([`SecretResolver`]), Cloud Run services and jobs
 //! ([`CloudRun`]; canary rollouts with [`Rollout`] and [`Canary`]), a
 //! revision's request metrics from Cloud Monitoring ([`CloudMonitoring`]),
-//! release notifications on Pub/Sub ([`PubSubNotifier`]), Cloud Build ([`CloudBuild`], [`build_config`]) and the
+//! release notifications on Pub/Sub ([`PubSubNotifier`]), schedules paused
+//! for a freeze ([`CloudScheduler`]), Cloud Build ([`CloudBuild`],
+//! [`build_config`]) and the
 //! readiness checks a release needs first ([`Readiness`]: APIs enabled,
 //! IAM permissions held, Cloud SQL instance and databases present, buckets
 //! with lifecycle rules, a secret for every `.env.example` key).
 //!
 //! Each Google client is a Cargo feature (`storage`, `secretmanager`,
 //! `run`, `build`, `resourcemanager`, `serviceusage`, `sql`, `monitoring`,
-//! `pubsub`; `full` for
+//! `pubsub`, `scheduler`; `full` for
 //! all), so a tool pays only for what it uses. Every client takes an
 //! endpoint override and anonymous credentials ([`ClientOptions`]), which
 //! is how the tests point it at fake-gcs-server and at local servers.
@@ -44,7 +46,8 @@
         feature = "serviceusage",
         feature = "sql",
         feature = "monitoring",
-        feature = "pubsub"
+        feature = "pubsub",
+        feature = "scheduler"
     )),
     allow(dead_code)
 )]
@@ -64,6 +67,8 @@ mod readiness;
 mod rollout;
 #[cfg(feature = "run")]
 mod run;
+#[cfg(feature = "scheduler")]
+mod scheduler;
 #[cfg(feature = "secretmanager")]
 mod secrets;
 #[cfg(feature = "storage")]
@@ -85,6 +90,8 @@ pub use readiness::{Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus
 pub use rollout::{Canary, Rollout, ServiceScale, TrafficShare, describe_traffic};
 #[cfg(feature = "run")]
 pub use run::{CloudRun, ExecutionOutcome, JobRun, ServiceState, VpcRoute};
+#[cfg(feature = "scheduler")]
+pub use scheduler::{CloudScheduler, ScheduleState};
 #[cfg(feature = "secretmanager")]
 pub use secrets::{SecretResolver, SecretValue, secret_id_for};
 #[cfg(feature = "storage")]

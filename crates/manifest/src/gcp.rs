@@ -30,6 +30,7 @@ pub(crate) const ROLLOUT_KEYS: &[&str] = &["canary_percent", "timeout_secs"];
 pub(crate) const JOB_KEYS: &[&str] = &["image", "module", "args", "env", "timeout_secs"];
 pub(crate) const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
 pub(crate) const BUILD_KEYS: &[&str] = &["trigger", "branch", "timeout_secs"];
+pub(crate) const FREEZE_KEYS: &[&str] = &["service", "schedule", "location"];
 /// Placeholders `buckets`, `sql_instance` and secret `name`s may use.
 pub const GCP_PLACEHOLDERS: &[&str] = &["env", "gcp_project", "region", "module", "key"];
 
@@ -51,12 +52,38 @@ pub struct GcpConfig {
     /// `.env.example` files whose keys must each have a secret.
     pub secrets: Vec<SecretMapping>,
     pub build: Option<BuildTrigger>,
-    /// Worker services the freeze scales to zero instances through the
-    /// Cloud Run Admin API, and the unfreeze puts back as they were.
-    pub freeze: Vec<String>,
+    /// What the freeze stops through Google's APIs (worker services scaled
+    /// to zero, schedules paused) and the unfreeze puts back as it was.
+    pub freeze: Vec<FreezeTarget>,
     /// When set, the deploy phase rolls each service in `services` out to
     /// its pinned image through the Cloud Run Admin API, a canary first.
     pub rollout: Option<RolloutPolicy>,
+}
+
+/// One thing the freeze stops and the unfreeze puts back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreezeTarget {
+    /// A Cloud Run worker service, scaled to zero instances (manual
+    /// scaling) and then given its own scaling back.
+    Service(String),
+    /// A Cloud Scheduler job (the schedule that starts a Cloud Run job),
+    /// paused and then resumed if it was enabled.
+    Schedule {
+        /// The job's id.
+        job: String,
+        /// Its Cloud Scheduler location; the environment's region when unset.
+        location: Option<String>,
+    },
+}
+
+impl std::fmt::Display for FreezeTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FreezeTarget::Service(name) => write!(f, "Cloud Run service {name}"),
+            FreezeTarget::Schedule { job, .. } => write!(f, "Cloud Scheduler job {job}"),
+        }
+    }
 }
 
 /// How a release rolls a Cloud Run service out: a new revision tagged with
@@ -373,21 +400,8 @@ pub(crate) fn gcp(
             timeout_secs,
         });
     }
-    for (name, pos) in list(sink, &f, "freeze") {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            sink.error(
-                pos,
-                Code::InvalidValue,
-                format!("`{name}` is not a Cloud Run service name"),
-            )
-            .hint("service names are lower-case letters, digits and `-`");
-        } else {
-            config.freeze.push(name);
-        }
+    if let Some(node) = f.get("freeze") {
+        config.freeze = freeze(sink, node);
     }
     if let Some(node) = f.get("rollout")
         && let Some(r) = reader::fields(sink, node, "`gcp.rollout`", ROLLOUT_KEYS, &[])
@@ -416,6 +430,115 @@ pub(crate) fn gcp(
         }
     }
     config
+}
+
+/// `freeze:`: a list of service names, `{service: NAME}` or
+/// `{schedule: JOB, location: REGION}`.
+fn freeze(sink: &mut Sink<'_>, node: &Node) -> Vec<FreezeTarget> {
+    let items = match &node.value {
+        Value::Seq(items) => items,
+        Value::Null => return Vec::new(),
+        other => {
+            sink.error(
+                node.pos,
+                Code::WrongType,
+                format!("expected `freeze` to be a list, found {}", other.kind()),
+            );
+            return Vec::new();
+        }
+    };
+    let mut targets = Vec::new();
+    for item in items {
+        if let Value::Str(name) = &item.value {
+            if cloud_run_name(sink, item.pos, name) {
+                targets.push(FreezeTarget::Service(name.clone()));
+            }
+            continue;
+        }
+        let Some(f) = reader::fields(sink, item, "a freeze entry", FREEZE_KEYS, &[]) else {
+            continue;
+        };
+        let text = |sink: &mut Sink<'_>, key: &str| {
+            f.get(key).and_then(|n| {
+                reader::nonempty_string(sink, n, &format!("`{key}`")).map(|s| (s, n.pos))
+            })
+        };
+        let service = text(sink, "service");
+        let schedule = text(sink, "schedule");
+        let location = text(sink, "location");
+        match (service, schedule) {
+            (Some((name, pos)), None) => {
+                if let Some((_, pos)) = &location {
+                    sink.error(*pos, Code::InvalidValue, "`location` is for a `schedule`")
+                        .hint("a service is in the environment's region");
+                } else if cloud_run_name(sink, pos, &name) {
+                    targets.push(FreezeTarget::Service(name));
+                }
+            }
+            (None, Some((job, pos))) => {
+                let id = |s: &str| {
+                    s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                };
+                if !id(&job) {
+                    sink.error(
+                        pos,
+                        Code::InvalidValue,
+                        format!("`{job}` is not a Cloud Scheduler job id"),
+                    )
+                    .hint("job ids are letters, digits, `-` and `_`");
+                    continue;
+                }
+                if let Some((location, pos)) = &location
+                    && !location
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    sink.error(
+                        *pos,
+                        Code::InvalidValue,
+                        format!("`{location}` is not a Google Cloud location"),
+                    )
+                    .hint("locations look like `us-central1`");
+                    continue;
+                }
+                targets.push(FreezeTarget::Schedule {
+                    job,
+                    location: location.map(|(l, _)| l),
+                });
+            }
+            (Some(_), Some((_, pos))) => {
+                sink.error(
+                    pos,
+                    Code::InvalidValue,
+                    "a freeze entry names a `service` or a `schedule`, not both",
+                )
+                .hint("write them as two entries");
+            }
+            (None, None) => {
+                sink.error(item.pos, Code::MissingKey, "a freeze entry names nothing")
+                    .hint("write `service: NAME` or `schedule: JOB`");
+            }
+        }
+    }
+    targets
+}
+
+/// Whether `name` can be a Cloud Run service's name (reported if not).
+fn cloud_run_name(sink: &mut Sink<'_>, pos: Pos, name: &str) -> bool {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        sink.error(
+            pos,
+            Code::InvalidValue,
+            format!("`{name}` is not a Cloud Run service name"),
+        )
+        .hint("service names are lower-case letters, digits and `-`");
+    }
+    ok
 }
 
 fn secret_mapping(

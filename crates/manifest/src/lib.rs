@@ -55,7 +55,8 @@ pub use diagnostic::{Code, Diagnostic, Pos, Severity, render_diagnostics};
 pub use diff::{Change, ChangeKind, ManifestDiff};
 pub use error::{Error, error_text};
 pub use gcp::{
-    BuildTrigger, GCP_PLACEHOLDERS, GcpConfig, RolloutPolicy, RunJob, RunService, SecretMapping,
+    BuildTrigger, FreezeTarget, GCP_PLACEHOLDERS, GcpConfig, RolloutPolicy, RunJob, RunService,
+    SecretMapping,
 };
 pub use gitref::GitRef;
 pub use image::{ImageRef, ImageRefError};

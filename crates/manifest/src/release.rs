@@ -186,7 +186,9 @@ pub struct MetricThresholds {
     pub max_5xx_percent: Option<f64>,
     /// The highest 95th-percentile latency, in milliseconds.
     pub max_p95_latency_ms: Option<u64>,
-    /// Fewer requests than this is a failure: too little traffic to judge.
+    /// The requests a canary must have served since the watch began for
+    /// its figures to be judged (at least 1): fewer is "not judged yet"
+    /// before the last round and a failure in the last.
     pub min_requests: u64,
 }
 

@@ -355,7 +355,7 @@ pub struct RawMetrics {
     pub max_5xx_percent: Option<f64>,
     /// The highest 95th-percentile latency in milliseconds (`run.googleapis.com/request_latencies`).
     pub max_p95_latency_ms: Option<u64>,
-    /// Fewer requests than this in a round fails it: too little traffic to judge (default 0).
+    /// Requests a canary must have served since the watch began for its figures to be judged (default 1): fewer is "not judged yet" before the last round, and a failure in the last.
     pub min_requests: Option<u64>,
 }
 
@@ -400,9 +400,31 @@ pub struct RawGcp {
     pub build: Option<RawBuild>,
     /// Canary rollouts of the services in `services`.
     pub rollout: Option<RawRollout>,
-    /// Worker services the freeze scales to zero (Cloud Run Admin API) and the unfreeze puts back.
+    /// What the freeze stops and the unfreeze puts back: worker services scaled to zero (Cloud Run Admin API), schedules paused (Cloud Scheduler).
     #[serde(default)]
-    pub freeze: Vec<String>,
+    pub freeze: Vec<RawFreeze>,
+}
+
+/// One thing the freeze stops.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawFreeze {
+    /// A worker service's name, scaled to zero instances and back.
+    Service(String),
+    /// A service or a Cloud Scheduler job, named by kind.
+    Entry(RawFreezeEntry),
+}
+
+/// A freeze entry naming its kind: `service: NAME` or `schedule: JOB`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreezeEntry {
+    /// A Cloud Run worker service, scaled to zero instances and back.
+    pub service: Option<String>,
+    /// A Cloud Scheduler job, paused and then resumed if it was enabled.
+    pub schedule: Option<String>,
+    /// The schedule's location (default: the environment's region).
+    pub location: Option<String>,
 }
 
 /// A Cloud Run service.
@@ -642,15 +664,23 @@ fn type_of(
                     .map(|c| format!("`{c}`"))
                     .collect::<Vec<_>>()
                     .join(" \\| "),
-                _ => d
-                    .get("anyOf")
-                    .map(|_| "one or a list".to_string())
-                    .unwrap_or_else(|| "value".into()),
+                _ => "value".into(),
             },
             None => "value".into(),
         }
     };
     if let Some(name) = reference(prop) {
+        // An untagged enum: each of its forms, and the object form's keys below.
+        if let Some(forms) = defs
+            .get(&name)
+            .and_then(|d| d.get("anyOf"))
+            .and_then(|a| a.as_array())
+        {
+            let described: Vec<_> = forms.iter().map(|f| type_of(f, defs)).collect();
+            let names: Vec<String> = described.iter().map(|(n, _)| n.clone()).collect();
+            let target = described.into_iter().find_map(|(_, t)| t);
+            return (names.join(" or "), target);
+        }
         let shape = describe_def(&name);
         return (shape, Some((name, String::new())));
     }
@@ -761,6 +791,7 @@ mod tests {
             (Some("RawSecrets"), g::SECRETS_KEYS),
             (Some("RawBuild"), g::BUILD_KEYS),
             (Some("RawRollout"), g::ROLLOUT_KEYS),
+            (Some("RawFreezeEntry"), g::FREEZE_KEYS),
             (Some("RawRelease"), r::RELEASE_KEYS),
             (Some("RawStep"), r::STEP_KEYS),
             (Some("RawWatch"), r::WATCH_KEYS),

@@ -68,8 +68,11 @@ gcp:
   rollout:
     canary_percent: 10
     timeout_secs: 30
-  # Scaled to zero for the freeze, and back after.
-  freeze: [mobius-chat-worker]
+  # The worker scaled to zero and the nightly scrape's schedule paused
+  # for the freeze; both put back after.
+  freeze:
+    - mobius-chat-worker
+    - schedule: mobius-nightly-scrape
   build:
     trigger: mobius-release
     timeout_secs: 60
@@ -157,6 +160,30 @@ fn serve_release(server: &FixtureServer, tag_url: &str, release_id: &str, versio
         WORKER,
         vec![fixture(200, "run_service_operation_traffic.json")],
     );
+    let schedule = |state: &str| fixture_filled(200, "scheduler_job.json", &[("STATE", state)]);
+    server.route("GET", SCHEDULE, vec![schedule("ENABLED")]);
+    server.route(
+        "POST",
+        &format!("{SCHEDULE}:pause"),
+        vec![schedule("PAUSED")],
+    );
+    server.route(
+        "POST",
+        &format!("{SCHEDULE}:resume"),
+        vec![schedule("ENABLED")],
+    );
+}
+
+const SCHEDULE: &str = "/v1/projects/mobiusos-new/locations/us-central1/jobs/mobius-nightly-scrape";
+
+/// The worker's and the schedule's calls, in order.
+fn freeze_calls(server: &FixtureServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET" && (r.path == WORKER || r.path.starts_with(SCHEDULE)))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
 }
 
 const TIME_SERIES: &str = "/v3/projects/mobiusos-new/timeSeries";
@@ -397,16 +424,38 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
             Value::Null
         ]
     );
-    let freeze = &steps(phase(&log, "freeze"))[0];
+    let freeze = steps(phase(&log, "freeze"));
     assert_eq!(
-        freeze["summary"],
+        freeze[0]["summary"],
         "mobius-chat-worker at zero instances (was Cloud Run's default scaling)"
     );
-    assert!(
-        steps(phase(&log, "smoke"))
-            .iter()
-            .any(|s| s["name"] == "unfreeze mobius-chat-worker" && s["outcome"] == "passed"),
+    assert_eq!(freeze[1]["name"], "pause schedule mobius-nightly-scrape");
+    assert_eq!(
+        freeze[1]["summary"],
+        "schedule mobius-nightly-scrape paused"
+    );
+    // Put back last first, after smoke passed.
+    let unfrozen: Vec<(&str, &str)> = steps(phase(&log, "smoke"))
+        .iter()
+        .filter(|s| s["kind"] == "unfreeze")
+        .map(|s| (text(&s["name"]), text(&s["outcome"])))
+        .collect();
+    assert_eq!(
+        unfrozen,
+        [
+            ("resume schedule mobius-nightly-scrape", "passed"),
+            ("unfreeze mobius-chat-worker", "passed")
+        ],
         "{log:#}"
+    );
+    assert_eq!(
+        freeze_calls(&cloud),
+        [
+            format!("PATCH {WORKER}"),
+            format!("POST {SCHEDULE}:pause"),
+            format!("POST {SCHEDULE}:resume"),
+            format!("PATCH {WORKER}"),
+        ]
     );
     // The playbook says how to put the traffic back and roll back.
     let playbook = log["playbook"].to_string();
@@ -533,8 +582,113 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
     );
 }
 
+/// A canary Cloud Monitoring never measured is not promoted: the rounds
+/// before the last say it is not judged yet, and the last one fails, which
+/// puts the traffic back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_no_request_was_measured_for_is_not_promoted() {
+    let cloud = FixtureServer::start().await;
+    cloud.route(
+        "POST",
+        HOOK,
+        vec![Reply {
+            status: 200,
+            body: "ok".into(),
+        }],
+    );
+    let app = FixtureServer::start().await;
+    app.route("GET", "/health", vec![healthy()]);
+    serve_cloud_run(&cloud, &app.url());
+    cloud.route(
+        "GET",
+        TIME_SERIES,
+        vec![fixture(200, "monitoring_no_data.json")],
+    );
+    let project = tempfile::tempdir().unwrap();
+    write_project(project.path());
+    let log = release(project.path(), &cloud).await;
+    assert_eq!(log["status"], "failed", "{log:#}");
+    assert_eq!(log["failed_phase"], "watch", "{log:#}");
+    let metrics = steps(phase(&log, "watch"))
+        .iter()
+        .find(|s| s["name"] == "metrics mobius-chat-api")
+        .expect("a metrics step")
+        .clone();
+    assert_eq!(metrics["outcome"], "failed", "{metrics:#}");
+    assert_eq!(
+        metrics["summary"],
+        format!(
+            "revision {REVISION}: 0 request(s) since the watch began, fewer than the 1 needed to judge"
+        )
+    );
+    assert_eq!(phase(&log, "deploy")["status"], "rolled-back", "{log:#}");
+    let sent = patches(&cloud);
+    assert_eq!(sent.len(), 2, "the canary, then the rollback");
+    assert_eq!(sent[1]["traffic"][0]["percent"], 100);
+}
+
+/// A schedule whose state Cloud Scheduler cannot vouch for stops the
+/// freeze, with the worker already at zero; the resumed run keeps what the
+/// first attempt found (it does not freeze the worker again), pauses the
+/// schedule, and the worker gets its own scaling back once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_freeze_resumes_without_losing_what_it_found() {
+    let cloud = FixtureServer::start().await;
+    cloud.route(
+        "POST",
+        HOOK,
+        vec![Reply {
+            status: 200,
+            body: "ok".into(),
+        }],
+    );
+    let app = FixtureServer::start().await;
+    app.route("GET", "/health", vec![healthy()]);
+    serve_cloud_run(&cloud, &app.url());
+    let schedule = |state: &str| fixture_filled(200, "scheduler_job.json", &[("STATE", state)]);
+    cloud.route("GET", SCHEDULE, vec![schedule("UPDATE_FAILED")]);
+    let project = tempfile::tempdir().unwrap();
+    write_project(project.path());
+    let log = release(project.path(), &cloud).await;
+    assert_eq!(log["status"], "failed", "{log:#}");
+    assert_eq!(log["failed_phase"], "freeze");
+    let freeze = steps(phase(&log, "freeze"));
+    assert_eq!(freeze[1]["outcome"], "failed", "{log:#}");
+    assert!(
+        text(&freeze[1]["summary"])
+            .ends_with("its state is UPDATE_FAILED, so whether it fires is unknown"),
+        "{log:#}"
+    );
+    // Nothing was migrated or deployed, and the worker stays frozen.
+    assert!(patches(&cloud).is_empty());
+    assert_eq!(freeze_calls(&cloud), [format!("PATCH {WORKER}")]);
+
+    cloud.route("GET", SCHEDULE, vec![schedule("ENABLED")]);
+    let mut args = RUN_DEV.to_vec();
+    args.push("--resume");
+    let log = preflight(project.path(), &cloud, &args).await;
+    assert_eq!(log["status"], "succeeded", "{log:#}");
+    let freeze = steps(phase(&log, "freeze"));
+    assert_eq!(
+        freeze[0]["summary"],
+        "Cloud Run service mobius-chat-worker already frozen by an earlier attempt"
+    );
+    assert_eq!(
+        freeze_calls(&cloud),
+        [
+            format!("PATCH {WORKER}"),
+            format!("POST {SCHEDULE}:pause"),
+            format!("POST {SCHEDULE}:resume"),
+            format!("PATCH {WORKER}"),
+        ]
+    );
+    // The worker went back to the scaling the first attempt found.
+    assert_eq!(worker_scaling(&cloud)[1], Value::Null);
+}
+
 /// A project whose module `mobius-chat` migrates through the Cloud Run job
-/// `mobius-chat-migrate` in `dev`, on a real database.
+/// `mobius-chat-migrate` in `dev`, on a real database, after the build,
+/// and then rolls out as a canary.
 fn write_job_project(root: &Path, url: &str, pinned: &str) {
     for (path, text) in [
         (
@@ -559,7 +713,30 @@ environments:
     region: us-central1
     databases:
       app: {url}
+    services:
+      mobius-chat-api: http://127.0.0.1:9
+probes:
+  - name: chat-health
+    kind: http
+    url: "{{services.mobius-chat-api}}/health"
+release:
+  watch:
+    interval_secs: 1
+    window_secs: 2
+    metrics:
+      dev: {{max_5xx_percent: 1, max_p95_latency_ms: 1500}}
 gcp:
+  services:
+    mobius-chat-api:
+      redis: true
+      network: default
+      service_account: "mobius-platform-sa@{{gcp_project}}.iam.gserviceaccount.com"
+  rollout:
+    canary_percent: 10
+    timeout_secs: 30
+  build:
+    trigger: mobius-release
+    timeout_secs: 60
   jobs:
     mobius-chat-migrate:
       image: mobius-chat-api
@@ -617,7 +794,10 @@ fn tables(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_run_through_the_job_only_when_its_image_is_the_pin() {
     let pg = preflight_migrate::TempPostgres::start().unwrap();
+    let app = FixtureServer::start().await;
+    app.route("GET", "/health", vec![healthy()]);
     let cloud = FixtureServer::start().await;
+    serve_cloud_run(&cloud, &app.url());
     serve_job(&cloud);
 
     // 1. The job runs another image than the pin: nothing runs, nothing changes.
@@ -639,6 +819,12 @@ async fn migrations_run_through_the_job_only_when_its_image_is_the_pin() {
     );
     assert_eq!(cloud.hits("POST", &format!("{JOB}:run")), 0);
     assert_eq!(tables(&url), "");
+    assert!(patches(&cloud).is_empty(), "nothing was deployed");
+
+    // A fresh Cloud for the second release, so its requests stand alone.
+    let cloud = FixtureServer::start().await;
+    serve_cloud_run(&cloud, &app.url());
+    serve_job(&cloud);
 
     // 2. The pin: the job runs (the test plays it: it applies the files
     //    when the execution starts), and the ledger is read again after.
@@ -717,6 +903,27 @@ async fn migrations_run_through_the_job_only_when_its_image_is_the_pin() {
         run["overrides"]["containerOverrides"][0]["env"],
         serde_json::json!([{"name": "RELEASE_ID", "value": "2026-02-14-dev"}])
     );
+    // One dev release, end to end: the build ran before the job, and the
+    // canary went out after it, was smoked on its own URL, watched and
+    // promoted.
+    let order: Vec<&str> = cloud
+        .requests()
+        .iter()
+        .filter_map(|r| match (r.method.as_str(), r.path.as_str()) {
+            ("POST", TRIGGER) => Some("build"),
+            ("POST", p) if p == format!("{JOB}:run") => Some("job"),
+            ("PATCH", SERVICE) => Some("traffic"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["build", "job", "traffic", "traffic"]);
+    assert_eq!(phase(&log, "build")["status"], "passed", "{log:#}");
+    let watch = phase(&log, "watch");
+    assert!(
+        text(&watch["summary"]).ends_with("1 service(s) promoted to 100 %"),
+        "{watch:#}"
+    );
+    assert!(app.hits("GET", "/health") >= 2, "{log:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,8 +7,9 @@
 //!   store uses; it does not serve the gRPC Storage Control API (which the
 //!   store does not use) and does not keep bucket lifecycle rules, so a
 //!   bucket *with* rules is checked against a recorded `buckets.get` body.
-//! - Secret Manager, Cloud Run, Cloud Build, Service Usage, Resource
-//!   Manager and Cloud SQL Admin have no emulator: the official clients
+//! - Secret Manager, Cloud Run, Cloud Build, Cloud Scheduler, Service
+//!   Usage, Resource Manager, Cloud SQL Admin and Cloud Monitoring have no
+//!   emulator: the official clients
 //!   talk to a local HTTP server that answers with REST bodies recorded in
 //!   `tests/fixtures/` (see its README for the API references), errors
 //!   included.
@@ -18,6 +19,7 @@ mod build_config;
 mod emulator;
 mod grpc;
 mod rollout;
+mod scheduler;
 mod server;
 mod storage;
 

@@ -34,7 +34,7 @@ pub(super) fn plan_unfreeze(cx: &Pipeline<'_>) -> Vec<String> {
         .into_iter()
         .map(|s| describe(cx, s))
         .collect();
-    lines.extend(super::rollout::plan_unfreeze(cx));
+    lines.extend(super::freeze::plan_unfreeze(cx));
     lines
 }
 
@@ -56,8 +56,8 @@ pub(super) async fn run(
     run_steps(cx, phase, &list, steps).await
 }
 
-/// The unfreeze steps, then the frozen Cloud Run services put back as
-/// they were, recorded under `phase` (smoke, or the phase that failed).
+/// The unfreeze steps, then what `gcp.freeze` stopped put back as it
+/// was, recorded under `phase` (smoke, or the phase that failed).
 pub(super) async fn run_unfreeze(
     cx: &mut Pipeline<'_>,
     phase: Phase,
@@ -73,7 +73,7 @@ pub(super) async fn run_unfreeze(
             return (status, summary);
         }
     }
-    super::rollout::unfreeze(cx, phase, steps).await;
+    super::freeze::unfreeze(cx, phase, steps).await;
     super::conclude(steps, "unfreeze step(s)")
 }
 

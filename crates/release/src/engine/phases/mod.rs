@@ -4,6 +4,7 @@
 mod backup;
 mod build;
 mod commands;
+mod freeze;
 mod gate;
 mod migrate;
 mod preflight;
@@ -51,9 +52,9 @@ pub(super) struct Pipeline<'a> {
     /// Every canary this run deployed, rolled back or not: the playbook's
     /// record of the traffic before.
     pub(super) deployed: Vec<preflight_gcp::Canary>,
-    /// Worker services frozen through Cloud Run and not yet put back, with
-    /// their scaling before.
-    pub(super) frozen: Vec<(String, preflight_gcp::ServiceScale)>,
+    /// What the freeze stopped through Google's APIs and was not yet put
+    /// back, with its state before, in freeze order.
+    pub(super) frozen: Vec<freeze::Frozen>,
     pub(super) on_event: &'a mut dyn FnMut(&ReleaseEvent),
 }
 
@@ -83,16 +84,37 @@ where
     .await
 }
 
-/// Freeze: the configured commands, then the `gcp.freeze` services.
-async fn freeze(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
-    if rollout::plan_freeze(cx).is_empty() {
+/// A Google Cloud client, or a failed step saying why it could not be built.
+fn connected<T>(
+    cx: &mut Pipeline<'_>,
+    phase: Phase,
+    steps: &mut Vec<StepRecord>,
+    client: Result<T, preflight_gcp::Error>,
+) -> Option<T> {
+    match client {
+        Ok(client) => Some(client),
+        Err(e) => {
+            let why = crate::error::error_text(&e);
+            let s = cx.own_step(
+                phase,
+                OwnStep::hard("google cloud client", "connect", false, why).errored(),
+            );
+            steps.push(s);
+            None
+        }
+    }
+}
+
+/// Freeze: the configured commands, then the `gcp.freeze` targets.
+async fn run_freeze(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
+    if freeze::plan_freeze(cx).is_empty() {
         return commands::run(cx, Phase::Freeze, steps).await;
     }
     let (status, summary) = commands::run(cx, Phase::Freeze, steps).await;
     if status == PhaseStatus::Failed {
         return (status, summary);
     }
-    rollout::freeze(cx, steps).await;
+    freeze::freeze(cx, steps).await;
     conclude(steps, "freeze step(s)")
 }
 
@@ -127,19 +149,19 @@ impl Pipeline<'_> {
         std::borrow::Cow::Owned(target)
     }
 
+    /// Takes what an earlier attempt froze (its recorded freeze), so this
+    /// run's unfreeze puts it back.
+    pub(super) fn remember_frozen(&mut self, record: Option<&PhaseRecord>) {
+        if let Some(record) = record {
+            self.frozen = freeze::frozen_in(record);
+        }
+    }
+
     /// After `record`'s phase failed: when canaries went out and were not
     /// promoted, their traffic goes back to the revisions that served
     /// before, and workers frozen by this run are unfrozen; the steps join
     /// `record`. Returns what the log's next step should say instead, if
     /// anything was rolled back.
-    /// Takes the services an earlier attempt froze (its recorded freeze),
-    /// so this run's unfreeze puts them back.
-    pub(super) fn remember_frozen(&mut self, freeze: Option<&PhaseRecord>) {
-        if let Some(record) = freeze {
-            self.frozen = rollout::frozen_in(record);
-        }
-    }
-
     pub(super) async fn after_failure(
         &mut self,
         record: &mut PhaseRecord,
@@ -282,7 +304,7 @@ impl<'a> Pipeline<'a> {
         let (status, summary) = match phase {
             Phase::Preflight => preflight::run(self, &mut steps).await,
             Phase::Build => build::run(self, &mut steps).await,
-            Phase::Freeze => freeze(self, &mut steps).await,
+            Phase::Freeze => run_freeze(self, &mut steps).await,
             Phase::Deploy => deploy(self, &mut steps).await,
             Phase::HardGate | Phase::SoftGate => gate::run(self, phase, &mut steps).await,
             Phase::Backup => backup::run(self, &mut steps).await,
@@ -305,7 +327,7 @@ impl<'a> Pipeline<'a> {
             Phase::Build => build::plan(self),
             Phase::Freeze => {
                 let mut lines = commands::plan(self, phase);
-                lines.extend(rollout::plan_freeze(self));
+                lines.extend(freeze::plan_freeze(self));
                 lines
             }
             Phase::Deploy => {

@@ -114,18 +114,8 @@ async fn connect(
     phase: Phase,
     steps: &mut Vec<StepRecord>,
 ) -> Option<CloudRun> {
-    match CloudRun::connect(&ClientOptions::from_env()).await {
-        Ok(run) => Some(run),
-        Err(e) => {
-            let why = crate::error::error_text(&e);
-            let s = cx.own_step(
-                phase,
-                OwnStep::hard("cloud run", "rollout", false, why).errored(),
-            );
-            steps.push(s);
-            None
-        }
-    }
+    let run = CloudRun::connect(&ClientOptions::from_env()).await;
+    super::connected(cx, phase, steps, run)
 }
 
 /// Deploys each planned service as a canary, one after another; stops at
@@ -296,130 +286,6 @@ pub(super) async fn roll_back(
 /// `S` of `projects/P/locations/R/services/S`.
 fn short(service: &str) -> &str {
     service.rsplit('/').next().unwrap_or(service)
-}
-
-/// The worker services the freeze scales to zero here, with the project
-/// and region: none outside a Google Cloud environment.
-fn freeze_targets(cx: &Pipeline<'_>) -> Option<(String, String, Vec<String>)> {
-    let env = &cx.target.env;
-    let project = env.gcp_project.clone()?;
-    let services = cx.platform.config.gcp.freeze.clone();
-    if services.is_empty() {
-        return None;
-    }
-    Some((project, env.region.clone().unwrap_or_default(), services))
-}
-
-pub(super) fn plan_freeze(cx: &Pipeline<'_>) -> Vec<String> {
-    freeze_targets(cx).map_or_else(Vec::new, |(_, _, services)| {
-        services
-            .iter()
-            .map(|s| format!("scale Cloud Run service {s} to zero instances"))
-            .collect()
-    })
-}
-
-pub(super) fn plan_unfreeze(cx: &Pipeline<'_>) -> Vec<String> {
-    freeze_targets(cx).map_or_else(Vec::new, |(_, _, services)| {
-        services
-            .iter()
-            .map(|s| format!("put Cloud Run service {s}'s scaling back as it was"))
-            .collect()
-    })
-}
-
-/// The evidence line a freeze step keeps its service's scaling in.
-const BEFORE: &str = "scaling before: ";
-
-/// Scales each `gcp.freeze` service to zero, recording its scaling before
-/// (in the step's evidence, so a resumed run can put it back).
-pub(super) async fn freeze(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) {
-    let Some((project, region, services)) = freeze_targets(cx) else {
-        return;
-    };
-    let Some(run) = connect(cx, Phase::Freeze, steps).await else {
-        return;
-    };
-    for service in services {
-        let started = Instant::now();
-        let name = format!("freeze {service}");
-        let step = match run
-            .freeze_service(&project, &region, &service, Duration::from_secs(600))
-            .await
-        {
-            Ok(before) => {
-                let json = serde_json::to_string(&before).unwrap_or_default();
-                let summary = format!("{service} at zero instances (was {before})");
-                cx.frozen.push((service.clone(), before));
-                OwnStep::hard(name, "freeze", true, summary)
-                    .evidence(vec![format!("{BEFORE}{json}")])
-            }
-            Err(e) => OwnStep::hard(name, "freeze", false, crate::error::error_text(&e)),
-        };
-        let s = cx.own_step(Phase::Freeze, step.took(started.elapsed()));
-        let failed = !s.passed();
-        steps.push(s);
-        if failed {
-            return;
-        }
-    }
-}
-
-/// The services a freeze recorded (this run or an earlier attempt's
-/// record), with their scaling before.
-pub(super) fn frozen_in(
-    record: &crate::engine::PhaseRecord,
-) -> Vec<(String, preflight_gcp::ServiceScale)> {
-    record
-        .steps
-        .iter()
-        .filter(|s| s.passed() && s.kind == "freeze")
-        .filter_map(|s| {
-            let service = s.name.strip_prefix("freeze ")?;
-            let json = s.evidence.iter().find_map(|e| e.strip_prefix(BEFORE))?;
-            Some((service.to_string(), serde_json::from_str(json).ok()?))
-        })
-        .collect()
-}
-
-/// Puts each frozen service's scaling back, recorded under `phase`.
-pub(super) async fn unfreeze(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<StepRecord>) {
-    if cx.frozen.is_empty() {
-        return;
-    }
-    let Some((project, region, _)) = freeze_targets(cx) else {
-        return;
-    };
-    let Some(run) = connect(cx, phase, steps).await else {
-        return;
-    };
-    for (service, before) in std::mem::take(&mut cx.frozen) {
-        let started = Instant::now();
-        let name = format!("unfreeze {service}");
-        let step = match run
-            .restore_scale(
-                &project,
-                &region,
-                &service,
-                &before,
-                Duration::from_secs(600),
-            )
-            .await
-        {
-            Ok(()) => OwnStep::hard(
-                name,
-                "unfreeze",
-                true,
-                format!("{service} back to {before}"),
-            ),
-            Err(e) => {
-                cx.frozen.push((service.clone(), before));
-                OwnStep::hard(name, "unfreeze", false, crate::error::error_text(&e))
-            }
-        };
-        let s = cx.own_step(phase, step.took(started.elapsed()));
-        steps.push(s);
-    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
     let mut rounds: u32 = 0;
     loop {
         rounds += 1;
+        let last = Instant::now() + Duration::from_secs(watch.interval_secs) > deadline;
         let specs = match cx.platform.probe_specs(&cx.probe_target(), &selection) {
             Ok(s) if !s.is_empty() || limits.is_some() => s,
             Ok(_) => return (PhaseStatus::Skipped, "no smoke probes to watch".into()),
@@ -97,7 +98,7 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
         };
         let report = cx.runner.run(specs).await;
         let metrics = match &limits {
-            Some(l) => metric_checks(cx, l, started.elapsed()).await,
+            Some(l) => metric_checks(cx, l, started.elapsed(), last).await,
             None => Vec::new(),
         };
         let metrics_passed = metrics.iter().filter(|m| m.outcome.passed()).count();
@@ -108,7 +109,6 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
             remaining_secs: deadline.saturating_duration_since(Instant::now()).as_secs(),
         });
         let healthy = report.gate_passed() && metrics_passed == metrics.len();
-        let last = Instant::now() + Duration::from_secs(watch.interval_secs) > deadline;
         if !healthy || last {
             cx.record_report(Phase::Watch, &report, steps, |n| {
                 StepRef::Probe(n.to_string())
@@ -141,11 +141,15 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
 
 /// One check per canary: its revision's requests, 5xx share and p95
 /// latency since the watch began, against `limits`. A metric that cannot
-/// be read fails the round: unknown is never healthy.
+/// be read fails the round: unknown is never healthy. Fewer requests than
+/// `min_requests` (at least one) are too few to judge: a round before the
+/// last passes on them as "not yet judged", and the last round fails, so a
+/// window that never measured the canary never promotes it.
 async fn metric_checks(
     cx: &Pipeline<'_>,
     limits: &MetricThresholds,
     since: Duration,
+    last: bool,
 ) -> Vec<OwnStep> {
     let project = cx.target.env.gcp_project.clone().unwrap_or_default();
     let monitoring = match CloudMonitoring::connect(&ClientOptions::from_env()).await {
@@ -169,15 +173,26 @@ async fn metric_checks(
             Err(e) => {
                 OwnStep::hard(name, "monitoring", false, crate::error::error_text(&e)).errored()
             }
+            Ok(m) if m.requests < needed(limits) => {
+                let summary = format!(
+                    "revision {}: {} request(s) since the watch began, fewer than the {} needed to judge",
+                    canary.revision,
+                    m.requests,
+                    needed(limits)
+                );
+                match last {
+                    true => OwnStep::hard(name, "monitoring", false, summary),
+                    false => OwnStep::hard(
+                        name,
+                        "monitoring",
+                        true,
+                        format!("{summary} (not yet judged)"),
+                    ),
+                }
+            }
             Ok(m) => {
                 let mut problems = Vec::new();
                 let mut parts = vec![format!("{} request(s)", m.requests)];
-                if m.requests < i64::try_from(limits.min_requests).unwrap_or(i64::MAX) {
-                    problems.push(format!(
-                        "{} request(s), fewer than the {} needed to judge",
-                        m.requests, limits.min_requests
-                    ));
-                }
                 if let Some(max) = limits.max_5xx_percent {
                     match m.error_percent() {
                         Some(p) => {
@@ -186,7 +201,8 @@ async fn metric_checks(
                                 problems.push(format!("5xx {p:.2} % is above {max} %"));
                             }
                         }
-                        None => parts.push("5xx: no requests".to_string()),
+                        // Unreachable with requests counted; unknown is not healthy.
+                        None => problems.push("the 5xx share is unknown".to_string()),
                     }
                 }
                 if let Some(max) = limits.max_p95_latency_ms {
@@ -197,7 +213,11 @@ async fn metric_checks(
                                 problems.push(format!("p95 latency {p:.0} ms is above {max} ms"));
                             }
                         }
-                        None => parts.push("p95: no requests".to_string()),
+                        // Latencies can arrive after the counts: judged by the last round.
+                        None if last => {
+                            problems.push("no p95 latency was reported for the window".to_string())
+                        }
+                        None => parts.push("p95 not reported yet".to_string()),
                     }
                 }
                 let summary = if problems.is_empty() {
@@ -211,4 +231,9 @@ async fn metric_checks(
         checks.push(step.took(clock.elapsed()));
     }
     checks
+}
+
+/// The requests a canary must have served for its figures to count.
+fn needed(limits: &MetricThresholds) -> i64 {
+    i64::try_from(limits.min_requests.max(1)).unwrap_or(i64::MAX)
 }
