@@ -355,28 +355,16 @@ pub(crate) fn gcp(
         }
     }
     if let Some(node) = f.get("secrets") {
-        match &node.value {
-            Value::Seq(items) => {
-                for item in items {
-                    if let Some(s) = reader::fields(
-                        sink,
-                        item,
-                        "a secret mapping",
-                        SECRETS_KEYS,
-                        &["module", "env_example"],
-                    ) && let Some(m) = secret_mapping(sink, &s, module_names)
-                    {
-                        config.secrets.push(m);
-                    }
-                }
-            }
-            Value::Null => {}
-            other => {
-                sink.error(
-                    node.pos,
-                    Code::WrongType,
-                    format!("expected `secrets` to be a list, found {}", other.kind()),
-                );
+        for item in reader::items(sink, node, "`secrets` to be a list") {
+            if let Some(s) = reader::fields(
+                sink,
+                item,
+                "a secret mapping",
+                SECRETS_KEYS,
+                &["module", "env_example"],
+            ) && let Some(m) = secret_mapping(sink, &s, module_names)
+            {
+                config.secrets.push(m);
             }
         }
     }
@@ -435,18 +423,7 @@ pub(crate) fn gcp(
 /// `freeze:`: a list of service names, `{service: NAME}` or
 /// `{schedule: JOB, location: REGION}`.
 fn freeze(sink: &mut Sink<'_>, node: &Node) -> Vec<FreezeTarget> {
-    let items = match &node.value {
-        Value::Seq(items) => items,
-        Value::Null => return Vec::new(),
-        other => {
-            sink.error(
-                node.pos,
-                Code::WrongType,
-                format!("expected `freeze` to be a list, found {}", other.kind()),
-            );
-            return Vec::new();
-        }
-    };
+    let items = reader::items(sink, node, "`freeze` to be a list");
     let mut targets = Vec::new();
     for item in items {
         if let Value::Str(name) = &item.value {

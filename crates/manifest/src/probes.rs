@@ -177,18 +177,7 @@ pub(crate) fn probes(
     db_names: &[&str],
     module_names: &[&str],
 ) -> Vec<ProbeConfig> {
-    let items = match &node.value {
-        Value::Seq(items) => items,
-        Value::Null => return Vec::new(),
-        other => {
-            sink.error(
-                node.pos,
-                Code::WrongType,
-                format!("expected `probes` to be a list, found {}", other.kind()),
-            );
-            return Vec::new();
-        }
-    };
+    let items = reader::items(sink, node, "`probes` to be a list");
     let mut out: Vec<ProbeConfig> = Vec::new();
     for item in items {
         let kind = match &item.value {

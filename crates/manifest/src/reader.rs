@@ -123,6 +123,24 @@ pub(crate) fn string(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<Str
     }
 }
 
+/// A list's items: none for an empty value, and none (reported as
+/// "expected {what}, found …") for anything but a list; `what` is e.g.
+/// "`probes` to be a list".
+pub(crate) fn items<'n>(sink: &mut Sink<'_>, node: &'n Node, what: &str) -> &'n [Node] {
+    match &node.value {
+        Value::Seq(items) => items,
+        Value::Null => &[],
+        other => {
+            sink.error(
+                node.pos,
+                Code::WrongType,
+                format!("expected {what}, found {}", other.kind()),
+            );
+            &[]
+        }
+    }
+}
+
 /// A non-empty string value.
 pub(crate) fn nonempty_string(sink: &mut Sink<'_>, node: &Node, what: &str) -> Option<String> {
     let s = string(sink, node, what)?;

@@ -220,21 +220,7 @@ pub(crate) fn release(sink: &mut Sink<'_>, node: &Node, env_names: &[&str]) -> R
         ("unfreeze", &mut config.unfreeze),
     ] {
         let Some(node) = f.get(key) else { continue };
-        let items = match &node.value {
-            Value::Seq(items) => items,
-            Value::Null => continue,
-            other => {
-                sink.error(
-                    node.pos,
-                    Code::WrongType,
-                    format!(
-                        "expected `{key}` to be a list of steps, found {}",
-                        other.kind()
-                    ),
-                );
-                continue;
-            }
-        };
+        let items = reader::items(sink, node, &format!("`{key}` to be a list of steps"));
         for item in items {
             let Some(s) = reader::fields(
                 sink,

@@ -121,7 +121,8 @@ fn entry(a: StoredArtifact, logs: &[ReleaseLog]) -> Option<BackupEntry> {
             log.phase(Phase::Backup).is_some_and(|p| {
                 p.steps
                     .iter()
-                    .any(|s| s.summary.contains(&a.key) || s.summary.contains(&a.uri))
+                    .filter_map(|s| s.dump_uri())
+                    .any(|uri| uri == a.uri || uri.ends_with(&format!("/{}", a.key)))
             })
         })
         .map(|log| log.release_id.clone());

@@ -41,7 +41,7 @@ fn stable_log(text: &str, project: &Path) -> String {
             "[dur]",
         ),
         (
-            regex::Regex::new(r"sha256 `?[0-9a-f]{12,64}`?").unwrap(),
+            regex::Regex::new(r"sha256:? `?[0-9a-f]{12,64}`?").unwrap(),
             "sha256 [sha]",
         ),
         (regex::Regex::new(r"\d+ bytes").unwrap(), "[n] bytes"),

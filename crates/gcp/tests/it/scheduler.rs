@@ -13,6 +13,12 @@ fn job(state: &str) -> Reply {
     fixture_filled(200, "scheduler_job.json", &[("STATE", state)])
 }
 
+async fn connect(server: &FixtureServer) -> CloudScheduler {
+    CloudScheduler::connect(&local_options(&server.url()))
+        .await
+        .unwrap()
+}
+
 fn calls(server: &FixtureServer) -> Vec<String> {
     server
         .requests()
@@ -27,9 +33,7 @@ async fn an_enabled_schedule_is_paused_and_resumed() {
     server.route("GET", JOB, vec![job("ENABLED")]);
     server.route("POST", &format!("{JOB}:pause"), vec![job("PAUSED")]);
     server.route("POST", &format!("{JOB}:resume"), vec![job("ENABLED")]);
-    let scheduler = CloudScheduler::connect(&local_options(&server.url()))
-        .await
-        .unwrap();
+    let scheduler = connect(&server).await;
     let before = scheduler
         .pause("mobiusos-new", "us-central1", "mobius-nightly-scrape")
         .await
@@ -67,9 +71,7 @@ async fn a_schedule_already_paused_or_disabled_is_left_alone() {
     ] {
         let server = FixtureServer::start().await;
         server.route("GET", JOB, vec![job(state)]);
-        let scheduler = CloudScheduler::connect(&local_options(&server.url()))
-            .await
-            .unwrap();
+        let scheduler = connect(&server).await;
         let before = scheduler
             .pause("mobiusos-new", "us-central1", "mobius-nightly-scrape")
             .await
@@ -93,9 +95,7 @@ async fn a_schedule_already_paused_or_disabled_is_left_alone() {
 async fn an_unknown_state_or_a_pause_that_did_not_take_fails() {
     let server = FixtureServer::start().await;
     server.route("GET", JOB, vec![job("UPDATE_FAILED")]);
-    let scheduler = CloudScheduler::connect(&local_options(&server.url()))
-        .await
-        .unwrap();
+    let scheduler = connect(&server).await;
     let e = scheduler
         .pause("mobiusos-new", "us-central1", "mobius-nightly-scrape")
         .await
@@ -109,9 +109,7 @@ async fn an_unknown_state_or_a_pause_that_did_not_take_fails() {
     let server = FixtureServer::start().await;
     server.route("GET", JOB, vec![job("ENABLED")]);
     server.route("POST", &format!("{JOB}:pause"), vec![job("ENABLED")]);
-    let scheduler = CloudScheduler::connect(&local_options(&server.url()))
-        .await
-        .unwrap();
+    let scheduler = connect(&server).await;
     let e = scheduler
         .pause("mobiusos-new", "us-central1", "mobius-nightly-scrape")
         .await
@@ -131,9 +129,7 @@ async fn a_denied_pause_names_the_permission() {
         &format!("{JOB}:pause"),
         vec![fixture(403, "error_403_scheduler_pause.json")],
     );
-    let scheduler = CloudScheduler::connect(&local_options(&server.url()))
-        .await
-        .unwrap();
+    let scheduler = connect(&server).await;
     let e = scheduler
         .pause("mobiusos-new", "us-central1", "mobius-nightly-scrape")
         .await

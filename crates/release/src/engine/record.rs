@@ -192,10 +192,25 @@ impl From<&ProbeResult> for StepRecord {
     }
 }
 
+/// The evidence line a backup step names its dump in.
+pub(crate) const DUMP_EVIDENCE: &str = "dump: ";
+
 impl StepRecord {
     /// The step passed.
     pub fn passed(&self) -> bool {
         self.outcome.passed()
+    }
+
+    /// The dump a passed backup step took (its URI in the artifact store).
+    pub fn dump_uri(&self) -> Option<&str> {
+        if self.kind != "backup" || !self.passed() {
+            return None;
+        }
+        self.evidence
+            .iter()
+            .find_map(|e| e.strip_prefix(DUMP_EVIDENCE))
+            // Records from before the evidence line: the summary starts with it.
+            .or_else(|| self.summary.split(" (").next().filter(|u| !u.is_empty()))
     }
 
     fn to_probe_result(&self) -> ProbeResult {

@@ -128,7 +128,11 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
                     b.artifact.size,
                     &b.artifact.sha256[..16.min(b.artifact.sha256.len())]
                 ),
-            ),
+            )
+            .evidence(vec![
+                format!("{}{}", crate::engine::record::DUMP_EVIDENCE, b.artifact.uri),
+                format!("sha256: {}", b.artifact.sha256),
+            ]),
             Err(e) => OwnStep::hard(format!("pg_dump {db}"), "backup", false, e),
         };
         steps.push(cx.own_step(Phase::Backup, step.took(took)));

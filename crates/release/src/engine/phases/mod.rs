@@ -489,16 +489,11 @@ impl<'a> Pipeline<'a> {
         let config = config.display();
         let mut lines = Vec::new();
         if let Some(backup) = log.phase(Phase::Backup) {
-            for step in backup
-                .steps
-                .iter()
-                .filter(|s| s.passed() && s.kind == "backup")
-            {
-                let Some(db) = step.name.strip_prefix("pg_dump ") else {
+            for step in &backup.steps {
+                let (Some(db), Some(uri)) = (step.name.strip_prefix("pg_dump "), step.dump_uri())
+                else {
                     continue;
                 };
-                // The summary starts with the dump's URI (see the backup phase).
-                let uri = step.summary.split(" (").next().unwrap_or_default();
                 lines.push(format!(
                     "Database `{db}`: the dump taken before migrating is `{uri}`. Rehearse its restore with `preflight backup verify --config {config} --env {env} --database {db} --key {uri}`, then restore it with `preflight backup restore --config {config} --env {env} --database {db} --key {uri} --to <URL> --yes` (into a database you name, never silently the source)."
                 ));
