@@ -387,6 +387,30 @@ impl Readiness {
         }
     }
 
+    /// A Cloud Scheduler job the freeze will pause can be read, and its
+    /// state is one the freeze knows what to do with.
+    pub async fn schedule(&self, job: &str, location: &str) -> ReadinessCheck {
+        #[cfg(feature = "scheduler")]
+        return flatten(
+            async {
+                let scheduler = crate::CloudScheduler::connect(&self.client).await?;
+                let state = scheduler.state(&self.target.project, location, job).await?;
+                Ok(ReadinessCheck::pass(match state {
+                    crate::ScheduleState::Enabled => {
+                        format!("schedule {job} is enabled; the freeze pauses it")
+                    }
+                    other => format!("schedule {job} is {other}; the freeze leaves it so"),
+                }))
+            }
+            .await,
+        );
+        #[cfg(not(feature = "scheduler"))]
+        {
+            let _ = (job, location);
+            ReadinessCheck::missing_feature("scheduler")
+        }
+    }
+
     /// A Cloud Run service is ready, runs `pinned` (when given) and, for
     /// Redis users, has VPC egress.
     pub async fn service(

@@ -11,7 +11,7 @@ use preflight_gcp::{
     ClientOptions, GcsStore, Readiness, ReadinessCheck, ReadinessOptions, ReadinessStatus,
     SecretResolver, secret_id_for,
 };
-use preflight_manifest::{Environment, SecretRef};
+use preflight_manifest::{Environment, FreezeTarget, SecretRef};
 use preflight_verify::{Check, EnvFile, Probe, ProbeContext, ProbeSpec, RetryPolicy};
 
 use crate::error::{Error, error_text};
@@ -45,6 +45,10 @@ enum GcpCheck {
         pinned: Option<String>,
         needs_vpc: bool,
     },
+    Schedule {
+        job: String,
+        location: String,
+    },
 }
 
 #[async_trait]
@@ -65,6 +69,9 @@ impl Probe for GcpProbe {
                 "projects/{project}/locations/{}/services/{name}",
                 self.readiness.target.region
             ),
+            GcpCheck::Schedule { job, location } => {
+                format!("projects/{project}/locations/{location}/jobs/{job}")
+            }
         }
     }
 
@@ -84,6 +91,7 @@ impl Probe for GcpProbe {
                 pinned,
                 needs_vpc,
             } => r.service(name, pinned.as_deref(), *needs_vpc).await,
+            GcpCheck::Schedule { job, location } => r.schedule(job, location).await,
         };
         let mut check = match found.status {
             ReadinessStatus::Pass => Check::pass(found.summary),
@@ -216,6 +224,35 @@ impl Platform {
                         needs_vpc: false,
                     }),
                 );
+            }
+        }
+        // What the freeze will stop exists and can be read.
+        for target in &gcp.freeze {
+            match target {
+                FreezeTarget::Service(service) => add(
+                    format!("gcp.freeze.{service}"),
+                    Ok(GcpCheck::Service {
+                        name: service.clone(),
+                        pinned: None,
+                        needs_vpc: false,
+                    }),
+                ),
+                FreezeTarget::Schedule { job, location } => add(
+                    format!("gcp.freeze.{job}"),
+                    location
+                        .clone()
+                        .or_else(|| env.region.clone())
+                        .map(|location| GcpCheck::Schedule {
+                            job: job.clone(),
+                            location,
+                        })
+                        .ok_or_else(|| {
+                            format!(
+                                "`{}` has no region, so the schedule {job} cannot be found",
+                                env.name
+                            )
+                        }),
+                ),
             }
         }
         specs

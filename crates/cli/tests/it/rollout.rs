@@ -90,7 +90,7 @@ gcp:
 }
 
 /// The Cloud Run side: the service before (v1.4.2 on revision 00014, read
-/// by the verify phase's VPC check and by the deploy), after (v1.5.0),
+/// by the preflight phase's VPC check and by the deploy), after (v1.5.0),
 /// the canary's update and the traffic updates.
 fn serve_cloud_run(server: &FixtureServer, tag_url: &str) {
     serve_release(server, tag_url, "2026-02-14-dev", "v1.5.0");
@@ -424,6 +424,33 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
             Value::Null
         ]
     );
+    // Before anything changed, the preflight checks read what the freeze
+    // would stop; the verify phase does not check Google Cloud again.
+    let preflight = steps(phase(&log, "preflight"));
+    for (name, summary) in [
+        (
+            "gcp.freeze.mobius-chat-worker",
+            "mobius-chat-worker: ready at revision",
+        ),
+        (
+            "gcp.freeze.mobius-nightly-scrape",
+            "schedule mobius-nightly-scrape is enabled; the freeze pauses it",
+        ),
+        ("gcp.vpc.mobius-chat-api", "mobius-chat-api: "),
+    ] {
+        let step = preflight
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {log:#}"));
+        assert_eq!(step["outcome"], "passed", "{step:#}");
+        assert!(text(&step["summary"]).starts_with(summary), "{step:#}");
+    }
+    assert!(
+        !steps(phase(&log, "verify"))
+            .iter()
+            .any(|s| text(&s["name"]).starts_with("gcp.")),
+        "{log:#}"
+    );
     let freeze = steps(phase(&log, "freeze"));
     assert_eq!(
         freeze[0]["summary"],
@@ -627,6 +654,43 @@ async fn a_canary_no_request_was_measured_for_is_not_promoted() {
     assert_eq!(sent[1]["traffic"][0]["percent"], 100);
 }
 
+/// A schedule that does not exist stops the release in its preflight
+/// checks: nothing is built, frozen or deployed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_schedule_stops_the_release_before_anything_is_frozen() {
+    let cloud = FixtureServer::start().await;
+    cloud.route(
+        "POST",
+        HOOK,
+        vec![Reply {
+            status: 200,
+            body: "ok".into(),
+        }],
+    );
+    serve_cloud_run(&cloud, "http://127.0.0.1:9");
+    cloud.route(
+        "GET",
+        SCHEDULE,
+        vec![fixture(404, "error_404_scheduler_job.json")],
+    );
+    let project = tempfile::tempdir().unwrap();
+    write_project(project.path());
+    let log = release(project.path(), &cloud).await;
+    assert_eq!(log["failed_phase"], "preflight", "{log:#}");
+    let step = steps(phase(&log, "preflight"))
+        .iter()
+        .find(|s| s["name"] == "gcp.freeze.mobius-nightly-scrape")
+        .expect("a readiness step")
+        .clone();
+    assert_eq!(
+        step["summary"],
+        "cannot read the Cloud Scheduler job projects/mobiusos-new/locations/us-central1/jobs/mobius-nightly-scrape: not found in project mobiusos-new"
+    );
+    assert_eq!(cloud.hits("POST", TRIGGER), 0);
+    assert!(freeze_calls(&cloud).is_empty());
+    assert!(patches(&cloud).is_empty());
+}
+
 /// A schedule whose state Cloud Scheduler cannot vouch for stops the
 /// freeze, with the worker already at zero; the resumed run keeps what the
 /// first attempt found (it does not freeze the worker again), pauses the
@@ -646,7 +710,12 @@ async fn a_failed_freeze_resumes_without_losing_what_it_found() {
     app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());
     let schedule = |state: &str| fixture_filled(200, "scheduler_job.json", &[("STATE", state)]);
-    cloud.route("GET", SCHEDULE, vec![schedule("UPDATE_FAILED")]);
+    // Readable in the preflight checks, then in a state nobody can vouch for.
+    cloud.route(
+        "GET",
+        SCHEDULE,
+        vec![schedule("ENABLED"), schedule("UPDATE_FAILED")],
+    );
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
     let log = release(project.path(), &cloud).await;
@@ -668,6 +737,33 @@ async fn a_failed_freeze_resumes_without_losing_what_it_found() {
     args.push("--resume");
     let log = preflight(project.path(), &cloud, &args).await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
+    // Before anything changed, the preflight checks read what the freeze
+    // would stop; the verify phase does not check Google Cloud again.
+    let preflight = steps(phase(&log, "preflight"));
+    for (name, summary) in [
+        (
+            "gcp.freeze.mobius-chat-worker",
+            "mobius-chat-worker: ready at revision",
+        ),
+        (
+            "gcp.freeze.mobius-nightly-scrape",
+            "schedule mobius-nightly-scrape is enabled; the freeze pauses it",
+        ),
+        ("gcp.vpc.mobius-chat-api", "mobius-chat-api: "),
+    ] {
+        let step = preflight
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {log:#}"));
+        assert_eq!(step["outcome"], "passed", "{step:#}");
+        assert!(text(&step["summary"]).starts_with(summary), "{step:#}");
+    }
+    assert!(
+        !steps(phase(&log, "verify"))
+            .iter()
+            .any(|s| text(&s["name"]).starts_with("gcp.")),
+        "{log:#}"
+    );
     let freeze = steps(phase(&log, "freeze"));
     assert_eq!(
         freeze[0]["summary"],

@@ -430,7 +430,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Records every result of a runner report, checking bound items.
-    fn record_report(
+    pub(super) fn record_report(
         &mut self,
         phase: Phase,
         report: &Report,

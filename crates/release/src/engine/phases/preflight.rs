@@ -86,11 +86,29 @@ pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> C
             steps.push(cx.own_step(Phase::Preflight, step));
         }
     }
+    cloud_readiness(cx, steps).await;
     // Before anything changes: is each database what its migrations say?
     drift(cx, Phase::Preflight, steps).await;
     lint(cx, steps).await;
     checklist(cx, steps);
     conclude(steps, "preflight checks")
+}
+
+/// The environment's Google Cloud readiness (`gcp.*`: APIs, IAM, Cloud
+/// SQL, buckets, secrets, VPC egress, what the freeze will stop), checked
+/// before anything changes rather than after migrating; an answer that
+/// cannot be had is a failure.
+async fn cloud_readiness(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) {
+    let specs = cx
+        .platform
+        .gcp_specs(&cx.target.env, &std::collections::BTreeMap::new());
+    if specs.is_empty() {
+        return;
+    }
+    let report = cx.runner.run(specs).await;
+    cx.record_report(Phase::Preflight, &report, steps, |name| {
+        preflight_checklist::StepRef::Probe(name.to_string())
+    });
 }
 
 /// One step per migrated database: its schema against the one its

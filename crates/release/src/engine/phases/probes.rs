@@ -1,6 +1,6 @@
 //! Verify and smoke: the configured probes of that phase (contracts,
-//! parity, `gcp.*` readiness; HTTP, poll, pinned images), then for smoke
-//! the unfreeze steps.
+//! parity; HTTP, poll, pinned images), then for smoke the unfreeze steps.
+//! The `gcp.*` readiness checks run in the preflight phase instead.
 
 use preflight_checklist::StepRef;
 use preflight_manifest::ProbePhase;
@@ -53,6 +53,18 @@ pub(super) async fn run_probes(
         images: cx.pinned_images(),
     };
     let specs = match cx.platform.probe_specs(&cx.probe_target(), &selection) {
+        // The Google Cloud readiness checks ran in the preflight phase.
+        Ok(s) if phase == Phase::Verify => {
+            let readiness: Vec<String> = cx
+                .platform
+                .gcp_specs(&cx.target.env, &std::collections::BTreeMap::new())
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            s.into_iter()
+                .filter(|s| !readiness.contains(&s.name))
+                .collect()
+        }
         Ok(s) => s,
         Err(e) => {
             let why = crate::error::error_text(&e);
