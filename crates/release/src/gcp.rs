@@ -128,7 +128,8 @@ impl Platform {
             ClientOptions::from_env(),
             ReadinessOptions {
                 project: project.to_string(),
-                region: env.region.clone().unwrap_or_else(|| "us-central1".into()),
+                // Checks that need a region are unresolved without one (below).
+                region: env.region.clone().unwrap_or_default(),
             },
         );
         let mut specs = Vec::new();
@@ -204,25 +205,39 @@ impl Platform {
                 });
             add(format!("gcp.secrets.{}", mapping.module), check);
         }
+        // A Cloud Run service is found by its region: never a guessed one.
+        let in_region = |check: GcpCheck, what: &str| {
+            env.region
+                .as_ref()
+                .map(|_| check)
+                .ok_or_else(|| format!("`{}` has no region, so {what} cannot be found", env.name))
+        };
         for (service, wanted) in &gcp.services {
+            let what = format!("the Cloud Run service {service}");
             if wanted.redis {
                 add(
                     format!("gcp.vpc.{service}"),
-                    Ok(GcpCheck::Service {
-                        name: service.clone(),
-                        pinned: None,
-                        needs_vpc: true,
-                    }),
+                    in_region(
+                        GcpCheck::Service {
+                            name: service.clone(),
+                            pinned: None,
+                            needs_vpc: true,
+                        },
+                        &what,
+                    ),
                 );
             }
             if let Some(pinned) = images.get(&wanted.image) {
                 add(
                     format!("gcp.image.{service}"),
-                    Ok(GcpCheck::Service {
-                        name: service.clone(),
-                        pinned: Some(pinned.clone()),
-                        needs_vpc: false,
-                    }),
+                    in_region(
+                        GcpCheck::Service {
+                            name: service.clone(),
+                            pinned: Some(pinned.clone()),
+                            needs_vpc: false,
+                        },
+                        &what,
+                    ),
                 );
             }
         }
@@ -231,11 +246,14 @@ impl Platform {
             match target {
                 FreezeTarget::Service(service) => add(
                     format!("gcp.freeze.{service}"),
-                    Ok(GcpCheck::Service {
-                        name: service.clone(),
-                        pinned: None,
-                        needs_vpc: false,
-                    }),
+                    in_region(
+                        GcpCheck::Service {
+                            name: service.clone(),
+                            pinned: None,
+                            needs_vpc: false,
+                        },
+                        &format!("the Cloud Run service {service}"),
+                    ),
                 ),
                 FreezeTarget::Schedule { job, location } => add(
                     format!("gcp.freeze.{job}"),

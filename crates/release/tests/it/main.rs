@@ -756,3 +756,39 @@ async fn each_watch_round_is_an_event() {
         watch.summary
     );
 }
+
+/// An environment without a region gets no guessed one: each check that
+/// finds a Cloud Run service or a schedule by its region fails, saying so,
+/// without calling Google Cloud.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_checks_never_guess_a_region() {
+    let project = example_copy();
+    let config = project.path().join("preflight.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("    region: us-central1\n", "")).unwrap();
+    let platform = Platform::load(&config).unwrap();
+    let env = platform.environment("prod").unwrap().clone();
+    assert_eq!(env.region, None);
+    let specs: Vec<_> = platform
+        .gcp_specs(&env, &Default::default())
+        .into_iter()
+        .filter(|s| s.name.starts_with("gcp.vpc.") || s.name.starts_with("gcp.freeze."))
+        .collect();
+    assert!(
+        specs
+            .iter()
+            .any(|s| s.name == "gcp.freeze.mobius-rag-worker")
+    );
+    let report = preflight_verify::Runner::new(4).unwrap().run(specs).await;
+    assert!(!report.results.is_empty());
+    for r in &report.results {
+        assert!(!r.outcome.passed(), "{}: {}", r.name, r.summary);
+        assert!(
+            r.summary
+                .contains("`prod` has no region, so the Cloud Run service"),
+            "{}: {}",
+            r.name,
+            r.summary
+        );
+    }
+}
