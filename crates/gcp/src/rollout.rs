@@ -98,6 +98,26 @@ impl Canary {
         shares
     }
 
+    /// The traffic with the new revision at `percent` % under its tag and
+    /// the revisions that served before sharing the rest in their
+    /// proportions (a canary moving up a step).
+    pub fn at(&self, percent: u8) -> Vec<TrafficShare> {
+        let percent = percent.min(100);
+        let before: Vec<TrafficShare> = self
+            .previous
+            .iter()
+            .filter(|s| s.revision != self.revision)
+            .cloned()
+            .collect();
+        let mut shares = scaled(&before, 100 - percent);
+        shares.push(TrafficShare {
+            revision: self.revision.clone(),
+            percent,
+            tag: self.tag.clone(),
+        });
+        shares
+    }
+
     /// The traffic as it was before, with the new revision kept at 0 %
     /// under its tag so it can still be looked at.
     pub fn rolled_back(&self) -> Vec<TrafficShare> {
@@ -667,6 +687,27 @@ mod tests {
                 share("s-1", 100, ""),
                 share("s-0", 0, "old"),
                 share("s-2", 0, "r-1")
+            ]
+        );
+        // A step up: the rest stays in proportion, tags kept.
+        assert_eq!(
+            canary.at(50),
+            vec![
+                share("s-1", 50, ""),
+                share("s-0", 0, "old"),
+                share("s-2", 50, "r-1")
+            ]
+        );
+        let split = Canary {
+            previous: vec![share("s-1", 70, ""), share("s-0", 30, "old")],
+            ..canary
+        };
+        assert_eq!(
+            split.at(25),
+            vec![
+                share("s-1", 53, ""),
+                share("s-0", 22, "old"),
+                share("s-2", 25, "r-1")
             ]
         );
     }

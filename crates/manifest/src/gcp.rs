@@ -26,7 +26,7 @@ pub(crate) const GCP_KEYS: &[&str] = &[
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "redis", "service_account", "network", "subnet"];
-pub(crate) const ROLLOUT_KEYS: &[&str] = &["canary_percent", "timeout_secs"];
+pub(crate) const ROLLOUT_KEYS: &[&str] = &["canary_percent", "then", "timeout_secs"];
 pub(crate) const JOB_KEYS: &[&str] = &["image", "module", "args", "env", "timeout_secs"];
 pub(crate) const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
 pub(crate) const BUILD_KEYS: &[&str] = &["trigger", "branch", "timeout_secs"];
@@ -94,6 +94,10 @@ pub struct RolloutPolicy {
     /// The share of traffic the new revision gets first (1 to 100; 100
     /// means no canary).
     pub canary_percent: u8,
+    /// The shares it moves to next, each after a watch window that passed
+    /// (increasing, above `canary_percent`, below 100); all the traffic
+    /// comes after the last.
+    pub then: Vec<u8>,
     /// How long each update of a service may take.
     pub timeout_secs: u64,
 }
@@ -102,6 +106,7 @@ impl Default for RolloutPolicy {
     fn default() -> Self {
         RolloutPolicy {
             canary_percent: 10,
+            then: Vec::new(),
             timeout_secs: 900,
         }
     }
@@ -415,6 +420,36 @@ pub(crate) fn gcp(
             .and_then(|n| reader::positive_int(sink, n, "`timeout_secs`", false))
         {
             policy.timeout_secs = t;
+        }
+        if let Some(n) = r.get("then") {
+            let mut last = policy.canary_percent;
+            for item in reader::items(sink, n, "`then` to be a list of percentages") {
+                let Some(p) = reader::positive_int(sink, item, "a share", false) else {
+                    continue;
+                };
+                match u8::try_from(p).ok().filter(|p| *p > last && *p < 100) {
+                    Some(p) => {
+                        policy.then.push(p);
+                        last = p;
+                    }
+                    None if p >= 100 => {
+                        sink.error(
+                            item.pos,
+                            Code::InvalidValue,
+                            format!("the share {p} % is not below 100 %"),
+                        )
+                        .hint("all the traffic comes last by itself, after the last watch window");
+                    }
+                    None => {
+                        sink.error(
+                            item.pos,
+                            Code::InvalidValue,
+                            format!("the share {p} % is not above {last} %, the one before it"),
+                        )
+                        .hint("the shares increase, the first above `canary_percent`");
+                    }
+                }
+            }
         }
     }
     config

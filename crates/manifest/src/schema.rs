@@ -449,6 +449,9 @@ pub struct RawService {
 pub struct RawRollout {
     /// The share of traffic a new revision gets before smoke and watch pass (1 to 100; default 10).
     pub canary_percent: Option<u8>,
+    /// The shares the canary moves to next, each after a watch window that passed, before it gets all the traffic (e.g. `[25, 50]`; increasing, above `canary_percent`, below 100).
+    #[serde(default)]
+    pub then: Vec<u8>,
     /// Seconds each update of a service may take (default 900).
     pub timeout_secs: Option<u64>,
 }

@@ -329,6 +329,17 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     serve_cloud_run(&cloud, &app.url());
     let project = tempfile::tempdir().unwrap();
     write_project(project.path());
+    // 10 %, watched; 50 %, watched again; then all of it.
+    let config = project.path().join("preflight.yaml");
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        yaml.replace(
+            "    canary_percent: 10\n",
+            "    canary_percent: 10\n    then: [50]\n",
+        ),
+    )
+    .unwrap();
     let pubsub = crate::gcp::grpc::PubSubServer::start().await;
     let log = preflight_pubsub(project.path(), &cloud, &pubsub.addr.to_string(), RUN_DEV).await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
@@ -495,7 +506,7 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
         "{playbook}"
     );
     let sent = patches(&cloud);
-    assert_eq!(sent.len(), 2, "the canary, then the promotion");
+    assert_eq!(sent.len(), 3, "the canary, 50 %, then the promotion");
     assert_eq!(
         sent[0]["template"]["containers"][0]["image"],
         "gcr.io/mobiusos-new/mobius-chat-api:v1.5.0"
@@ -513,7 +524,30 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     );
     assert_eq!(
         sent[1]["traffic"],
+        serde_json::json!([
+            {"type": 2, "revision": "mobius-chat-api-00014-xyz", "percent": 50},
+            {"type": 2, "revision": REVISION, "percent": 50, "tag": "r-2026-02-14-dev"}
+        ])
+    );
+    assert_eq!(
+        sent[2]["traffic"],
         serde_json::json!([{"type": 2, "revision": REVISION, "percent": 100, "tag": "r-2026-02-14-dev"}])
+    );
+    // Each share had its own window: the metrics were read at 10 % and at 50 %.
+    let watch = steps(phase(&log, "watch"));
+    let order: Vec<&str> = watch
+        .iter()
+        .map(|s| text(&s["name"]))
+        .filter(|n| n.starts_with("metrics") || n.starts_with("step") || n.starts_with("promote"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "metrics mobius-chat-api",
+            "step mobius-chat-api up to 50 %",
+            "metrics mobius-chat-api",
+            "promote mobius-chat-api"
+        ]
     );
 }
 

@@ -195,18 +195,54 @@ fn canary_evidence(canary: &Canary) -> Vec<String> {
 
 /// Gives each canary all the traffic, recorded under `phase` (watch).
 pub(super) async fn promote(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec<StepRecord>) {
+    if shift(cx, phase, steps, 100).await {
+        cx.promoted = true;
+    }
+}
+
+/// The shares each canary moves to after a watch window that passed
+/// (`gcp.rollout.then`), before all the traffic: none for a rollback,
+/// which goes to 100 % at once.
+pub(super) fn next_shares(cx: &Pipeline<'_>) -> Vec<u8> {
+    match policy(cx) {
+        Some(p) if cx.options.rollback_of.is_none() => p.then,
+        _ => Vec::new(),
+    }
+}
+
+/// Moves every canary to `percent` % of its service's traffic (100:
+/// promoted), the earlier revisions keeping the rest in proportion.
+/// Returns whether every one moved; stops at the first that did not.
+pub(super) async fn shift(
+    cx: &mut Pipeline<'_>,
+    phase: Phase,
+    steps: &mut Vec<StepRecord>,
+    percent: u8,
+) -> bool {
     if cx.canaries.is_empty() {
-        return;
+        return false;
     }
     let Some(run) = connect(cx, phase, steps).await else {
-        return;
+        return false;
     };
     let deadline = Duration::from_secs(policy(cx).map_or(900, |p| p.timeout_secs));
-    for canary in cx.canaries.clone() {
+    for index in 0..cx.canaries.len() {
+        let canary = cx.canaries[index].clone();
         let started = Instant::now();
-        let shares = canary.promoted();
-        let name = format!("promote {}", short(&canary.service));
+        let (shares, name) = match percent {
+            100 => (
+                canary.promoted(),
+                format!("promote {}", short(&canary.service)),
+            ),
+            p => (
+                canary.at(p),
+                format!("step {} up to {p} %", short(&canary.service)),
+            ),
+        };
         let result = run.set_traffic(&canary.service, &shares, deadline).await;
+        if result.is_ok() {
+            cx.canaries[index].percent = percent;
+        }
         let step = match result {
             Ok(()) => OwnStep::hard(
                 name,
@@ -220,10 +256,10 @@ pub(super) async fn promote(cx: &mut Pipeline<'_>, phase: Phase, steps: &mut Vec
         let failed = !s.passed();
         steps.push(s);
         if failed {
-            return;
+            return false;
         }
     }
-    cx.promoted = true;
+    true
 }
 
 /// Puts each canary's traffic back where it was before the deploy,

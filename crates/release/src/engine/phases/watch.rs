@@ -23,6 +23,15 @@ fn window(cx: &Pipeline<'_>) -> Option<WatchConfig> {
 pub(super) fn plan(cx: &Pipeline<'_>) -> Vec<String> {
     let mut lines = watch_plan(cx);
     if super::rollout::configured(cx) {
+        if !lines.is_empty() {
+            let watched = lines.clone();
+            for percent in super::rollout::next_shares(cx) {
+                lines.push(format!(
+                    "move each rolled-out service's new revision to {percent} % of traffic, then watch again"
+                ));
+                lines.extend(watched.iter().cloned());
+            }
+        }
         lines.push("promote each rolled-out service to 100 % of traffic".to_string());
     }
     lines
@@ -46,11 +55,28 @@ fn watch_plan(cx: &Pipeline<'_>) -> Vec<String> {
         .collect()
 }
 
-/// The watch window, then the canaries' promotion to all the traffic.
+/// The watch window, then the canaries' promotion to all the traffic;
+/// with `gcp.rollout.then`, a window at each share on the way.
 pub(super) async fn run(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded {
-    let (status, summary) = watch(cx, steps).await;
+    let (status, mut summary) = watch(cx, steps).await;
     if cx.canaries.is_empty() || status == PhaseStatus::Failed {
         return (status, summary);
+    }
+    // Without a window nothing is watched between shares: straight to 100 %.
+    if status != PhaseStatus::Skipped {
+        for percent in super::rollout::next_shares(cx) {
+            if !super::rollout::shift(cx, Phase::Watch, steps, percent).await {
+                return (
+                    PhaseStatus::Failed,
+                    format!("{summary}; the move to {percent} % failed"),
+                );
+            }
+            let (status, at) = watch(cx, steps).await;
+            if status == PhaseStatus::Failed {
+                return (status, format!("at {percent} %: {at}"));
+            }
+            summary = format!("{summary}; at {percent} %: {at}");
+        }
     }
     super::rollout::promote(cx, Phase::Watch, steps).await;
     match super::conclude(steps, "step(s)") {
