@@ -24,8 +24,14 @@ pub(crate) const GCP_KEYS: &[&str] = &[
     "rollout",
     "freeze",
 ];
-pub(crate) const SERVICE_KEYS: &[&str] =
-    &["image", "redis", "service_account", "network", "subnet"];
+pub(crate) const SERVICE_KEYS: &[&str] = &[
+    "image",
+    "redis",
+    "worker",
+    "service_account",
+    "network",
+    "subnet",
+];
 pub(crate) const ROLLOUT_KEYS: &[&str] = &["canary_percent", "then", "timeout_secs"];
 pub(crate) const JOB_KEYS: &[&str] = &["image", "module", "args", "env", "timeout_secs"];
 pub(crate) const SECRETS_KEYS: &[&str] = &["module", "env_example", "name", "ignore"];
@@ -119,6 +125,9 @@ pub struct RunService {
     /// A key of the manifest's `images`.
     pub image: String,
     pub redis: bool,
+    /// It serves no requests (a queue worker): its new revision gets all
+    /// the traffic at once, and the watch reads no request metrics of it.
+    pub worker: bool,
     /// The service account its revisions must run as (`{gcp_project}` and
     /// `{env}` are filled).
     pub service_account: Option<String>,
@@ -244,6 +253,9 @@ pub(crate) fn gcp(
                 .unwrap_or_else(|| name.clone());
             known_image(sink, s.get("image").unwrap_or(key), &image, image_names);
             let redis = s.get("redis").is_some_and(|n| boolean(sink, n, "`redis`"));
+            let worker = s
+                .get("worker")
+                .is_some_and(|n| boolean(sink, n, "`worker`"));
             let text = |sink: &mut Sink<'_>, key: &str| {
                 s.get(key)
                     .and_then(|n| reader::nonempty_string(sink, n, &format!("`{key}`")))
@@ -288,6 +300,7 @@ pub(crate) fn gcp(
                 RunService {
                     image,
                     redis,
+                    worker,
                     service_account,
                     network,
                 },

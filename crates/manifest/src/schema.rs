@@ -435,6 +435,8 @@ pub struct RawService {
     pub image: Option<String>,
     /// It uses Redis, so it needs Direct VPC egress.
     pub redis: Option<bool>,
+    /// It serves no requests (a queue worker): its new revision gets all the traffic at once and the watch reads no request metrics of it.
+    pub worker: Option<bool>,
     /// The service account its revisions run as (`NAME@PROJECT.iam.gserviceaccount.com`).
     pub service_account: Option<String>,
     /// The VPC network of its Direct VPC egress (private ranges only).

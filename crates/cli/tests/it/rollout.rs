@@ -688,6 +688,55 @@ async fn a_canary_no_request_was_measured_for_is_not_promoted() {
     assert_eq!(sent[1]["traffic"][0]["percent"], 100);
 }
 
+/// The plan of a stepped rollout with a queue worker: the API gets 10 %,
+/// then 50 % after a window, then all; the worker gets all of it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_plans_the_steps_and_gives_a_worker_everything_at_once() {
+    let cloud = FixtureServer::start().await;
+    serve_cloud_run(&cloud, "http://127.0.0.1:9");
+    let project = tempfile::tempdir().unwrap();
+    write_project(project.path());
+    let edit = |path: &str, from: &str, to: &str| {
+        let path = project.path().join(path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit(
+        "preflight.yaml",
+        "images: [mobius-chat-api]",
+        "images: [mobius-chat-api, mobius-chat-worker]",
+    );
+    edit(
+        "preflight.yaml",
+        "gcp:\n  services:\n",
+        "gcp:\n  services:\n    mobius-chat-worker: {worker: true}\n",
+    );
+    edit(
+        "preflight.yaml",
+        "    canary_percent: 10\n",
+        "    canary_percent: 10\n    then: [50]\n",
+    );
+    edit(
+        "release-manifests/2026-02-14-dev.yaml",
+        "images:\n",
+        "images:\n  mobius-chat-worker: gcr.io/mobiusos-new/mobius-chat-worker:v1.5.0\n",
+    );
+    let mut args = RUN_DEV.to_vec();
+    args.push("--dry-run");
+    let log = preflight(project.path(), &cloud, &args).await;
+    let plan = log.to_string();
+    for line in [
+        "roll out mobius-chat-api: gcr.io/mobiusos-new/mobius-chat-api:v1.5.0 as a new revision tagged r-2026-02-14-dev, 10 % of traffic until smoke and watch pass",
+        "roll out mobius-chat-worker: gcr.io/mobiusos-new/mobius-chat-worker:v1.5.0 as a new revision tagged r-2026-02-14-dev, with all of the traffic",
+        "move each rolled-out service's new revision to 50 % of traffic, then watch again",
+        "promote each rolled-out service to 100 % of traffic",
+    ] {
+        assert!(plan.contains(line), "{line}\n{log:#}");
+    }
+    assert!(patches(&cloud).is_empty(), "a dry run changes nothing");
+}
+
 /// A schedule that does not exist stops the release in its preflight
 /// checks: nothing is built, frozen or deployed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,33 +820,6 @@ async fn a_failed_freeze_resumes_without_losing_what_it_found() {
     args.push("--resume");
     let log = preflight(project.path(), &cloud, &args).await;
     assert_eq!(log["status"], "succeeded", "{log:#}");
-    // Before anything changed, the preflight checks read what the freeze
-    // would stop; the verify phase does not check Google Cloud again.
-    let preflight = steps(phase(&log, "preflight"));
-    for (name, summary) in [
-        (
-            "gcp.freeze.mobius-chat-worker",
-            "mobius-chat-worker: ready at revision",
-        ),
-        (
-            "gcp.freeze.mobius-nightly-scrape",
-            "schedule mobius-nightly-scrape is enabled; the freeze pauses it",
-        ),
-        ("gcp.vpc.mobius-chat-api", "mobius-chat-api: "),
-    ] {
-        let step = preflight
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap_or_else(|| panic!("{name}: {log:#}"));
-        assert_eq!(step["outcome"], "passed", "{step:#}");
-        assert!(text(&step["summary"]).starts_with(summary), "{step:#}");
-    }
-    assert!(
-        !steps(phase(&log, "verify"))
-            .iter()
-            .any(|s| text(&s["name"]).starts_with("gcp.")),
-        "{log:#}"
-    );
     let freeze = steps(phase(&log, "freeze"));
     assert_eq!(
         freeze[0]["summary"],

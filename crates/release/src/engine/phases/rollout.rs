@@ -70,8 +70,9 @@ fn planned(cx: &Pipeline<'_>) -> Result<Vec<Planned>, String> {
                     service: service.clone(),
                     image: image.to_string(),
                     tag: tag.clone(),
-                    // A rollback goes back at once: no canary.
-                    percent: if cx.options.rollback_of.is_some() {
+                    // A rollback goes back at once, and a worker has no
+                    // requests to split: no canary.
+                    percent: if cx.options.rollback_of.is_some() || wanted.worker {
                         100
                     } else {
                         policy.canary_percent
@@ -95,10 +96,16 @@ pub(super) fn plan(cx: &Pipeline<'_>) -> Vec<String> {
         Ok(list) => list
             .iter()
             .map(|p| {
-                format!(
-                    "roll out {}: {} as a new revision tagged {}, {} % of traffic until smoke and watch pass",
-                    p.service, p.rollout.image, p.rollout.tag, p.rollout.percent
-                )
+                match p.rollout.percent {
+                    100 => format!(
+                        "roll out {}: {} as a new revision tagged {}, with all of the traffic",
+                        p.service, p.rollout.image, p.rollout.tag
+                    ),
+                    percent => format!(
+                        "roll out {}: {} as a new revision tagged {}, {percent} % of traffic until smoke and watch pass",
+                        p.service, p.rollout.image, p.rollout.tag
+                    ),
+                }
             })
             .collect(),
     }
@@ -228,6 +235,10 @@ pub(super) async fn shift(
     let deadline = Duration::from_secs(policy(cx).map_or(900, |p| p.timeout_secs));
     for index in 0..cx.canaries.len() {
         let canary = cx.canaries[index].clone();
+        // A step up leaves alone what already has everything (a worker).
+        if percent < 100 && canary.percent >= percent {
+            continue;
+        }
         let started = Instant::now();
         let (shares, name) = match percent {
             100 => (

@@ -190,6 +190,17 @@ async fn metric_checks(
     let mut checks = Vec::new();
     for canary in &cx.canaries {
         let service = canary.service.rsplit('/').next().unwrap_or_default();
+        // A worker serves no requests: there is nothing to measure.
+        if cx
+            .platform
+            .config
+            .gcp
+            .services
+            .get(service)
+            .is_some_and(|s| s.worker)
+        {
+            continue;
+        }
         let name = format!("metrics {service}");
         let clock = Instant::now();
         let step = match monitoring
