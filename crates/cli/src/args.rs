@@ -363,7 +363,8 @@ pub struct GcpBuildConfigArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Only check out, build and push: leave the migration jobs and the
-    /// deploys to the release's own migrate and deploy phases.
+    /// deploys to the release's own migrate and deploy phases (required
+    /// when the release runs this build itself, `gcp.build`).
     #[arg(long)]
     pub build_only: bool,
 }

@@ -97,7 +97,6 @@ pub fn build_config(
         .ok_or_else(|| Error::BuildConfig {
             reason: format!("environment `{}` has no gcp_project", env.name),
         })?;
-    let region = env.region.as_deref().unwrap_or("us-central1");
     if manifest.release_id.env != env.name {
         return Err(Error::BuildConfig {
             reason: format!(
@@ -107,6 +106,18 @@ pub fn build_config(
         });
     }
 
+    // The release runs this trigger in its build phase, before the freeze,
+    // the gates and the backup; when it also migrates (a job per module) or
+    // deploys (canaries) itself, a build that did either would run them a
+    // second time, ahead of every gate.
+    let release_builds = config.gcp.build.is_some();
+    let release_deploys =
+        config.gcp.rollout.is_some() || config.gcp.jobs.values().any(|j| j.module.is_some());
+    if release_builds && release_deploys && !options.build_only {
+        return Err(Error::BuildConfig {
+            reason: "the release runs this build (gcp.build) and migrates and deploys itself (gcp.rollout, gcp.jobs.*.module), so a build that also migrated and deployed would do both before the freeze and the gates; generate it with --build-only".to_string(),
+        });
+    }
     // The path is a substitution's default and a step's environment: plain
     // path characters only.
     let path_ok = !options.manifest_path.is_empty()
@@ -242,6 +253,22 @@ pub fn build_config(
         entrypoint: None,
         args: args.iter().map(|a| literal(a)).collect(),
         env: Vec::new(),
+    };
+    // Jobs and services are found by region: never a guessed one.
+    let deploys = !options.build_only
+        && (!config.gcp.services.is_empty()
+            || config.gcp.jobs.values().any(|j| j.module.is_some()));
+    let region = match env.region.as_deref() {
+        Some(region) => region,
+        None if deploys => {
+            return Err(Error::BuildConfig {
+                reason: format!(
+                    "environment `{}` has no region, so its Cloud Run jobs and services cannot be found",
+                    env.name
+                ),
+            });
+        }
+        None => "",
     };
     let place = [format!("--project={project}"), format!("--region={region}")];
     // Migration jobs run the pinned image, after every push and before any

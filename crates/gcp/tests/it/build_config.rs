@@ -21,9 +21,14 @@ fn load(manifest: &str) -> (Manifest, PlatformConfig) {
     (manifest.value.unwrap(), config.value.unwrap())
 }
 
-/// The config generated for the example's `manifest` in `env`.
+/// The config generated for the example's `manifest` in `env`. The
+/// example's release runs the build itself (`gcp.build`), which allows
+/// only `build_only`; the full config is for a pipeline without it.
 fn generate(manifest: &str, env: &str, build_only: bool) -> Result<String, preflight_gcp::Error> {
-    let (m, config) = load(manifest);
+    let (m, mut config) = load(manifest);
+    if !build_only {
+        config.gcp.build = None;
+    }
     build_config(
         &m,
         &config,
@@ -52,7 +57,8 @@ fn refuses_a_manifest_for_another_environment() {
 
 #[test]
 fn no_value_from_the_manifest_or_config_becomes_shell_text() {
-    let (manifest, config) = load("2026-02-14-prod.yaml");
+    let (manifest, mut config) = load("2026-02-14-prod.yaml");
+    config.gcp.build = None;
     let text = generate("2026-02-14-prod.yaml", "prod", false).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     for step in doc["steps"].as_array().unwrap() {
@@ -182,4 +188,46 @@ fn the_checkout_script_checks_out_the_pin_or_fails_the_build() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A release that runs the build itself and migrates and deploys through
+/// its own phases gets no build that migrates or deploys: that build would
+/// run ahead of the freeze and every gate.
+#[test]
+fn a_build_the_release_runs_may_only_build() {
+    let (manifest, config) = load("2026-02-14-prod.yaml");
+    assert!(config.gcp.build.is_some() && config.gcp.rollout.is_some());
+    let options = |build_only| BuildConfigOptions {
+        manifest_path: "release-manifests/2026-02-14-prod.yaml".into(),
+        env: "prod".into(),
+        build_only,
+    };
+    let err = build_config(&manifest, &config, &options(false)).unwrap_err();
+    assert!(
+        err.to_string().ends_with("generate it with --build-only"),
+        "{err}"
+    );
+    assert!(build_config(&manifest, &config, &options(true)).is_ok());
+}
+
+/// Jobs and services are found by region: a build that deploys needs the
+/// environment's, never a guessed one.
+#[test]
+fn a_build_that_deploys_needs_a_region() {
+    let (manifest, mut config) = load("2026-02-14-prod.yaml");
+    config.gcp.build = None;
+    for env in &mut config.environments {
+        env.region = None;
+    }
+    let options = |build_only| BuildConfigOptions {
+        manifest_path: "release-manifests/2026-02-14-prod.yaml".into(),
+        env: "prod".into(),
+        build_only,
+    };
+    let err = build_config(&manifest, &config, &options(false)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot generate the Cloud Build config: environment `prod` has no region, so its Cloud Run jobs and services cannot be found"
+    );
+    assert!(build_config(&manifest, &config, &options(true)).is_ok());
 }
