@@ -195,6 +195,7 @@ pub async fn doctor(config: &Path, env: &str, manifest: Option<&Path>) -> Vec<Do
         only: Vec::new(),
         gates: true,
         probes: true,
+        readiness: true,
         images: Default::default(),
     };
     match platform.probe_specs(&target, &selection) {

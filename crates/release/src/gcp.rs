@@ -205,71 +205,54 @@ impl Platform {
                 });
             add(format!("gcp.secrets.{}", mapping.module), check);
         }
-        // A Cloud Run service is found by its region: never a guessed one.
-        let in_region = |check: GcpCheck, what: &str| {
-            env.region
-                .as_ref()
-                .map(|_| check)
-                .ok_or_else(|| format!("`{}` has no region, so {what} cannot be found", env.name))
+        // A Cloud Run service is found by the environment's region, a
+        // schedule by its own location or that region: never a guessed one.
+        let located =
+            |location: Option<&String>, what: &str, check: &dyn Fn(String) -> GcpCheck| {
+                location
+                    .or(env.region.as_ref())
+                    .map(|l| check(l.clone()))
+                    .ok_or_else(|| {
+                        format!(
+                            "`{}` has no region, so the {what} cannot be found",
+                            env.name
+                        )
+                    })
+            };
+        let service = |name: &str, pinned: Option<&String>, needs_vpc: bool| {
+            located(None, &format!("Cloud Run service {name}"), &|_| {
+                GcpCheck::Service {
+                    name: name.to_string(),
+                    pinned: pinned.cloned(),
+                    needs_vpc,
+                }
+            })
         };
-        for (service, wanted) in &gcp.services {
-            let what = format!("the Cloud Run service {service}");
+        for (name, wanted) in &gcp.services {
             if wanted.redis {
-                add(
-                    format!("gcp.vpc.{service}"),
-                    in_region(
-                        GcpCheck::Service {
-                            name: service.clone(),
-                            pinned: None,
-                            needs_vpc: true,
-                        },
-                        &what,
-                    ),
-                );
+                add(format!("gcp.vpc.{name}"), service(name, None, true));
             }
             if let Some(pinned) = images.get(&wanted.image) {
                 add(
-                    format!("gcp.image.{service}"),
-                    in_region(
-                        GcpCheck::Service {
-                            name: service.clone(),
-                            pinned: Some(pinned.clone()),
-                            needs_vpc: false,
-                        },
-                        &what,
-                    ),
+                    format!("gcp.image.{name}"),
+                    service(name, Some(pinned), false),
                 );
             }
         }
         // What the freeze will stop exists and can be read.
         for target in &gcp.freeze {
             match target {
-                FreezeTarget::Service(service) => add(
-                    format!("gcp.freeze.{service}"),
-                    in_region(
-                        GcpCheck::Service {
-                            name: service.clone(),
-                            pinned: None,
-                            needs_vpc: false,
-                        },
-                        &format!("the Cloud Run service {service}"),
-                    ),
-                ),
+                FreezeTarget::Service(name) => {
+                    add(format!("gcp.freeze.{name}"), service(name, None, false));
+                }
                 FreezeTarget::Schedule { job, location } => add(
                     format!("gcp.freeze.{job}"),
-                    location
-                        .clone()
-                        .or_else(|| env.region.clone())
-                        .map(|location| GcpCheck::Schedule {
+                    located(location.as_ref(), &target.to_string(), &|location| {
+                        GcpCheck::Schedule {
                             job: job.clone(),
                             location,
-                        })
-                        .ok_or_else(|| {
-                            format!(
-                                "`{}` has no region, so the schedule {job} cannot be found",
-                                env.name
-                            )
-                        }),
+                        }
+                    }),
                 ),
             }
         }

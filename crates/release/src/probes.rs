@@ -36,6 +36,9 @@ pub struct ProbeSelection {
     pub gates: bool,
     /// Include probes (the gates-only phases of a release leave them out).
     pub probes: bool,
+    /// Include the `gcp.*` readiness checks (a release runs them in its
+    /// preflight phase, so its verify phase leaves them out).
+    pub readiness: bool,
     /// Image name → pinned reference: adds `gcp.image.<service>` smoke
     /// checks that Cloud Run runs the pin. Empty outside a release.
     pub images: std::collections::BTreeMap<String, String>,
@@ -120,12 +123,16 @@ impl Platform {
         let gcp_names: Vec<String> = gcp_specs.iter().map(|s| s.name.clone()).collect();
         for spec in gcp_specs {
             // Image checks are smoke (after the deploy); the rest is readiness.
-            let phase = if spec.name.starts_with("gcp.image.") {
+            let image = spec.name.starts_with("gcp.image.");
+            let phase = if image {
                 ProbePhase::Smoke
             } else {
                 ProbePhase::Verify
             };
-            if selection.phase.is_none_or(|ph| ph == phase) && wanted(&spec.name, None) {
+            if (image || selection.readiness)
+                && selection.phase.is_none_or(|ph| ph == phase)
+                && wanted(&spec.name, None)
+            {
                 specs.push(spec);
             }
         }
@@ -341,6 +348,7 @@ impl Platform {
             only: Vec::new(),
             gates: true,
             probes: true,
+            readiness: true,
             images: Default::default(),
         };
         if let Ok(specs) = self.probe_specs(target, &everything) {

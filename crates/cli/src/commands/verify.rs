@@ -20,6 +20,7 @@ pub(crate) fn run(args: VerifyArgs, output: &mut Output<'_>) -> anyhow::Result<O
         only: args.only.clone(),
         gates: args.gates,
         probes: true,
+        readiness: true,
         images: Default::default(),
     };
     let runtime = super::runtime()?;

@@ -309,6 +309,22 @@ fn steps(phase: &Value) -> &[Value] {
     phase["steps"].as_array().map_or(&[], Vec::as_slice)
 }
 
+/// The first step called `name` in `phase` of `log`.
+fn step<'a>(log: &'a Value, phase_name: &str, name: &str) -> &'a Value {
+    steps(phase(log, phase_name))
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {phase_name}: {log:#}"))
+}
+
+/// A webhook that takes every message.
+fn accepted() -> Reply {
+    Reply {
+        status: 200,
+        body: "ok".into(),
+    }
+}
+
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
@@ -316,14 +332,7 @@ fn text(v: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     let cloud = FixtureServer::start().await;
-    cloud.route(
-        "POST",
-        HOOK,
-        vec![Reply {
-            status: 200,
-            body: "ok".into(),
-        }],
-    );
+    cloud.route("POST", HOOK, vec![accepted()]);
     let app = FixtureServer::start().await;
     app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());
@@ -397,14 +406,14 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     );
     let deploy = phase(&log, "deploy");
     assert_eq!(deploy["status"], "passed", "{deploy:#}");
-    let step = &steps(deploy)[0];
-    assert_eq!(step["name"], "deploy mobius-chat-api");
+    let deployed = &steps(deploy)[0];
+    assert_eq!(deployed["name"], "deploy mobius-chat-api");
     assert!(
-        text(&step["summary"]).starts_with(&format!(
+        text(&deployed["summary"]).starts_with(&format!(
             "revision {REVISION} serves 10 % under tag r-2026-02-14-dev ({})",
             app.url()
         )),
-        "{step:#}"
+        "{deployed:#}"
     );
     // Smoke and every watch round called the canary, not the service URL.
     assert_eq!(phase(&log, "smoke")["status"], "passed", "{log:#}");
@@ -415,10 +424,7 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
         text(&watch["summary"]).ends_with("1 service(s) promoted to 100 %"),
         "{watch:#}"
     );
-    let metrics = steps(watch)
-        .iter()
-        .find(|s| s["name"] == "metrics mobius-chat-api")
-        .expect("a metrics step");
+    let metrics = step(&log, "watch", "metrics mobius-chat-api");
     assert_eq!(
         metrics["summary"],
         format!(
@@ -437,7 +443,6 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
     );
     // Before anything changed, the preflight checks read what the freeze
     // would stop; the verify phase does not check Google Cloud again.
-    let preflight = steps(phase(&log, "preflight"));
     for (name, summary) in [
         (
             "gcp.freeze.mobius-chat-worker",
@@ -449,12 +454,9 @@ async fn a_canary_is_smoked_on_its_own_url_then_promoted() {
         ),
         ("gcp.vpc.mobius-chat-api", "mobius-chat-api: "),
     ] {
-        let step = preflight
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap_or_else(|| panic!("{name}: {log:#}"));
-        assert_eq!(step["outcome"], "passed", "{step:#}");
-        assert!(text(&step["summary"]).starts_with(summary), "{step:#}");
+        let found = step(&log, "preflight", name);
+        assert_eq!(found["outcome"], "passed", "{found:#}");
+        assert!(text(&found["summary"]).starts_with(summary), "{found:#}");
     }
     assert!(
         !steps(phase(&log, "verify"))
@@ -599,11 +601,7 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
             "{notified}"
         );
     }
-    let metrics = steps(phase(&log, "watch"))
-        .iter()
-        .find(|s| s["name"] == "metrics mobius-chat-api")
-        .expect("a metrics step")
-        .clone();
+    let metrics = step(&log, "watch", "metrics mobius-chat-api");
     assert_eq!(metrics["outcome"], "failed", "{metrics:#}");
     assert_eq!(
         metrics["summary"],
@@ -615,10 +613,7 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
             .contains("rolled back: traffic of 1 service(s) as before the deploy"),
         "{watch:#}"
     );
-    let rollback = steps(watch)
-        .iter()
-        .find(|s| s["name"] == "roll back mobius-chat-api")
-        .expect("a rollback step");
+    let rollback = step(&log, "watch", "roll back mobius-chat-api");
     assert_eq!(rollback["outcome"], "passed", "{rollback:#}");
     // Smoke passed, so the worker was unfrozen there already.
     assert_eq!(worker_scaling(&cloud).len(), 2);
@@ -649,14 +644,7 @@ async fn a_canary_that_fails_the_watch_is_rolled_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_no_request_was_measured_for_is_not_promoted() {
     let cloud = FixtureServer::start().await;
-    cloud.route(
-        "POST",
-        HOOK,
-        vec![Reply {
-            status: 200,
-            body: "ok".into(),
-        }],
-    );
+    cloud.route("POST", HOOK, vec![accepted()]);
     let app = FixtureServer::start().await;
     app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());
@@ -670,11 +658,7 @@ async fn a_canary_no_request_was_measured_for_is_not_promoted() {
     let log = release(project.path(), &cloud).await;
     assert_eq!(log["status"], "failed", "{log:#}");
     assert_eq!(log["failed_phase"], "watch", "{log:#}");
-    let metrics = steps(phase(&log, "watch"))
-        .iter()
-        .find(|s| s["name"] == "metrics mobius-chat-api")
-        .expect("a metrics step")
-        .clone();
+    let metrics = step(&log, "watch", "metrics mobius-chat-api");
     assert_eq!(metrics["outcome"], "failed", "{metrics:#}");
     assert_eq!(
         metrics["summary"],
@@ -742,14 +726,7 @@ async fn a_dry_run_plans_the_steps_and_gives_a_worker_everything_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_schedule_stops_the_release_before_anything_is_frozen() {
     let cloud = FixtureServer::start().await;
-    cloud.route(
-        "POST",
-        HOOK,
-        vec![Reply {
-            status: 200,
-            body: "ok".into(),
-        }],
-    );
+    cloud.route("POST", HOOK, vec![accepted()]);
     serve_cloud_run(&cloud, "http://127.0.0.1:9");
     cloud.route(
         "GET",
@@ -760,13 +737,9 @@ async fn a_missing_schedule_stops_the_release_before_anything_is_frozen() {
     write_project(project.path());
     let log = release(project.path(), &cloud).await;
     assert_eq!(log["failed_phase"], "preflight", "{log:#}");
-    let step = steps(phase(&log, "preflight"))
-        .iter()
-        .find(|s| s["name"] == "gcp.freeze.mobius-nightly-scrape")
-        .expect("a readiness step")
-        .clone();
+    let readiness = step(&log, "preflight", "gcp.freeze.mobius-nightly-scrape");
     assert_eq!(
-        step["summary"],
+        readiness["summary"],
         "cannot read the Cloud Scheduler job projects/mobiusos-new/locations/us-central1/jobs/mobius-nightly-scrape: not found in project mobiusos-new"
     );
     assert_eq!(cloud.hits("POST", TRIGGER), 0);
@@ -781,14 +754,7 @@ async fn a_missing_schedule_stops_the_release_before_anything_is_frozen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_freeze_resumes_without_losing_what_it_found() {
     let cloud = FixtureServer::start().await;
-    cloud.route(
-        "POST",
-        HOOK,
-        vec![Reply {
-            status: 200,
-            body: "ok".into(),
-        }],
-    );
+    cloud.route("POST", HOOK, vec![accepted()]);
     let app = FixtureServer::start().await;
     app.route("GET", "/health", vec![healthy()]);
     serve_cloud_run(&cloud, &app.url());

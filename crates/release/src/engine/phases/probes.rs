@@ -50,21 +50,11 @@ pub(super) async fn run_probes(
         only: Vec::new(),
         gates: false,
         probes: true,
+        // The Google Cloud readiness checks ran in the preflight phase.
+        readiness: false,
         images: cx.pinned_images(),
     };
     let specs = match cx.platform.probe_specs(&cx.probe_target(), &selection) {
-        // The Google Cloud readiness checks ran in the preflight phase.
-        Ok(s) if phase == Phase::Verify => {
-            let readiness: Vec<String> = cx
-                .platform
-                .gcp_specs(&cx.target.env, &std::collections::BTreeMap::new())
-                .into_iter()
-                .map(|s| s.name)
-                .collect();
-            s.into_iter()
-                .filter(|s| !readiness.contains(&s.name))
-                .collect()
-        }
         Ok(s) => s,
         Err(e) => {
             let why = crate::error::error_text(&e);

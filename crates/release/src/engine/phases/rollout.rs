@@ -96,16 +96,14 @@ pub(super) fn plan(cx: &Pipeline<'_>) -> Vec<String> {
         Ok(list) => list
             .iter()
             .map(|p| {
-                match p.rollout.percent {
-                    100 => format!(
-                        "roll out {}: {} as a new revision tagged {}, with all of the traffic",
-                        p.service, p.rollout.image, p.rollout.tag
-                    ),
-                    percent => format!(
-                        "roll out {}: {} as a new revision tagged {}, {percent} % of traffic until smoke and watch pass",
-                        p.service, p.rollout.image, p.rollout.tag
-                    ),
-                }
+                let share = match p.rollout.percent {
+                    100 => "with all of the traffic".to_string(),
+                    percent => format!("{percent} % of traffic until smoke and watch pass"),
+                };
+                format!(
+                    "roll out {}: {} as a new revision tagged {}, {share}",
+                    p.service, p.rollout.image, p.rollout.tag
+                )
             })
             .collect(),
     }

@@ -103,6 +103,7 @@ async fn watch(cx: &mut Pipeline<'_>, steps: &mut Vec<StepRecord>) -> Concluded 
         only: Vec::new(),
         gates: false,
         probes: true,
+        readiness: false,
         images: cx.pinned_images(),
     };
     let started = Instant::now();
